@@ -1,0 +1,7 @@
+/** Next.js calls register() once when the server starts: run start-up before the first request. */
+export async function register() {
+  if (process.env.NEXT_RUNTIME === "nodejs") {
+    const { ensureStarted } = await import("./server/startup");
+    ensureStarted({ announceAdminPassword: true });
+  }
+}

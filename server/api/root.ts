@@ -1,0 +1,16 @@
+/** The app's tRPC router: one sub-router per area. */
+import { accountRouter } from "./routers/account";
+import { auditRouter } from "./routers/audit";
+import { tokensRouter } from "./routers/tokens";
+import { createCallerFactory, createTRPCRouter } from "./trpc";
+
+export const appRouter = createTRPCRouter({
+  account: accountRouter,
+  tokens: tokensRouter,
+  audit: auditRouter,
+});
+
+export type AppRouter = typeof appRouter;
+
+/** Calls the router in-process (server components, tests): `createCaller(createInnerContext(...))`. */
+export const createCaller = createCallerFactory(appRouter);

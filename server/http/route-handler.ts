@@ -1,0 +1,64 @@
+/**
+ * The wrapper every REST route handler goes through (route handlers get no tRPC
+ * middleware): it refuses cross-site mutations, resolves the caller from a bearer token
+ * or the session, enforces the role, and turns any thrown error into a JSON response with
+ * the status of its AppError code. Unknown errors become a generic 500; the real error is
+ * logged, never sent.
+ */
+import { ZodError, z } from "zod";
+import { getDb, type AppDatabase } from "@/db/client";
+import type { Actor } from "../audit";
+import { clientIpFromHeaders } from "../auth/headers";
+import { resolveRequestUser, type RequestUser } from "../auth/request";
+import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
+import { ensureStarted } from "../startup";
+import { crossSiteRefusal } from "./cross-site";
+
+export interface RouteContext<P> {
+  req: Request;
+  params: P;
+  user: RequestUser;
+  actor: Actor;
+  db: AppDatabase;
+}
+
+export function jsonError(status: number, code: string, message: string, extra?: Record<string, unknown>): Response {
+  return Response.json({ error: { code, message, ...extra } }, { status });
+}
+
+export function errorResponse(err: unknown): Response {
+  if (err instanceof AppError) return jsonError(err.httpStatus, err.code, err.message);
+  if (err instanceof ZodError) {
+    const flat = z.flattenError(err);
+    const first = err.issues[0];
+    const where = first?.path.length ? `${first.path.join(".")}: ` : "";
+    return jsonError(400, "BAD_REQUEST", `${where}${first?.message ?? "Invalid input."}`, { fieldErrors: flat.fieldErrors });
+  }
+  console.error("[api] unexpected error:", err);
+  return jsonError(500, "INTERNAL", GENERIC_INTERNAL_MESSAGE);
+}
+
+type Handler<P> = (ctx: RouteContext<P>) => Promise<Response> | Response;
+
+/** Wraps a route handler that only admins may call. */
+export function adminRoute<P = Record<string, never>>(handler: Handler<P>) {
+  return async (req: Request, segment: { params: Promise<P> }): Promise<Response> => {
+    try {
+      ensureStarted();
+      const refusal = crossSiteRefusal(req);
+      if (refusal) return jsonError(403, "FORBIDDEN", refusal);
+      const user = await resolveRequestUser(req);
+      if (!user) return jsonError(401, "UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
+      if (user.role !== "admin") return jsonError(403, "FORBIDDEN", "Only administrators can do this.");
+      const actor: Actor = {
+        id: user.id,
+        username: user.username,
+        ip: clientIpFromHeaders(req.headers),
+        userAgent: req.headers.get("user-agent"),
+      };
+      return await handler({ req, params: await segment.params, user, actor, db: getDb() });
+    } catch (err) {
+      return errorResponse(err);
+    }
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Start-up of the app, run once per process by every door (web server, CLI, tests):
+ * folders created, migrations applied, the first admin bootstrapped, and the start-up
+ * hooks of other modules (crash recovery, retention) run. Idempotent.
+ */
+import { getDb, setDatabaseLocator } from "@/db/client";
+import { ensureDirectories, getConfig, type AppConfig } from "./config";
+import { bootstrapAdmin } from "./users";
+
+type StartupHook = (config: AppConfig) => void;
+
+const holder = globalThis as unknown as {
+  __baluhostStarted?: boolean;
+  __baluhostStartupHooks?: Map<string, StartupHook>;
+};
+
+/** Registers work to run at start-up, after the database is ready (keyed: registering twice is harmless). */
+export function onStartup(name: string, hook: StartupHook): void {
+  holder.__baluhostStartupHooks ??= new Map();
+  holder.__baluhostStartupHooks.set(name, hook);
+}
+
+export interface StartOptions {
+  /** Print a generated admin password to the console (true for the web server). */
+  announceAdminPassword?: boolean;
+}
+
+export function ensureStarted(options: StartOptions = {}): AppConfig {
+  const config = getConfig();
+  if (holder.__baluhostStarted) return config;
+  ensureDirectories(config);
+  setDatabaseLocator(() => getConfig().databasePath);
+  const db = getDb();
+  const admin = bootstrapAdmin(db, config.adminPassword);
+  if (admin.created && admin.generatedPassword && options.announceAdminPassword !== false) {
+    // Printed once, on the first start only: there is no other way to learn it.
+    console.log(
+      `\n  BaluHost: created user "admin" with password: ${admin.generatedPassword}\n` +
+        `  Sign in and keep it safe; reset it with: npm run -s cli -- user reset-password admin\n`,
+    );
+  } else if (admin.created) {
+    console.log(`BaluHost: created user "admin" with the password from ADMIN_PASSWORD.`);
+  }
+  holder.__baluhostStarted = true;
+  for (const [name, hook] of holder.__baluhostStartupHooks ?? []) {
+    try {
+      hook(config);
+    } catch (err) {
+      console.error(`[startup] ${name} failed:`, err);
+    }
+  }
+  return config;
+}
+
+/** Forgets that start-up ran (tests start many apps in one process). */
+export function resetStartup(): void {
+  holder.__baluhostStarted = false;
+}
