@@ -112,6 +112,10 @@ export function resolveAuthSecret(config: AppConfig): string {
   try {
     const existing = fs.readFileSync(file, "utf8").trim();
     if (existing.length >= 32) return existing;
+    // Replacing it here would lose the race below to itself and return the short value anyway.
+    throw new ConfigError(
+      `${file} holds a secret shorter than 32 characters: delete the file to generate a new one, or set NEXTAUTH_SECRET.`,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }

@@ -4,21 +4,14 @@
  * hooks of other modules (crash recovery, retention) run. Idempotent.
  */
 import { getDb, setDatabaseLocator } from "@/db/client";
+import { startBackupSystem } from "./backup/recovery";
 import { ensureDirectories, getConfig, type AppConfig } from "./config";
 import { bootstrapAdmin } from "./users";
 
-type StartupHook = (config: AppConfig) => void;
-
 const holder = globalThis as unknown as {
   __baluhostStarted?: boolean;
-  __baluhostStartupHooks?: Map<string, StartupHook>;
+  __baluhostBackgroundStartup?: Promise<void>;
 };
-
-/** Registers work to run at start-up, after the database is ready (keyed: registering twice is harmless). */
-export function onStartup(name: string, hook: StartupHook): void {
-  holder.__baluhostStartupHooks ??= new Map();
-  holder.__baluhostStartupHooks.set(name, hook);
-}
 
 export interface StartOptions {
   /** Print a generated admin password to the console (true for the web server). */
@@ -38,18 +31,20 @@ export function ensureStarted(options: StartOptions = {}): AppConfig {
       `\n  BaluHost: created user "admin" with password: ${admin.generatedPassword}\n` +
         `  Sign in and keep it safe; reset it with: npm run -s cli -- user reset-password admin\n`,
     );
-  } else if (admin.created) {
+  } else if (admin.created && options.announceAdminPassword !== false) {
     console.log(`BaluHost: created user "admin" with the password from ADMIN_PASSWORD.`);
   }
   holder.__baluhostStarted = true;
-  for (const [name, hook] of holder.__baluhostStartupHooks ?? []) {
-    try {
-      hook(config);
-    } catch (err) {
-      console.error(`[startup] ${name} failed:`, err);
-    }
-  }
+  // Crash recovery and retention touch files only; requests need not wait for them.
+  holder.__baluhostBackgroundStartup = startBackupSystem(db, config).catch((err) => {
+    console.error("[startup] backup recovery failed:", err);
+  });
   return config;
+}
+
+/** Resolves when the start-up work that runs in the background has finished. */
+export async function startupSettled(): Promise<void> {
+  await holder.__baluhostBackgroundStartup;
 }
 
 /** Forgets that start-up ran (tests start many apps in one process). */

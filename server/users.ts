@@ -16,18 +16,25 @@ export function hashPassword(password: string): string {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64")}$${key.toString("base64")}`;
 }
 
+/** A stored hash that does not parse never verifies (an empty key would otherwise match any password). */
 export function verifyPassword(password: string, stored: string): boolean {
   const parts = stored.split("$");
   if (parts.length !== 6 || parts[0] !== "scrypt") return false;
   const [, n, r, p, saltB64, keyB64] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(keyB64, "base64");
-  const actual = crypto.scryptSync(password, Buffer.from(saltB64, "base64"), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 256 * 1024 * 1024,
-  });
-  return actual.length === expected.length && crypto.timingSafeEqual(actual, expected);
+  const salt = Buffer.from(saltB64, "base64");
+  if (expected.length < 16 || salt.length < 8) return false;
+  try {
+    const actual = crypto.scryptSync(password, salt, expected.length, {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      maxmem: 256 * 1024 * 1024,
+    });
+    return crypto.timingSafeEqual(actual, expected);
+  } catch {
+    return false; // parameters out of range: a corrupt hash, not a match
+  }
 }
 
 /** A hash of a random password, so "unknown user" costs the same time as "wrong password". */

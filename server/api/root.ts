@@ -1,6 +1,7 @@
 /** The app's tRPC router: one sub-router per area. */
 import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
+import { backupRouter } from "./routers/backup";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -8,6 +9,7 @@ export const appRouter = createTRPCRouter({
   account: accountRouter,
   tokens: tokensRouter,
   audit: auditRouter,
+  backup: backupRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -38,6 +38,21 @@ export function errorResponse(err: unknown): Response {
   return jsonError(500, "INTERNAL", GENERIC_INTERNAL_MESSAGE);
 }
 
+/** Reads a JSON request body; a missing or malformed body is a 400 that says so. */
+export async function readJsonBody(req: Request): Promise<unknown> {
+  const type = req.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the request body as JSON (Content-Type: application/json).");
+  }
+  const text = await req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request body is not valid JSON.");
+  }
+}
+
 type Handler<P> = (ctx: RouteContext<P>) => Promise<Response> | Response;
 
 /** Wraps a route handler that only admins may call. */

@@ -11,7 +11,7 @@ import { createCaller } from "@/server/api/root";
 import { createInnerContext } from "@/server/api/trpc";
 import type { RequestUser } from "@/server/auth/request";
 import { ensureDirectories, parseConfig, setConfig, type AppConfig } from "@/server/config";
-import { ensureStarted, resetStartup } from "@/server/startup";
+import { ensureStarted, resetStartup, startupSettled } from "@/server/startup";
 import { createUser } from "@/server/users";
 
 export const ADMIN_PASSWORD = "admin-password-1";
@@ -26,7 +26,11 @@ export interface TestApp {
   /** A caller of the real router acting as `who` (null = anonymous). */
   caller: (who: RequestUser | null) => ReturnType<typeof createCaller>;
   env: Record<string, string>;
-  cleanup: () => void;
+  /** Resolves when start-up's background work (crash recovery, retention) is done. */
+  ready: Promise<void>;
+  cleanup: () => Promise<void>;
+  /** Stops this app and starts a new one on the same folders (a process restart). */
+  restart: () => Promise<TestApp>;
 }
 
 export function makeTempDir(prefix = "baluhost-test-"): string {
@@ -44,8 +48,12 @@ export function testEnv(root: string, extra: Record<string, string> = {}): Recor
   };
 }
 
-export function createTestApp(extraEnv: Record<string, string> = {}): TestApp {
-  const root = makeTempDir();
+/**
+ * Builds the app in a new temp folder, or (with `root`) starts it again on the folders a
+ * previous app left behind, as a restart after a crash would.
+ */
+export function createTestApp(extraEnv: Record<string, string> = {}, options: { root?: string } = {}): TestApp {
+  const root = options.root ?? makeTempDir();
   const env = testEnv(root, extraEnv);
   const config = parseConfig(env);
   closeDatabase();
@@ -57,9 +65,18 @@ export function createTestApp(extraEnv: Record<string, string> = {}): TestApp {
   const db = getDb();
   const adminRow = db.query.users.findFirst({ where: (u, { eq }) => eq(u.username, "admin") }).sync();
   if (!adminRow) throw new Error("bootstrap did not create admin");
-  const userRow = createUser(db, { username: "alice", password: USER_PASSWORD, role: "user" });
+  const userRow =
+    db.query.users.findFirst({ where: (u, { eq }) => eq(u.username, "alice") }).sync() ??
+    createUser(db, { username: "alice", password: USER_PASSWORD, role: "user" });
   const admin: RequestUser = { id: adminRow.id, username: adminRow.username, role: "admin", via: "session" };
   const user: RequestUser = { id: userRow.id, username: userRow.username, role: "user", via: "session" };
+  const stop = async () => {
+    await startupSettled();
+    closeDatabase();
+    useDatabase(undefined);
+    setConfig(undefined);
+    resetStartup();
+  };
   return {
     root,
     config,
@@ -67,13 +84,15 @@ export function createTestApp(extraEnv: Record<string, string> = {}): TestApp {
     admin,
     user,
     env,
+    ready: startupSettled(),
     caller: (who) => createCaller(createInnerContext({ user: who, db: getDb() })),
-    cleanup: () => {
-      closeDatabase();
-      useDatabase(undefined);
-      setConfig(undefined);
-      resetStartup();
+    cleanup: async () => {
+      await stop();
       fs.rmSync(root, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await stop();
+      return createTestApp(extraEnv, { root });
     },
   };
 }

@@ -1,0 +1,59 @@
+"use client";
+/** The main navigation: links with the current section marked (aria-current). */
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import type { ReactNode } from "react";
+
+export interface NavItem {
+  href: string;
+  label: string;
+  icon: ReactNode;
+}
+
+/** "/" matches only itself; any other link also matches the pages under it. */
+export function isActivePath(pathname: string, href: string): boolean {
+  if (href === "/") return pathname === "/";
+  return pathname === href || pathname.startsWith(`${href}/`);
+}
+
+export function AppNav({ items }: { items: NavItem[] }) {
+  const pathname = usePathname() ?? "/";
+  return (
+    <nav className="nav" aria-label="Main">
+      <ul className="nav-list">
+        {items.map((item) => (
+          <li key={item.href}>
+            <Link
+              href={item.href}
+              className="nav-link"
+              aria-current={isActivePath(pathname, item.href) ? "page" : undefined}
+            >
+              {item.icon}
+              {item.label}
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+/** Tabs as links to real routes (e.g. Settings → General / Backup). */
+export function RouteTabs({ label, items }: { label: string; items: NavItem[] }) {
+  const pathname = usePathname() ?? "/";
+  return (
+    <nav className="tabs" aria-label={label}>
+      {items.map((item) => (
+        <Link
+          key={item.href}
+          href={item.href}
+          className="tab"
+          aria-current={isActivePath(pathname, item.href) ? "page" : undefined}
+        >
+          {item.icon}
+          {item.label}
+        </Link>
+      ))}
+    </nav>
+  );
+}

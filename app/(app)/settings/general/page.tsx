@@ -1,0 +1,79 @@
+/**
+ * Settings → General: read-only facts about this installation. Values come from the
+ * environment (server/config.ts); secrets (session secret, admin password) are never
+ * shown, and the server's folder paths only to admins.
+ */
+import type { Metadata } from "next";
+import type { ReactNode } from "react";
+import { Badge } from "@/app/_components/badge";
+import { Callout } from "@/app/_components/callout";
+import { pluralize } from "@/app/_components/format";
+import { Card } from "@/app/_components/layout-parts";
+import { requireUser } from "@/app/_lib/session";
+import { getConfig } from "@/server/config";
+
+export const metadata: Metadata = { title: "General settings" };
+
+function Row({ label, hint, children }: { label: string; hint?: ReactNode; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>
+        {children}
+        {hint ? <span className="details-hint">{hint}</span> : null}
+      </dd>
+    </div>
+  );
+}
+
+export default async function GeneralSettingsPage() {
+  const user = await requireUser("/settings/general");
+  const config = getConfig();
+  const isAdmin = user.role === "admin";
+  return (
+    <div className="stack">
+      <Card title="Your account">
+        <dl className="details">
+          <Row label="Username">{user.username}</Row>
+          <Row label="Role">
+            <Badge tone={isAdmin ? "accent" : "neutral"}>{isAdmin ? "Admin" : "User"}</Badge>
+          </Row>
+        </dl>
+      </Card>
+
+      <Card title="Backup retention" description="Old backups are removed automatically when either limit is passed.">
+        <dl className="details">
+          <Row label="Keep backups for" hint={<>Set with <code>NAS_BACKUP_RETENTION_DAYS</code></>}>
+            {pluralize(config.backupRetentionDays, "day")}
+          </Row>
+          <Row label="Keep at most" hint={<>Set with <code>NAS_BACKUP_MAX_COUNT</code></>}>
+            {pluralize(config.backupMaxCount, "backup")}
+          </Row>
+        </dl>
+      </Card>
+
+      {isAdmin ? (
+        <Card title="Storage" description="Where this BaluHost keeps its data on the server.">
+          <dl className="details">
+            <Row label="Database" hint={<>Set with <code>NAS_DATABASE_PATH</code></>}>
+              <code>{config.databasePath}</code>
+            </Row>
+            <Row label="User files" hint={<>Set with <code>NAS_STORAGE_PATH</code></>}>
+              <code>{config.storagePath}</code>
+            </Row>
+            <Row label="Config" hint={<>Set with <code>NAS_CONFIG_PATH</code></>}>
+              <code>{config.configPath}</code>
+            </Row>
+            <Row label="Backups" hint={<>Set with <code>NAS_BACKUP_PATH</code></>}>
+              <code>{config.backupPath}</code>
+            </Row>
+          </dl>
+        </Card>
+      ) : null}
+
+      <Callout tone="info" title="Read-only">
+        These values come from the server&apos;s environment. To change one, set the variable and restart BaluHost.
+      </Callout>
+    </div>
+  );
+}

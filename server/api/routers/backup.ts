@@ -1,0 +1,116 @@
+/**
+ * Backups over tRPC: each procedure validates input, calls the backup service, and
+ * returns the shared contract (server/backup/contract.ts). No logic lives here.
+ */
+import { z } from "zod";
+import { getConfig } from "../../config";
+import {
+  backupIdSchema,
+  backupListSchema,
+  backupRecordSchema,
+  createBackupInput,
+  progressSchema,
+  toBackupRecord,
+  toProgressRecord,
+} from "../../backup/contract";
+import { freeBytes } from "../../backup/fs-safe";
+import { readLiveLock } from "../../backup/lock";
+import {
+  cancelBackup,
+  createBackup,
+  deleteBackup,
+  getBackup,
+  listBackups,
+  progressOf,
+} from "../../backup/service";
+import { getRetentionSettings, retentionInput, saveRetentionSettings } from "../../backup/settings";
+import { getBackupRow } from "../../backup/catalog";
+import { recordAudit } from "../../audit";
+import { adminProcedure, createTRPCRouter } from "../trpc";
+
+const byId = z.object({ id: backupIdSchema });
+
+const retentionOutput = z.object({
+  max_count: z.number(),
+  retention_days: z.number(),
+  sources: z.object({
+    max_count: z.enum(["settings", "environment", "default"]),
+    retention_days: z.enum(["settings", "environment", "default"]),
+  }),
+});
+
+function retentionRecord(s: ReturnType<typeof getRetentionSettings>) {
+  return {
+    max_count: s.maxCount,
+    retention_days: s.retentionDays,
+    sources: { max_count: s.sources.maxCount, retention_days: s.sources.retentionDays },
+  };
+}
+
+export const backupRouter = createTRPCRouter({
+  /** Starts a backup; returns it in_progress at once, or finished when `wait` is true. */
+  create: adminProcedure
+    .input(createBackupInput)
+    .output(backupRecordSchema)
+    .mutation(async ({ ctx, input }) => {
+      const row = await createBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, input });
+      return toBackupRecord(row, progressOf(row.id));
+    }),
+
+  list: adminProcedure.output(backupListSchema).query(({ ctx }) => listBackups(ctx.db)),
+
+  get: adminProcedure
+    .input(byId)
+    .output(backupRecordSchema)
+    .query(({ ctx, input }) => getBackup(ctx.db, input.id)),
+
+  delete: adminProcedure
+    .input(byId)
+    .output(z.object({ success: z.literal(true), id: z.number() }))
+    .mutation(async ({ ctx, input }) => {
+      await deleteBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id });
+      return { success: true as const, id: input.id };
+    }),
+
+  /** Progress of a running backup (null once it has finished); poll it while status is in_progress. */
+  progress: adminProcedure
+    .input(byId)
+    .output(z.object({ id: z.number(), status: z.enum(["in_progress", "completed", "failed"]), progress: progressSchema.nullable(), error_message: z.string().nullable() }))
+    .query(({ ctx, input }) => {
+      const row = getBackupRow(ctx.db, input.id);
+      return { id: row.id, status: row.status, progress: toProgressRecord(progressOf(row.id)), error_message: row.errorMessage };
+    }),
+
+  cancel: adminProcedure
+    .input(byId)
+    .output(backupRecordSchema)
+    .mutation(({ ctx, input }) => cancelBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id })),
+
+  /** What the Backup tab shows beside the list: free space, what is running, retention in effect. */
+  overview: adminProcedure
+    .output(
+      z.object({
+        free_bytes: z.number().nullable(),
+        running: z.object({ operation: z.string(), subject: z.string(), started_at: z.string() }).nullable(),
+        retention: retentionOutput,
+      }),
+    )
+    .query(async ({ ctx }) => {
+      const config = getConfig();
+      const lock = readLiveLock(config.backupPath);
+      return {
+        free_bytes: await freeBytes(config.backupPath).catch(() => null),
+        running: lock ? { operation: lock.operation, subject: lock.subject, started_at: lock.startedAt } : null,
+        retention: retentionRecord(getRetentionSettings(ctx.db, config)),
+      };
+    }),
+
+  updateRetention: adminProcedure
+    .input(retentionInput)
+    .output(retentionOutput)
+    .mutation(({ ctx, input }) => {
+      saveRetentionSettings(ctx.db, input);
+      recordAudit(ctx.db, { action: "backup.retention_settings", actor: ctx.actor, success: true, details: input });
+      return retentionRecord(getRetentionSettings(ctx.db, getConfig()));
+    }),
+});

@@ -1,0 +1,29 @@
+/**
+ * The backup archive engine: scan a tree, write a .tar.gz backup with its manifest, read the
+ * manifest back. Plain Node plus the `tar` package (parsing only); no app imports, so it can
+ * be used from the backup service, the CLI, tests and the benchmark alike.
+ *
+ * Use writeBackupArchive for backups, scanTree to list a tree first (for incrementals: scan,
+ * compare with the parent's manifest, pass the entries and an `unchanged` callback),
+ * readManifestFromArchive to read a finished archive's manifest.
+ */
+export {
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_VERSION,
+  type ArchiveListing,
+  type ArchiveProgress,
+  type ArchiveTree,
+  type BackupManifest,
+  type BackupType,
+  type ManifestFileEntry,
+  type ScannedEntry,
+  type SkippedEntry,
+  type TreeName,
+  type WriteArchiveOptions,
+  type WrittenArchive,
+} from "./types";
+export { ArchiveError, type ArchiveErrorCode } from "./errors";
+export { scanTree, comparePaths, type ScanOptions } from "./scan";
+export { writeBackupArchive, DATABASE_ARCHIVE_PATH } from "./writer";
+export { readManifestFromArchive, listArchive } from "./reader";
+export { parseManifest, MANIFEST_ARCHIVE_PATH } from "./manifest";

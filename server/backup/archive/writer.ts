@@ -1,0 +1,436 @@
+/**
+ * Writes a backup archive: a standard .tar.gz (GNU tar lists and extracts it) laid out as
+ *
+ *   backup/                      directory entries for backup/ and each part
+ *   backup/database/baluhost.db  the SQLite snapshot, when included
+ *   backup/files/...             the storage tree
+ *   backup/config/...            the config tree
+ *   backup/manifest.json         always the last entry
+ *
+ * Every byte is read once: each file is hashed (SHA-256) as it is read and the whole output is
+ * hashed as it is written. Tar headers are encoded here (tar-header.ts), bodies are read in
+ * large pieces straight into 1 MiB blocks, and the blocks become independent gzip members
+ * compressed concurrently (gzip-blocks.ts). Small files are read several at a time ahead of the
+ * writer so that thousands of them do not cost thousands of sequential round trips.
+ *
+ * Guarantees:
+ * - A header always matches its body (see source-files.ts for how changing files are handled).
+ * - Memory does not grow with the data: a bounded number of blocks plus a bounded read-ahead.
+ *   It grows with the number of entries (the manifest is kept until it is written last).
+ * - On any failure or abort nothing more is written after the promise settles, the output is
+ *   closed, and the partial file is left for the caller to delete. Output errors keep Node's
+ *   code (ENOSPC stays ENOSPC).
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
+import { GzipBlockWriter } from "./gzip-blocks";
+import { computeTotals, MANIFEST_ARCHIVE_PATH, serializeManifest } from "./manifest";
+import { scanTree } from "./scan";
+import { IN_MEMORY_MAX_BYTES, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
+import { encodeTarHeader, endOfArchive, padded, TAR_BLOCK } from "./tar-header";
+import type {
+  ArchiveProgress,
+  BackupManifest,
+  ManifestFileEntry,
+  ScannedEntry,
+  SkippedEntry,
+  WriteArchiveOptions,
+  WrittenArchive,
+} from "./types";
+
+export const DATABASE_ARCHIVE_PATH = "database/baluhost.db";
+
+/** Read-ahead of small files: at most this many files / bytes read but not yet written. */
+const READ_AHEAD_FILES = 64;
+const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+/** Entries looked at ahead of the writer when starting reads (dirs and links cost nothing). */
+const LOOKAHEAD_ENTRIES = 512;
+const PROGRESS_INTERVAL_MS = 100;
+const ZEROS = Buffer.alloc(TAR_BLOCK);
+
+/** Tuning knobs for the benchmark and tests; the defaults are what the app uses. */
+export interface ArchiveTuning {
+  level?: number;
+  blockSize?: number;
+  concurrency?: number;
+  /** Minimum time between progress calls (default 100 ms; tests use 0 to act between reads). */
+  progressIntervalMs?: number;
+}
+
+export async function writeBackupArchive(opts: WriteArchiveOptions, tuning: ArchiveTuning = {}): Promise<WrittenArchive> {
+  validateOptions(opts);
+  throwIfAborted(opts.signal);
+  const fh = await fs.promises.open(opts.outputPath, "wx", 0o600);
+  let result: WrittenArchive;
+  try {
+    result = await writeArchiveToHandle(fh, opts, tuning);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  return result;
+}
+
+/**
+ * The archive written to an already open file (writeBackupArchive opens it with "wx"). Exposed
+ * for tests that need an output which fails in a specific way (e.g. /dev/full for ENOSPC).
+ */
+export async function writeArchiveToHandle(
+  fh: fs.promises.FileHandle,
+  opts: WriteArchiveOptions,
+  tuning: ArchiveTuning = {},
+): Promise<WrittenArchive> {
+  const sink = new GzipBlockWriter({
+    write: (chunks) => writeAll(fh, chunks),
+    level: tuning.level,
+    blockSize: tuning.blockSize,
+    concurrency: tuning.concurrency,
+  });
+  const builder = new ArchiveBuilder(opts, sink, tuning.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
+  try {
+    return await builder.run();
+  } catch (err) {
+    await builder.stop();
+    await sink.abort();
+    throw opts.signal?.aborted ? abortError(opts.signal) : err;
+  }
+}
+
+function validateOptions(opts: WriteArchiveOptions): void {
+  const names = opts.trees.map((t) => t.name);
+  if (new Set(names).size !== names.length) throw new TypeError(`writeBackupArchive: duplicate tree in ${names.join(", ")}`);
+  for (const n of names) {
+    if (n !== "files" && n !== "config") throw new TypeError(`writeBackupArchive: unknown tree "${String(n)}"`);
+  }
+  const inc = opts.meta.includes;
+  const mismatch: string[] = [];
+  if (inc.database !== Boolean(opts.database)) mismatch.push("database");
+  if (inc.files !== names.includes("files")) mismatch.push("files");
+  if (inc.config !== names.includes("config")) mismatch.push("config");
+  if (mismatch.length > 0) {
+    throw new TypeError(`writeBackupArchive: meta.includes disagrees with the options for ${mismatch.join(", ")}`);
+  }
+}
+
+/** One thing to put in the archive, in archive order. */
+type Item =
+  | { kind: "dir"; archivePath: string; mode: number; mtimeMs: number; listed: boolean }
+  | { kind: "symlink"; archivePath: string; abs: string; entry: ScannedEntry }
+  | { kind: "file"; archivePath: string; abs: string; entry: ScannedEntry; isDatabase: boolean }
+  | { kind: "unchanged"; archivePath: string; entry: ScannedEntry; sha256: string };
+
+interface Pending {
+  item: Item;
+  read?: Promise<SmallRead>;
+  reserved: number;
+}
+
+class ArchiveBuilder {
+  private readonly signal?: AbortSignal;
+  private readonly entries: ManifestFileEntry[] = [];
+  private readonly skipped: SkippedEntry[] = [];
+  private readonly ahead: Pending[] = [];
+  private nextToRead = 0; // index in `ahead` of the first item whose read has not been considered
+  private readingFiles = 0;
+  private readingBytes = 0;
+  private readonly progress: ArchiveProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  private lastProgressAt = -Infinity;
+
+  constructor(
+    private readonly opts: WriteArchiveOptions,
+    private readonly sink: GzipBlockWriter,
+    private readonly progressIntervalMs: number,
+  ) {
+    this.signal = opts.signal;
+  }
+
+  async run(): Promise<WrittenArchive> {
+    const items = await this.plan();
+    const iterator = items[Symbol.iterator]();
+    this.reportProgress(true);
+
+    for (;;) {
+      this.fillAhead(iterator);
+      const next = this.ahead.shift();
+      if (!next) break;
+      if (this.nextToRead > 0) this.nextToRead--;
+      throwIfAborted(this.signal);
+      await this.emit(next);
+      this.reportProgress(false);
+    }
+
+    const manifest: BackupManifest = {
+      ...this.opts.meta,
+      entries: this.entries,
+      totals: computeTotals(this.entries),
+    };
+    const body = serializeManifest(manifest);
+    await this.pushEntry(
+      { path: MANIFEST_ARCHIVE_PATH, type: "file", size: body.length, mode: 0o644, mtimeMs: Date.parse(this.opts.meta.created_at) || Date.now() },
+      body,
+    );
+    await this.push(endOfArchive());
+    const { sizeBytes, sha256 } = await this.sink.finish();
+    this.reportProgress(true);
+    return { sizeBytes, sha256, manifest, skipped: this.skipped };
+  }
+
+  /** Waits for reads already started, so no file stays open after a failure. */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.ahead.map((p) => p.read));
+  }
+
+  /** Scans what was not pre-scanned, asks `unchanged` about every file, and counts the work. */
+  private async plan(): Promise<Item[]> {
+    const { database, trees, meta } = this.opts;
+    const createdMs = Date.parse(meta.created_at) || Date.now();
+    const items: Item[] = [{ kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false }];
+
+    if (database) {
+      const st = await fs.promises.stat(database.snapshotPath);
+      if (!st.isFile()) throw new Error(`database snapshot ${database.snapshotPath} is not a file`);
+      items.push({ kind: "dir", archivePath: "database", mode: 0o755, mtimeMs: createdMs, listed: false });
+      items.push({
+        kind: "file",
+        archivePath: DATABASE_ARCHIVE_PATH,
+        abs: database.snapshotPath,
+        entry: { path: "baluhost.db", type: "file", size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 },
+        isDatabase: true,
+      });
+      this.progress.filesTotal++;
+      this.progress.bytesTotal += st.size;
+    }
+
+    for (const tree of trees) {
+      throwIfAborted(this.signal);
+      const entries =
+        tree.entries ??
+        (await scanTree(tree.root, {
+          signal: this.signal,
+          onSkipped: (s) => this.skipped.push({ ...s, path: `${tree.name}/${s.path}` }),
+        }));
+      const rootStat = await fs.promises.stat(tree.root).catch(() => null);
+      items.push({
+        kind: "dir",
+        archivePath: tree.name,
+        mode: rootStat ? rootStat.mode & 0o7777 : 0o755,
+        mtimeMs: rootStat ? rootStat.mtimeMs : createdMs,
+        listed: false,
+      });
+      for (const entry of entries) {
+        const archivePath = `${tree.name}/${entry.path}`;
+        const abs = path.join(tree.root, entry.path);
+        if (entry.type === "dir") {
+          items.push({ kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true });
+        } else if (entry.type === "symlink") {
+          items.push({ kind: "symlink", archivePath, abs, entry });
+        } else {
+          const known = tree.unchanged?.(entry) ?? null;
+          if (known) {
+            items.push({ kind: "unchanged", archivePath, entry, sha256: known.sha256 });
+          } else {
+            items.push({ kind: "file", archivePath, abs, entry, isDatabase: false });
+            this.progress.filesTotal++;
+            this.progress.bytesTotal += entry.size;
+          }
+        }
+      }
+    }
+    return items;
+  }
+
+  /** Keeps the look-ahead window full and starts reading the small files in it. */
+  private fillAhead(iterator: Iterator<Item>): void {
+    while (this.ahead.length < LOOKAHEAD_ENTRIES) {
+      const r = iterator.next();
+      if (r.done) break;
+      this.ahead.push({ item: r.value, reserved: 0 });
+    }
+    while (this.nextToRead < this.ahead.length) {
+      const p = this.ahead[this.nextToRead];
+      if (p.item.kind === "file" && p.item.entry.size <= IN_MEMORY_MAX_BYTES) {
+        const size = p.item.entry.size;
+        if (this.readingFiles >= READ_AHEAD_FILES) break;
+        if (this.readingBytes > 0 && this.readingBytes + size > READ_AHEAD_BYTES) break;
+        this.readingFiles++;
+        this.readingBytes += size;
+        p.reserved = size;
+        p.read = readSmallFile(p.item.abs, p.item.entry);
+      }
+      this.nextToRead++;
+    }
+  }
+
+  private async emit(p: Pending): Promise<void> {
+    const item = p.item;
+    switch (item.kind) {
+      case "dir":
+        await this.pushEntry({ path: tarPath(item.archivePath), type: "dir", size: 0, mode: item.mode, mtimeMs: item.mtimeMs });
+        if (item.listed) {
+          this.entries.push({ path: item.archivePath, type: "dir", size: 0, mtime: item.mtimeMs, mode: item.mode, in_archive: true });
+        }
+        return;
+      case "symlink":
+        return this.emitSymlink(item);
+      case "unchanged":
+        this.entries.push({
+          path: item.archivePath,
+          type: "file",
+          size: item.entry.size,
+          mtime: item.entry.mtimeMs,
+          mode: item.entry.mode,
+          sha256: item.sha256,
+          in_archive: false,
+        });
+        return;
+      case "file":
+        if (p.read) {
+          const result = await p.read;
+          this.readingFiles--;
+          this.readingBytes -= p.reserved;
+          return this.emitSmallFile(item, result);
+        }
+        return this.emitStreamedFile(item);
+    }
+  }
+
+  private async emitSymlink(item: Extract<Item, { kind: "symlink" }>): Promise<void> {
+    let target = item.entry.linkTarget;
+    if (target === undefined) {
+      try {
+        target = await fs.promises.readlink(item.abs);
+      } catch (err) {
+        if (errnoCode(err) === "ENOENT" || errnoCode(err) === "EINVAL") return this.skip(item.archivePath, "vanished");
+        throw err;
+      }
+    }
+    const { mode, mtimeMs } = item.entry;
+    await this.pushEntry({ path: tarPath(item.archivePath), type: "symlink", size: 0, mode, mtimeMs, linkTarget: target });
+    this.entries.push({
+      path: item.archivePath,
+      type: "symlink",
+      size: item.entry.size,
+      mtime: mtimeMs,
+      mode,
+      link_target: target,
+      in_archive: true,
+    });
+  }
+
+  private async emitSmallFile(item: Extract<Item, { kind: "file" }>, r: SmallRead): Promise<void> {
+    switch (r.kind) {
+      case "vanished":
+        return this.vanished(item);
+      case "too-big": // grew past the in-memory limit since the scan
+        return this.emitStreamedFile(item);
+      case "changed":
+        throw sourceChangedError(item.abs);
+      case "error":
+        throw r.error;
+      case "ok": {
+        const sha256 = crypto.createHash("sha256").update(r.data).digest("hex");
+        await this.pushEntry({ path: tarPath(item.archivePath), type: "file", size: r.size, mode: r.mode, mtimeMs: r.mtimeMs }, r.data);
+        this.fileDone(item, { size: r.size, mtimeMs: r.mtimeMs, mode: r.mode }, sha256);
+        this.progress.bytesDone += r.size;
+        return;
+      }
+    }
+  }
+
+  private async emitStreamedFile(item: Extract<Item, { kind: "file" }>): Promise<void> {
+    const file = await StreamedFile.open(item.abs);
+    if (!file) return this.vanished(item);
+    try {
+      const { size, mtimeMs, mode } = file;
+      await this.push(encodeTarHeader({ path: tarPath(item.archivePath), type: "file", size, mode, mtimeMs }));
+      const hash = crypto.createHash("sha256");
+      let pos = 0;
+      while (pos < size) {
+        throwIfAborted(this.signal);
+        const space = await this.sink.space();
+        const want = Math.min(space.length, size - pos);
+        const n = await file.read(space.buf, space.start, want, pos);
+        if (n === 0) throw sourceChangedError(item.abs); // shrank: the header promised more
+        hash.update(space.buf.subarray(space.start, space.start + n));
+        pos += n;
+        this.progress.bytesDone += n;
+        const wait = this.sink.commit(n);
+        if (wait) await wait;
+        this.reportProgress(false);
+      }
+      if (!(await file.unchangedSinceOpen())) throw sourceChangedError(item.abs);
+      await this.push(ZEROS.subarray(0, padded(size) - size));
+      this.fileDone(item, { size, mtimeMs, mode }, hash.digest("hex"));
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  private fileDone(item: Extract<Item, { kind: "file" }>, st: { size: number; mtimeMs: number; mode: number }, sha256: string): void {
+    this.entries.push({ path: item.archivePath, type: "file", size: st.size, mtime: st.mtimeMs, mode: st.mode, sha256, in_archive: true });
+    this.progress.filesDone++;
+  }
+
+  private vanished(item: Extract<Item, { kind: "file" }>): void {
+    if (item.isDatabase) throw new Error(`database snapshot ${item.abs} disappeared while the backup was written`);
+    this.progress.filesTotal--;
+    this.progress.bytesTotal -= item.entry.size;
+    this.skip(item.archivePath, "vanished");
+  }
+
+  private skip(archivePath: string, reason: SkippedEntry["reason"]): void {
+    this.skipped.push({ path: archivePath, reason });
+  }
+
+  /** Header, body and padding of one entry whose body is in memory. */
+  private async pushEntry(h: Parameters<typeof encodeTarHeader>[0], body?: Buffer): Promise<void> {
+    await this.push(encodeTarHeader(h));
+    if (body && body.length > 0) {
+      await this.push(body);
+      await this.push(ZEROS.subarray(0, padded(body.length) - body.length));
+    }
+  }
+
+  private push(data: Buffer): Promise<void> | undefined {
+    if (data.length === 0) return undefined;
+    return this.sink.push(data);
+  }
+
+  private reportProgress(force: boolean): void {
+    const cb = this.opts.onProgress;
+    if (!cb) return;
+    const now = performance.now();
+    if (!force && now - this.lastProgressAt < this.progressIntervalMs) return;
+    this.lastProgressAt = now;
+    const p = this.progress;
+    cb({
+      filesDone: p.filesDone,
+      filesTotal: Math.max(p.filesTotal, p.filesDone),
+      bytesDone: p.bytesDone,
+      bytesTotal: Math.max(p.bytesTotal, p.bytesDone),
+    });
+  }
+}
+
+/** "files/a" → "backup/files/a"; "" → "backup". */
+function tarPath(archivePath: string): string {
+  return archivePath === "" ? "backup" : `backup/${archivePath}`;
+}
+
+/** Writes every byte of `chunks` at the file's current position (writev may write less). */
+async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[]): Promise<void> {
+  let bufs = chunks.filter((c) => c.length > 0);
+  while (bufs.length > 0) {
+    const { bytesWritten } = await fh.writev(bufs);
+    let n = bytesWritten;
+    let i = 0;
+    while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
+    if (i === bufs.length) return;
+    if (bytesWritten === 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+    bufs = [bufs[i].subarray(n), ...bufs.slice(i + 1)];
+  }
+}

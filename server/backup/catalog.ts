@@ -1,0 +1,111 @@
+/**
+ * The catalog of backups: rows in the `backups` table, their archives in NAS_BACKUP_PATH,
+ * and a manifest copy per archive in a hidden folder beside them (so an incremental can
+ * read its parent's file list without scanning the parent archive).
+ *
+ * Invariant: the file of a backup is always `<NAS_BACKUP_PATH>/<filename>` with a filename
+ * this module generated; the path stored in the row is informational and never used for
+ * I/O, so no row (or client) can point the server at another file.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { AppDatabase } from "@/db/client";
+import { backups, type Backup } from "@/db/schema";
+import type { AppConfig } from "../config";
+import { AppError } from "../errors";
+import { readManifestFromArchive, type BackupManifest } from "./archive";
+import { writeFileAtomic } from "./fs-safe";
+
+export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz$/;
+export const PARTIAL_SUFFIX = ".partial";
+export const STAGING_PREFIX = ".staging-";
+export const MANIFEST_DIR = ".manifests";
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, "0");
+}
+
+/** `backup_YYYYMMDD_HHMMSS.tar.gz` in UTC. */
+export function archiveBaseName(date: Date): string {
+  return (
+    `backup_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}` +
+    `_${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}`
+  );
+}
+
+/** A name no row and no file uses yet: a second backup in the same second gets a suffix. */
+export function uniqueArchiveName(db: AppDatabase, config: AppConfig, date: Date): string {
+  const base = archiveBaseName(date);
+  for (let n = 1; n < 10000; n++) {
+    const name = n === 1 ? `${base}.tar.gz` : `${base}_${n}.tar.gz`;
+    const taken =
+      db.select({ id: backups.id }).from(backups).where(eq(backups.filename, name)).get() ||
+      fs.existsSync(path.join(config.backupPath, name)) ||
+      fs.existsSync(path.join(config.backupPath, name + PARTIAL_SUFFIX));
+    if (!taken) return name;
+  }
+  throw new AppError("CONFLICT", "Too many backups were started in the same second. Wait a moment and try again.");
+}
+
+/** The archive of a backup, always inside NAS_BACKUP_PATH. */
+export function archivePath(config: AppConfig, filename: string): string {
+  if (!ARCHIVE_NAME_PATTERN.test(filename)) {
+    throw new AppError("INTERNAL", `Refusing to use the unexpected archive name "${filename}".`);
+  }
+  return path.join(config.backupPath, filename);
+}
+
+export function partialPath(config: AppConfig, filename: string): string {
+  return archivePath(config, filename) + PARTIAL_SUFFIX;
+}
+
+export function stagingPath(config: AppConfig, backupId: number): string {
+  return path.join(config.backupPath, `${STAGING_PREFIX}${backupId}`);
+}
+
+export function manifestCopyPath(config: AppConfig, filename: string): string {
+  return path.join(config.backupPath, MANIFEST_DIR, `${filename}.json`);
+}
+
+export async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {
+  await fs.promises.mkdir(path.join(config.backupPath, MANIFEST_DIR), { recursive: true });
+  await writeFileAtomic(manifestCopyPath(config, filename), JSON.stringify(manifest));
+}
+
+/** A backup's manifest: the copy beside the archive, or else read from the archive itself. */
+export async function loadManifest(config: AppConfig, row: Backup): Promise<BackupManifest> {
+  try {
+    return JSON.parse(await fs.promises.readFile(manifestCopyPath(config, row.filename), "utf8")) as BackupManifest;
+  } catch {
+    const manifest = await readManifestFromArchive(archivePath(config, row.filename));
+    await saveManifestCopy(config, row.filename, manifest).catch(() => undefined);
+    return manifest;
+  }
+}
+
+export function getBackupRow(db: AppDatabase, id: number): Backup {
+  const row = db.select().from(backups).where(eq(backups.id, id)).get();
+  if (!row) throw new AppError("BACKUP_NOT_FOUND", `Backup ${id} does not exist.`);
+  return row;
+}
+
+export function listBackupRows(db: AppDatabase): Backup[] {
+  return db.select().from(backups).orderBy(desc(backups.createdAt), desc(backups.id)).all();
+}
+
+/** Completed incrementals (and running ones) that build directly on a backup. */
+export function dependentsOf(db: AppDatabase, id: number): Backup[] {
+  return db
+    .select()
+    .from(backups)
+    .where(and(eq(backups.parentId, id), inArray(backups.status, ["completed", "in_progress"])))
+    .all();
+}
+
+/** Removes a backup's files: the archive, its partial, and its manifest copy. */
+export async function removeBackupFiles(config: AppConfig, filename: string): Promise<void> {
+  await fs.promises.rm(archivePath(config, filename), { force: true });
+  await fs.promises.rm(partialPath(config, filename), { force: true });
+  await fs.promises.rm(manifestCopyPath(config, filename), { force: true });
+}

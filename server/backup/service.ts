@@ -1,0 +1,468 @@
+/**
+ * The backup service: the one place that creates, lists, cancels and deletes backups.
+ * tRPC, the REST route handlers and the CLI are thin doors into these functions.
+ *
+ * Lifecycle of a backup: input checked → operation lock taken → free space checked →
+ * row created `in_progress` → (in the background) database snapshot, archive written
+ * under a temporary name, fsynced, renamed, folder fsynced → row `completed`, or `failed`
+ * with a message an admin can act on → lock released. A file under its final name is
+ * always complete; a crash leaves only a `.partial` that start-up sweeps away.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { appliedMigrationLevel, type AppDatabase } from "@/db/client";
+import { backups, type Backup, type BackupOrigin, type BackupType } from "@/db/schema";
+import { recordAudit, type Actor } from "../audit";
+import type { AppConfig } from "../config";
+import { AppError, describeError } from "../errors";
+import { appVersion } from "../version";
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_VERSION,
+  scanTree,
+  writeBackupArchive,
+  type BackupManifest,
+  type ManifestFileEntry,
+  type ScannedEntry,
+} from "./archive";
+import {
+  archivePath,
+  dependentsOf,
+  getBackupRow,
+  listBackupRows,
+  loadManifest,
+  partialPath,
+  removeBackupFiles,
+  saveManifestCopy,
+  stagingPath,
+  uniqueArchiveName,
+} from "./catalog";
+import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
+import { durableRename, freeBytes } from "./fs-safe";
+import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
+import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
+import { applyRetention } from "./retention";
+import { snapshotDatabase } from "./snapshot";
+
+export interface BackupServiceContext {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+}
+
+/** What a backup will contain, after the type's rules are applied to the request. */
+export interface BackupPlan {
+  type: BackupType;
+  includesDatabase: boolean;
+  includesFiles: boolean;
+  includesConfig: boolean;
+}
+
+/**
+ * Applies the type's rules: database_only and files_only fix what they hold, full and
+ * incremental hold database and files unless told otherwise. A request that contradicts
+ * its type is refused, never silently "corrected".
+ */
+export function resolvePlan(input: CreateBackupInput): BackupPlan {
+  const type = input.backup_type;
+  const wants = (value: boolean | undefined, fallback: boolean) => value ?? fallback;
+  if (type === "database_only") {
+    if (input.includes_files === true) {
+      throw new AppError("BAD_REQUEST", "A database_only backup cannot include files: set includes_files to false or choose full.");
+    }
+    return { type, includesDatabase: true, includesFiles: false, includesConfig: wants(input.includes_config, false) };
+  }
+  if (type === "files_only") {
+    if (input.includes_database === true) {
+      throw new AppError("BAD_REQUEST", "A files_only backup cannot include the database: set includes_database to false or choose full.");
+    }
+    return { type, includesDatabase: false, includesFiles: true, includesConfig: wants(input.includes_config, false) };
+  }
+  if (type === "incremental" && input.includes_files === false) {
+    throw new AppError("BAD_REQUEST", "An incremental backup is a backup of changed files: includes_files cannot be false.");
+  }
+  const plan: BackupPlan = {
+    type,
+    includesDatabase: wants(input.includes_database, true),
+    includesFiles: wants(input.includes_files, true),
+    includesConfig: wants(input.includes_config, false),
+  };
+  if (type === "full" && (!plan.includesDatabase || !plan.includesFiles)) {
+    throw new AppError(
+      "BAD_REQUEST",
+      "A full backup includes the database and the files: use database_only or files_only for one of them.",
+    );
+  }
+  return plan;
+}
+
+/**
+ * The backup an incremental builds on: the newest completed backup holding the complete
+ * file list (full, files_only or incremental) whose archive is still on disk. None means
+ * the incremental starts as a full backup (documented in the README).
+ */
+function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | null {
+  const candidates = db
+    .select()
+    .from(backups)
+    .where(and(eq(backups.status, "completed"), eq(backups.includesFiles, true), inArray(backups.backupType, ["full", "files_only", "incremental"])))
+    .orderBy(desc(backups.createdAt), desc(backups.id))
+    .all();
+  return candidates.find((row) => fs.existsSync(archivePath(config, row.filename))) ?? null;
+}
+
+function describeBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function databaseBytes(file: string): number {
+  let total = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      total += fs.statSync(file + suffix).size;
+    } catch {
+      /* absent */
+    }
+  }
+  return total;
+}
+
+export interface CreateBackupOptions extends BackupServiceContext {
+  input: CreateBackupInput;
+  origin?: BackupOrigin;
+  /** Free space on the backup volume; injectable so tests can simulate a full disk. */
+  freeSpace?: (dir: string) => Promise<number>;
+}
+
+/**
+ * Starts a backup and returns its row at once (status in_progress), or after it finished
+ * when `input.wait` is set. Refusals (bad input, another operation running, too little
+ * space) throw before anything is written, and are audited.
+ */
+export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
+  const { db, config, actor, input } = opts;
+  let lock: HeldLock | undefined;
+  try {
+    const plan = resolvePlan(input);
+    lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
+    const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
+    if (plan.type === "incremental" && !parent) plan.type = "full";
+    const parentManifest = parent ? await loadManifest(config, parent) : null;
+
+    const trees: Array<{ name: "files" | "config"; root: string; entries: ScannedEntry[] }> = [];
+    if (plan.includesFiles) trees.push({ name: "files", root: config.storagePath, entries: await scanTree(config.storagePath) });
+    if (plan.includesConfig) trees.push({ name: "config", root: config.configPath, entries: await scanTree(config.configPath) });
+    const unchanged = parentManifest ? unchangedLookup(parentManifest) : null;
+
+    // Preflight: the archive can be as large as the data (media does not compress), plus the snapshot.
+    const dbBytes = plan.includesDatabase ? databaseBytes(config.databasePath) : 0;
+    const fileBytes = trees
+      .flatMap((t) => t.entries.map((e) => ({ tree: t.name, e })))
+      .filter(({ tree, e }) => e.type === "file" && !(tree === "files" && unchanged?.(e)))
+      .reduce((sum, { e }) => sum + e.size, 0);
+    const needed = Math.ceil((dbBytes * 2 + fileBytes) * 1.05) + 8 * 1024 * 1024;
+    const available = await (opts.freeSpace ?? freeBytes)(config.backupPath);
+    if (available < needed) {
+      throw new AppError(
+        "INSUFFICIENT_SPACE",
+        `Not enough free space on the backup volume: this backup needs about ${describeBytes(needed)}, ` +
+          `${describeBytes(available)} is free. Delete old backups or free space, then try again.`,
+        { details: { needed_bytes: needed, available_bytes: available } },
+      );
+    }
+
+    const now = new Date();
+    const filename = uniqueArchiveName(db, config, now);
+    const row = db
+      .insert(backups)
+      .values({
+        filename,
+        filepath: archivePath(config, filename),
+        backupType: plan.type,
+        status: "in_progress",
+        origin: opts.origin ?? "manual",
+        createdAt: now,
+        creatorId: actor.id,
+        creatorName: actor.username,
+        includesDatabase: plan.includesDatabase,
+        includesFiles: plan.includesFiles,
+        includesConfig: plan.includesConfig,
+        parentId: parent?.id ?? null,
+      })
+      .returning()
+      .get();
+
+    const controller = new AbortController();
+    const progress: BackupProgress = {
+      phase: "preparing",
+      filesDone: 0,
+      filesTotal: trees.reduce((n, t) => n + t.entries.filter((e) => e.type === "file").length, 0) + (plan.includesDatabase ? 1 : 0),
+      bytesDone: 0,
+      bytesTotal: fileBytes + dbBytes,
+      startedAt: Date.now(),
+    };
+    const heldLock = lock;
+    lock = undefined; // the job owns it now
+    const done = runBackupJob({ ...opts, row, plan, trees, parent, unchanged, progress, signal: controller.signal, lock: heldLock });
+    registerJob({ backupId: row.id, progress, controller, done });
+    if (input.wait) await done;
+    return getBackupRow(db, row.id);
+  } catch (err) {
+    lock?.release();
+    recordAudit(db, {
+      action: "backup.create",
+      actor,
+      success: false,
+      errorMessage: describeError(err),
+      details: { backup_type: input.backup_type },
+    });
+    throw err;
+  }
+}
+
+/** For an incremental: the parent's hash of a file that has not changed since (same size and mtime). */
+function unchangedLookup(parent: BackupManifest): (e: ScannedEntry) => { sha256: string } | null {
+  const previous = new Map<string, ManifestFileEntry>();
+  for (const entry of parent.entries) if (entry.type === "file" && entry.path.startsWith("files/")) previous.set(entry.path, entry);
+  return (e) => {
+    if (e.type !== "file") return null;
+    const before = previous.get(`files/${e.path}`);
+    if (!before?.sha256 || before.size !== e.size || before.mtime !== e.mtimeMs) return null;
+    return { sha256: before.sha256 };
+  };
+}
+
+interface JobOptions extends CreateBackupOptions {
+  row: Backup;
+  plan: BackupPlan;
+  trees: Array<{ name: "files" | "config"; root: string; entries: ScannedEntry[] }>;
+  parent: Backup | null;
+  unchanged: ((e: ScannedEntry) => { sha256: string } | null) | null;
+  progress: BackupProgress;
+  signal: AbortSignal;
+  lock: HeldLock;
+}
+
+/** Human text for why a backup failed; internal details stay in the server log. */
+function failureMessage(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return typeof signal.reason === "string" ? signal.reason : "Cancelled.";
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === "ENOSPC") return "The backup volume ran out of space while writing the archive. Delete old backups or free space, then try again.";
+  if (code === "EACCES" || code === "EPERM") {
+    return `Permission denied: ${(err as NodeJS.ErrnoException).path ?? "a file"} could not be read or written. Check the folder permissions.`;
+  }
+  if (err instanceof AppError) return err.message;
+  if (err instanceof Error && err.message) return err.message;
+  return "The backup failed for an unknown reason. Check the server log.";
+}
+
+async function runBackupJob(job: JobOptions): Promise<void> {
+  const { db, config, actor, row, plan, progress, signal } = job;
+  const tmp = partialPath(config, row.filename);
+  const staging = stagingPath(config, row.id);
+  try {
+    let database: { snapshotPath: string } | undefined;
+    if (plan.includesDatabase) {
+      progress.phase = "snapshot";
+      await fs.promises.mkdir(staging, { recursive: true });
+      const snapshotPath = path.join(staging, "baluhost.db");
+      await snapshotDatabase(db.$client, snapshotPath);
+      database = { snapshotPath };
+    }
+    signal.throwIfAborted();
+    progress.phase = "archiving";
+    const meta: Omit<BackupManifest, "entries" | "totals"> = {
+      format: MANIFEST_FORMAT,
+      format_version: MANIFEST_FORMAT_VERSION,
+      app_version: appVersion(),
+      migration_level: appliedMigrationLevel(db.$client),
+      backup_type: plan.type,
+      parent: job.parent ? { id: job.parent.id, filename: job.parent.filename } : null,
+      created_at: row.createdAt.toISOString(),
+      includes: { database: plan.includesDatabase, files: plan.includesFiles, config: plan.includesConfig },
+    };
+    const written = await writeBackupArchive({
+      outputPath: tmp,
+      database,
+      trees: job.trees.map((t) => ({
+        name: t.name,
+        root: t.root,
+        entries: t.entries,
+        unchanged: t.name === "files" && job.unchanged ? job.unchanged : undefined,
+      })),
+      meta,
+      signal,
+      onProgress: (p) => Object.assign(progress, p),
+    });
+    signal.throwIfAborted();
+    progress.phase = "finalizing";
+    await saveManifestCopy(config, row.filename, written.manifest);
+    await durableRename(tmp, archivePath(config, row.filename));
+    db.update(backups)
+      .set({
+        status: "completed",
+        completedAt: new Date(),
+        sizeBytes: written.sizeBytes,
+        sha256: written.sha256,
+        fileCount: written.manifest.totals.files,
+      })
+      .where(eq(backups.id, row.id))
+      .run();
+    progress.phase = "done";
+    recordAudit(db, {
+      action: "backup.create",
+      actor,
+      resource: `backup:${row.id}`,
+      success: true,
+      details: {
+        filename: row.filename,
+        backup_type: plan.type,
+        size_bytes: written.sizeBytes,
+        files: written.manifest.totals.files,
+        archived_files: written.manifest.totals.archived_files,
+        parent_id: job.parent?.id ?? null,
+      },
+    });
+  } catch (err) {
+    const message = failureMessage(err, signal);
+    if (!signal.aborted && !(err instanceof AppError)) console.error(`[backup] backup ${row.id} failed:`, err);
+    await removeBackupFiles(config, row.filename).catch(() => undefined);
+    try {
+      db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: message }).where(eq(backups.id, row.id)).run();
+    } catch (dbErr) {
+      console.error(`[backup] could not mark backup ${row.id} failed:`, dbErr);
+    }
+    recordAudit(db, {
+      action: signal.aborted ? "backup.cancel" : "backup.create",
+      actor,
+      resource: `backup:${row.id}`,
+      success: false,
+      errorMessage: message,
+      details: { filename: row.filename, backup_type: plan.type },
+    });
+  } finally {
+    await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    unregisterJob(row.id);
+  }
+  try {
+    // Still under the lock: nothing else can be writing, so stray files may be swept.
+    if (getBackupRow(db, row.id).status === "completed") await applyRetention({ db, config, sweep: true });
+  } catch (err) {
+    console.error("[backup] retention after backup failed:", err);
+  } finally {
+    job.lock.release();
+  }
+}
+
+export function progressOf(backupId: number): BackupProgress | null {
+  return getJob(backupId)?.progress ?? null;
+}
+
+export function listBackups(db: AppDatabase): BackupList {
+  const rows = listBackupRows(db);
+  const total = rows.filter((r) => r.status === "completed").reduce((sum, r) => sum + r.sizeBytes, 0);
+  return {
+    backups: rows.map((r) => toBackupRecord(r, progressOf(r.id))),
+    total_size_bytes: total,
+    total_size_mb: toMb(total),
+  };
+}
+
+export function getBackup(db: AppDatabase, id: number): BackupRecord {
+  const row = getBackupRow(db, id);
+  return toBackupRecord(row, progressOf(row.id));
+}
+
+/** Resolves when a running backup in this process has finished (at once otherwise). */
+export async function waitForBackup(backupId: number): Promise<void> {
+  await getJob(backupId)?.done;
+}
+
+export function cancelBackup(opts: BackupServiceContext & { id: number }): BackupRecord {
+  const { db, actor, id } = opts;
+  const row = getBackupRow(db, id);
+  if (row.status !== "in_progress") {
+    throw new AppError("CONFLICT", `Backup ${id} is not running (it is ${row.status}); there is nothing to cancel.`);
+  }
+  const job = getJob(id);
+  if (!job) {
+    throw new AppError(
+      "CONFLICT",
+      `Backup ${id} is running in another process (such as the command line); cancel it there.`,
+    );
+  }
+  job.controller.abort(`Cancelled by ${actor.username}.`);
+  return toBackupRecord(row, job.progress);
+}
+
+export async function deleteBackup(opts: BackupServiceContext & { id: number }): Promise<void> {
+  const { db, config, actor, id } = opts;
+  try {
+    const row = getBackupRow(db, id);
+    if (row.status === "in_progress") {
+      throw new AppError("CONFLICT", `Backup ${id} is still running. Cancel it first, or wait for it to finish.`);
+    }
+    const live = readLiveLock(config.backupPath);
+    if (live?.operation === "restore") {
+      throw new AppError("RESTORE_IN_PROGRESS", "A restore is in progress. Wait for it to finish, then delete the backup.");
+    }
+    const dependents = dependentsOf(db, id);
+    if (dependents.length) {
+      throw new AppError(
+        "CONFLICT",
+        `Backup ${id} is the base of incremental backup${dependents.length > 1 ? "s" : ""} ` +
+          `${dependents.map((d) => d.id).join(", ")}, which cannot be restored without it. Delete those first.`,
+      );
+    }
+    // Row first: a crash in between leaves an archive without a row, never a row without an archive.
+    db.delete(backups).where(eq(backups.id, id)).run();
+    await removeBackupFiles(config, row.filename);
+    recordAudit(db, {
+      action: "backup.delete",
+      actor,
+      resource: `backup:${id}`,
+      success: true,
+      details: { filename: row.filename, size_bytes: row.sizeBytes },
+    });
+  } catch (err) {
+    recordAudit(db, { action: "backup.delete", actor, resource: `backup:${id}`, success: false, errorMessage: describeError(err) });
+    throw err;
+  }
+}
+
+export interface DownloadableBackup {
+  path: string;
+  filename: string;
+  size: number;
+  mtime: Date;
+  /** Strong validator: the archive's SHA-256 (or, for old rows, size and mtime). */
+  etag: string;
+}
+
+/** The archive of a completed backup, ready to stream. */
+export async function openBackupDownload(opts: { db: AppDatabase; config: AppConfig; id: number }): Promise<DownloadableBackup> {
+  const row = getBackupRow(opts.db, opts.id);
+  if (row.status !== "completed") {
+    throw new AppError("CONFLICT", `Backup ${opts.id} is ${row.status.replace("_", " ")}; only completed backups can be downloaded.`);
+  }
+  const file = archivePath(opts.config, row.filename);
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(file);
+  } catch {
+    throw new AppError(
+      "BACKUP_NOT_FOUND",
+      `The archive of backup ${opts.id} (${row.filename}) is missing from the backup folder. It may have been removed by hand.`,
+    );
+  }
+  const etag = row.sha256 ? `"${row.sha256}"` : `"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
+  return { path: file, filename: row.filename, size: stat.size, mtime: stat.mtime, etag };
+}

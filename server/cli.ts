@@ -1,0 +1,32 @@
+/**
+ * The command line: `npm run -s cli -- <command>`. It runs without the web server, against
+ * the same config, database and service functions; commands are thin wrappers.
+ *
+ * To add a command group, write server/cli/<area>.ts exporting a RegisterCommands
+ * function and add it to commandGroups below.
+ */
+import { closeDatabase } from "@/db/client";
+import { processIO, reportError, type RegisterCommands } from "./cli/io";
+import { runCli } from "./cli/program";
+import { registerTokenCommands } from "./cli/tokens";
+import { registerUserCommands } from "./cli/users";
+import { startupSettled } from "./startup";
+
+const commandGroups: RegisterCommands[] = [registerUserCommands, registerTokenCommands];
+
+const io = processIO();
+
+async function main(): Promise<void> {
+  // stdout is for results only: start-up messages (e.g. a generated admin password) go to stderr.
+  console.log = console.info = console.error;
+  const code = await runCli(process.argv.slice(2), io, commandGroups);
+  // Start-up recovery and retention run in the background; let them finish before closing.
+  await startupSettled();
+  closeDatabase();
+  process.stdin.destroy();
+  process.exitCode = code;
+}
+
+main().catch((err: unknown) => {
+  process.exitCode = reportError(io, err);
+});
