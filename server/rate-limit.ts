@@ -38,6 +38,9 @@ export class FailureCounter {
     const kept = this.recent(key);
     kept.push(this.now());
     this.failures.set(key, kept);
+    // Keys are only pruned when looked at again; a spray of distinct usernames or IPs
+    // must not grow the map without bound, so sweep expired keys once it gets large.
+    if (this.failures.size > 10_000) for (const other of [...this.failures.keys()]) this.recent(other);
   }
 
   reset(key: string): void {

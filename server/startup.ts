@@ -3,8 +3,10 @@
  * folders created, migrations applied, the first admin bootstrapped, and the start-up
  * hooks of other modules (crash recovery, retention) run. Idempotent.
  */
-import { getDb, setDatabaseLocator } from "@/db/client";
+import { getDb, openDatabase, setDatabaseLocator } from "@/db/client";
+import { recordAudit } from "./audit";
 import { startBackupSystem } from "./backup/recovery";
+import { recoverRestore } from "./backup/restore/journal";
 import { ensureDirectories, getConfig, type AppConfig } from "./config";
 import { bootstrapAdmin } from "./users";
 
@@ -23,7 +25,18 @@ export function ensureStarted(options: StartOptions = {}): AppConfig {
   if (holder.__baluhostStarted) return config;
   ensureDirectories(config);
   setDatabaseLocator(() => getConfig().databasePath);
+  // Before the database opens: a restore cut short by a crash is finished (or its staging removed).
+  const finishedRestore = recoverRestore(config, (file) => openDatabase(file).sqlite.close());
   const db = getDb();
+  if (finishedRestore) {
+    recordAudit(db, {
+      action: "backup.restore",
+      actor: { id: finishedRestore.actor.id, username: finishedRestore.actor.username },
+      resource: `backup:${finishedRestore.backupId}`,
+      success: true,
+      details: { completed_at_startup: true, safety_backup_id: finishedRestore.safetyBackupId },
+    });
+  }
   const admin = bootstrapAdmin(db, config.adminPassword);
   if (admin.created && admin.generatedPassword && options.announceAdminPassword !== false) {
     // Printed once, on the first start only: there is no other way to learn it.

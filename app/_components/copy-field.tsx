@@ -6,7 +6,7 @@
  * fails the text is left selected and the user is told to press Ctrl+C.
  *
  *   <CopyField label="Your new token" value={token} />
- *   <CopyField label="Example" value={curlCommand} multiline />
+ *   <CopyField label="Example" value={curlCommand} />
  */
 import { useId, useRef, useState } from "react";
 import { Button } from "./button";
@@ -14,7 +14,7 @@ import { cx } from "./class-names";
 import { CheckIcon, CopyIcon } from "./icons";
 import { toast } from "./toaster";
 
-async function copyText(text: string, fallbackTarget: HTMLInputElement | HTMLTextAreaElement | null): Promise<boolean> {
+async function copyText(text: string, fallbackTarget: HTMLTextAreaElement | null): Promise<boolean> {
   if (typeof navigator !== "undefined" && navigator.clipboard && window.isSecureContext) {
     try {
       await navigator.clipboard.writeText(text);
@@ -36,24 +36,24 @@ async function copyText(text: string, fallbackTarget: HTMLInputElement | HTMLTex
 export function CopyField({
   label,
   value,
-  multiline = false,
+  multiline,
   hideLabel = false,
   className,
 }: {
   label: string;
   value: string;
-  /** Show a wrapping text area (for long commands) instead of a one-line input. */
+  /** Expect several lines (default: when the value has a newline or is long). */
   multiline?: boolean;
   hideLabel?: boolean;
   className?: string;
 }) {
   const id = useId();
-  const inputRef = useRef<HTMLInputElement>(null);
   const areaRef = useRef<HTMLTextAreaElement>(null);
   const [copied, setCopied] = useState(false);
+  const manyLines = multiline ?? (value.includes("\n") || value.length > 80);
 
   const onCopy = async () => {
-    const ok = await copyText(value, multiline ? areaRef.current : inputRef.current);
+    const ok = await copyText(value, areaRef.current);
     if (ok) {
       setCopied(true);
       window.setTimeout(() => setCopied(false), 2000);
@@ -69,27 +69,18 @@ export function CopyField({
         {label}
       </label>
       <div className="copy-field-row">
-        {multiline ? (
-          <textarea
-            id={id}
-            ref={areaRef}
-            className="input mono copy-field-value"
-            readOnly
-            value={value}
-            rows={Math.min(6, value.split("\n").length + 1)}
-            onFocus={(e) => e.currentTarget.select()}
-          />
-        ) : (
-          <input
-            id={id}
-            ref={inputRef}
-            className="input mono copy-field-value"
-            readOnly
-            value={value}
-            spellCheck={false}
-            onFocus={(e) => e.currentTarget.select()}
-          />
-        )}
+        {/* A text area, so a long value wraps on a phone instead of hiding its end; it
+            grows with its content where field-sizing is supported, else `rows` applies. */}
+        <textarea
+          id={id}
+          ref={areaRef}
+          className="input mono copy-field-value"
+          readOnly
+          value={value}
+          rows={manyLines ? Math.min(6, value.split("\n").length + 1) : 1}
+          spellCheck={false}
+          onFocus={(e) => e.currentTarget.select()}
+        />
         <Button onClick={onCopy} icon={copied ? <CheckIcon /> : <CopyIcon />} aria-label={`Copy ${label.toLowerCase()}`}>
           {copied ? "Copied" : "Copy"}
         </Button>

@@ -21,13 +21,14 @@ export default async function LoginPage({
         <div className="auth-header">
           <Logo size={40} />
           <h1 className="auth-title">Sign in</h1>
-          <p className="auth-subtitle">Use your BaluHost account to manage this NAS.</p>
+          <p className="auth-subtitle">Sign in to manage this NAS.</p>
         </div>
         <LoginForm callbackPath={callbackPath} />
       </div>
-      <p className="auth-footnote">
-        Forgot the admin password? On the server, run <code>npm run -s cli -- user reset-password admin</code>.
-      </p>
+      <div className="auth-footnote">
+        <span>Forgot the admin password? On the server, run</span>
+        <code>npm run -s cli -- user reset-password admin</code>
+      </div>
     </main>
   );
 }

@@ -11,6 +11,8 @@ import { getDb, type AppDatabase } from "@/db/client";
 import type { Actor } from "../audit";
 import { clientIpFromHeaders } from "../auth/headers";
 import { resolveRequestUser, type RequestUser } from "../auth/request";
+import { assertNoRestoreRunning } from "../backup/lock";
+import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
 import { ensureStarted } from "../startup";
 
@@ -76,8 +78,10 @@ export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapAppErrors);
 
 /** Requires a signed-in user (session or API token); `ctx.user` is non-null after it. */
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, type, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
+  // A restore replaces the data under every handle: no change may slip in meanwhile.
+  if (type === "mutation") assertNoRestoreRunning(getConfig().backupPath);
   const actor: Actor = { id: ctx.user.id, username: ctx.user.username, ip: ctx.ip, userAgent: ctx.userAgent };
   return next({ ctx: { ...ctx, user: ctx.user, actor } });
 });

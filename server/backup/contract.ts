@@ -118,3 +118,37 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     progress: row.status === "in_progress" ? toProgressRecord(progress) : null,
   };
 }
+
+/** The spec's restore body. `confirm` must be true, or nothing happens (400). */
+export const restoreInput = z
+  .object({
+    backup_id: backupIdSchema,
+    restore_database: z.boolean().default(true),
+    restore_files: z.boolean().default(true),
+    restore_config: z.boolean().default(false),
+    confirm: z.boolean().default(false),
+  })
+  .strict();
+
+export type RestoreInput = z.infer<typeof restoreInput>;
+
+export const restoreOutcomeSchema = z.object({
+  success: z.literal(true),
+  message: z.string(),
+  backup_id: z.number(),
+  restored_at: z.string(),
+  safety_backup_id: z.number(),
+});
+
+export const restoreProgressSchema = z
+  .object({
+    backup_id: z.number(),
+    step: z.string(),
+    files_done: z.number(),
+    bytes_done: z.number(),
+    bytes_total: z.number(),
+    percent: z.number(),
+    started_at: z.string(),
+    elapsed_ms: z.number(),
+  })
+  .nullable();

@@ -27,15 +27,20 @@ export const LOCK_FILENAME = ".operation.lock";
 export const OPERATION_IN_PROGRESS_MESSAGE =
   "Another backup or restore is in progress. Wait for it to finish, then try again.";
 
-function processStartTime(pid: number): string | null {
+/** State (field 3) and start time (field 22) of a process from /proc (Linux), or null. */
+function procStat(pid: number): { state: string; startTime: string | null } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22 (starttime); fields after the ")" that closes the command name.
+    // Fields after the ")" that closes the command name, starting with field 3.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return { state: fields[0] ?? "", startTime: fields[19] ?? null };
   } catch {
     return null;
   }
+}
+
+function processStartTime(pid: number): string | null {
+  return procStat(pid)?.startTime ?? null;
 }
 
 function isAlive(info: LockInfo): boolean {
@@ -44,7 +49,11 @@ function isAlive(info: LockInfo): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  const now = processStartTime(info.pid);
+  const stat = procStat(info.pid);
+  // A zombie has exited and only waits for its parent to collect it: in a container whose
+  // init does not reap orphans, that can be forever, and its lock would never go stale.
+  if (stat?.state === "Z" || stat?.state === "X") return false;
+  const now = stat?.startTime ?? null;
   return info.startTime === null || now === null || now === info.startTime;
 }
 
@@ -117,13 +126,7 @@ export function acquireOperationLock(backupDir: string, operation: OperationKind
  */
 function createLockFile(file: string, info: LockInfo): boolean {
   const tmp = `${file}.${info.token}.new`;
-  const fd = fs.openSync(tmp, "wx", 0o600);
-  try {
-    fs.writeSync(fd, JSON.stringify(info));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  writeNewFile(tmp, JSON.stringify(info));
   try {
     fs.linkSync(tmp, file);
     return true;
@@ -135,17 +138,22 @@ function createLockFile(file: string, info: LockInfo): boolean {
     fs.rmSync(tmp, { force: true });
   }
   try {
-    const fd = fs.openSync(file, "wx", 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(info));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeNewFile(file, JSON.stringify(info));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
+  }
+}
+
+/** Creates `file` (failing with EEXIST if it exists), writes `content` and fsyncs it. */
+function writeNewFile(file: string, content: string): void {
+  const fd = fs.openSync(file, "wx", 0o600);
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -185,5 +193,15 @@ function releaseLock(backupDir: string, token: string): void {
     if (current.token === token) fs.rmSync(file, { force: true });
   } catch {
     /* gone or unreadable: nothing of ours to release */
+  }
+}
+
+export const RESTORE_IN_PROGRESS_MESSAGE =
+  "A restore is in progress: changes are paused until it finishes. Wait a moment, then try again.";
+
+/** Refuses a change to the app's data while a restore (in any process) is replacing it. */
+export function assertNoRestoreRunning(backupDir: string): void {
+  if (readLiveLock(backupDir)?.operation === "restore") {
+    throw new AppError("RESTORE_IN_PROGRESS", RESTORE_IN_PROGRESS_MESSAGE);
   }
 }

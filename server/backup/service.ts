@@ -140,6 +140,12 @@ export interface CreateBackupOptions extends BackupServiceContext {
   origin?: BackupOrigin;
   /** Free space on the backup volume; injectable so tests can simulate a full disk. */
   freeSpace?: (dir: string) => Promise<number>;
+  /**
+   * The operation lock, when the caller already holds it (a restore taking its safety
+   * backup). The backup then neither takes nor releases the lock, and skips retention, which
+   * could otherwise delete the very backup being restored.
+   */
+  heldLock?: HeldLock;
 }
 
 /**
@@ -152,14 +158,14 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
   let lock: HeldLock | undefined;
   try {
     const plan = resolvePlan(input);
-    lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
+    if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
     const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
     if (plan.type === "incremental" && !parent) plan.type = "full";
     const parentManifest = parent ? await loadManifest(config, parent) : null;
 
     const trees: Array<{ name: "files" | "config"; root: string; entries: ScannedEntry[] }> = [];
-    if (plan.includesFiles) trees.push({ name: "files", root: config.storagePath, entries: await scanTree(config.storagePath) });
-    if (plan.includesConfig) trees.push({ name: "config", root: config.configPath, entries: await scanTree(config.configPath) });
+    if (plan.includesFiles) trees.push({ name: "files", root: config.storagePath, entries: await scanDataTree(config.storagePath) });
+    if (plan.includesConfig) trees.push({ name: "config", root: config.configPath, entries: await scanDataTree(config.configPath) });
     const unchanged = parentManifest ? unchangedLookup(parentManifest) : null;
 
     // Preflight: the archive can be as large as the data (media does not compress), plus the snapshot.
@@ -209,9 +215,20 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
       bytesTotal: fileBytes + dbBytes,
       startedAt: Date.now(),
     };
-    const heldLock = lock;
+    const jobLock = lock ?? opts.heldLock!;
     lock = undefined; // the job owns it now
-    const done = runBackupJob({ ...opts, row, plan, trees, parent, unchanged, progress, signal: controller.signal, lock: heldLock });
+    const done = runBackupJob({
+      ...opts,
+      row,
+      plan,
+      trees,
+      parent,
+      unchanged,
+      progress,
+      signal: controller.signal,
+      lock: jobLock,
+      ownsLock: !opts.heldLock,
+    });
     registerJob({ backupId: row.id, progress, controller, done });
     if (input.wait) await done;
     return getBackupRow(db, row.id);
@@ -226,6 +243,15 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     });
     throw err;
   }
+}
+
+/** Folder (at the top of a data tree) where a restore stages and sets aside data; never backed up. */
+export const RESTORE_WORK_DIR = ".baluhost-restore";
+
+/** A data tree's entries, without the restore work folder a crash may have left behind. */
+async function scanDataTree(root: string): Promise<ScannedEntry[]> {
+  const entries = await scanTree(root);
+  return entries.filter((e) => e.path !== RESTORE_WORK_DIR && !e.path.startsWith(`${RESTORE_WORK_DIR}/`));
 }
 
 /** For an incremental: the parent's hash of a file that has not changed since (same size and mtime). */
@@ -249,6 +275,7 @@ interface JobOptions extends CreateBackupOptions {
   progress: BackupProgress;
   signal: AbortSignal;
   lock: HeldLock;
+  ownsLock: boolean;
 }
 
 /** Human text for why a backup failed; internal details stay in the server log. */
@@ -352,6 +379,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     unregisterJob(row.id);
   }
+  if (!job.ownsLock) return;
   try {
     // Still under the lock: nothing else can be writing, so stray files may be swept.
     if (getBackupRow(db, row.id).status === "completed") await applyRetention({ db, config, sweep: true });

@@ -10,6 +10,8 @@ import { getDb, type AppDatabase } from "@/db/client";
 import type { Actor } from "../audit";
 import { clientIpFromHeaders } from "../auth/headers";
 import { resolveRequestUser, type RequestUser } from "../auth/request";
+import { assertNoRestoreRunning } from "../backup/lock";
+import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
 import { ensureStarted } from "../startup";
 import { crossSiteRefusal } from "./cross-site";
@@ -65,6 +67,7 @@ export function adminRoute<P = Record<string, never>>(handler: Handler<P>) {
       const user = await resolveRequestUser(req);
       if (!user) return jsonError(401, "UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
       if (user.role !== "admin") return jsonError(403, "FORBIDDEN", "Only administrators can do this.");
+      if (!["GET", "HEAD"].includes(req.method.toUpperCase())) assertNoRestoreRunning(getConfig().backupPath);
       const actor: Actor = {
         id: user.id,
         username: user.username,

@@ -13,7 +13,6 @@ import { registerTokenCommands } from "@/server/cli/tokens";
 import { registerUserCommands } from "@/server/cli/users";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TSX = path.join(REPO_ROOT, "node_modules", ".bin", "tsx");
 
 export interface CliRun {
   code: number;
@@ -21,13 +20,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `tsx server/cli.ts <args>` with exactly the given app env (plus PATH/HOME), `input` piped to stdin. */
+/** Runs `node --import tsx server/cli.ts <args>` (as `npm run cli` does) with exactly the given app env (plus PATH/HOME), `input` piped to stdin. */
 export function spawnCli(args: string[], options: { env: Record<string, string>; input?: string }): Promise<CliRun> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/^(NAS_|ADMIN_|NEXTAUTH_|BALUHOST_|PORT$)/.test(key)),
   );
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["server/cli.ts", ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", "server/cli.ts", ...args], {
       cwd: REPO_ROOT,
       env: { ...inherited, ...options.env } as NodeJS.ProcessEnv,
       stdio: ["pipe", "pipe", "pipe"],

@@ -80,7 +80,10 @@ export function createTestApp(extraEnv: Record<string, string> = {}, options: { 
   return {
     root,
     config,
-    db,
+    // A getter: a restore closes the handle and opens the restored file under a new one.
+    get db() {
+      return getDb();
+    },
     admin,
     user,
     env,

@@ -91,6 +91,12 @@ describe("contentDisposition", () => {
     expect(encoded).toMatch(/^(?:[A-Za-z0-9!#$&+\-.^_`|~]|%[0-9A-F]{2})+$/);
   });
 
+  it("still produces a header for a name with a lone surrogate", () => {
+    const value = contentDisposition("broken-\uD800-name.tar.gz");
+    expect(value).toContain(`filename*=UTF-8''broken-%EF%BF%BD-name.tar.gz`);
+    expect(() => new Headers({ "Content-Disposition": value })).not.toThrow();
+  });
+
   it("carries the exact name, percent-encoded, in filename*", () => {
     const encoded = contentDisposition(hostile).split("filename*=UTF-8''")[1]!;
     expect(decodeURIComponent(encoded)).toBe(hostile);

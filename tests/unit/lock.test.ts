@@ -227,6 +227,27 @@ describe("operation lock", () => {
     expect(JSON.parse(fs.readFileSync(lockPath(dir), "utf8")).token).toBe(lock.info.token);
   });
 
+  it("takes over a lock whose owner exited but was never reaped (a zombie)", async () => {
+    // sh starts the owner, then execs into sleep, which never waits for it: when the owner
+    // exits it stays a zombie, as orphans do under a container init that does not reap.
+    const parent = spawn("sh", ["-c", `"${process.execPath}" -e "setTimeout(() => {}, 200)" & echo $!; exec sleep 60`], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    children.push(parent);
+    const ownerPid = await new Promise<number>((resolve) => parent.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+    const startTime = startTimeOf(ownerPid);
+    const state = () => fs.readFileSync(`/proc/${ownerPid}/stat`, "utf8").split(") ")[1]!.split(" ")[0];
+    const deadline = Date.now() + 10_000;
+    while (state() !== "Z") {
+      if (Date.now() > deadline) throw new Error("the owner did not become a zombie");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    writeLock(dir, { pid: ownerPid, startTime, token: "zombie-owner" });
+    expect(readLiveLock(dir)).toBeNull();
+    const lock = take();
+    expect(JSON.parse(fs.readFileSync(lockPath(dir), "utf8")).token).toBe(lock.info.token);
+  });
+
   it("lets exactly one of several processes racing for a stale lock win", async () => {
     writeLock(dir, { pid: process.pid, startTime: "1", token: "stale" });
     const startAt = Date.now() + 1500;

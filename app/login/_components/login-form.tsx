@@ -78,7 +78,7 @@ export function LoginForm({ callbackPath }: { callbackPath: string }) {
         onChange={(e) => setPassword(e.target.value)}
         aria-invalid={error ? true : undefined}
       />
-      <div aria-live="assertive" aria-atomic="true" id="login-error">
+      <div className="live-region" aria-live="assertive" aria-atomic="true">
         {error ? (
           <Callout tone="danger" className="login-error">
             <span data-testid="login-error">{error}</span>

@@ -10,6 +10,9 @@ import {
   backupRecordSchema,
   createBackupInput,
   progressSchema,
+  restoreInput,
+  restoreOutcomeSchema,
+  restoreProgressSchema,
   toBackupRecord,
   toProgressRecord,
 } from "../../backup/contract";
@@ -25,6 +28,8 @@ import {
 } from "../../backup/service";
 import { getRetentionSettings, retentionInput, saveRetentionSettings } from "../../backup/settings";
 import { getBackupRow } from "../../backup/catalog";
+import { currentRestoreProgress } from "../../backup/restore/progress";
+import { restoreBackup } from "../../backup/restore/restore";
 import { recordAudit } from "../../audit";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
@@ -104,6 +109,37 @@ export const backupRouter = createTRPCRouter({
         retention: retentionRecord(getRetentionSettings(ctx.db, config)),
       };
     }),
+
+  /** Restores a backup (after the admin typed RESTORE); resolves when it is done. */
+  restore: adminProcedure
+    .input(restoreInput)
+    .output(restoreOutcomeSchema)
+    .mutation(({ ctx, input }) =>
+      restoreBackup({
+        db: ctx.db,
+        config: getConfig(),
+        actor: ctx.actor,
+        backupId: input.backup_id,
+        parts: { database: input.restore_database, files: input.restore_files, config: input.restore_config },
+        confirm: input.confirm,
+      }),
+    ),
+
+  /** The running restore's step and figures, or null when none runs in this server. */
+  restoreProgress: adminProcedure.output(restoreProgressSchema).query(() => {
+    const p = currentRestoreProgress();
+    if (!p) return null;
+    return {
+      backup_id: p.backupId,
+      step: p.step,
+      files_done: p.filesDone,
+      bytes_done: p.bytesDone,
+      bytes_total: p.bytesTotal,
+      percent: p.bytesTotal > 0 ? Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 1000) / 10) : 0,
+      started_at: new Date(p.startedAt).toISOString(),
+      elapsed_ms: Date.now() - p.startedAt,
+    };
+  }),
 
   updateRetention: adminProcedure
     .input(retentionInput)

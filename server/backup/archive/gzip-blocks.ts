@@ -23,7 +23,10 @@ const deflateRawAsync = promisify(zlib.deflateRaw) as (buf: Buffer, opts: zlib.Z
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
 
 export interface GzipBlockOptions {
-  /** Where finished members go, in order. Must write every byte or reject. */
+  /**
+   * Where finished members go, in order. Must write every byte or reject. The chunks may point
+   * into a raw block that is reused once the promise resolves: copy them if they must live longer.
+   */
   write: (chunks: Buffer[]) => Promise<void>;
   blockSize?: number;
   /** Deflate level for blocks that compress (default 6, gzip's own default). */
@@ -142,6 +145,8 @@ export class GzipBlockWriter {
     const result = new Promise<Buffer[]>((resolve) => {
       settle = resolve;
     });
+    // After an abort nobody awaits the remaining jobs: keep a failed one from being "unhandled".
+    result.catch(() => undefined);
     const job: Job = { raw, length: this.used, result, settle };
     this.block = null;
     this.used = 0;

@@ -15,7 +15,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { errnoCode, throwIfAborted } from "./errors";
+import { abortError, errnoCode, throwIfAborted } from "./errors";
 import type { ScannedEntry, SkippedEntry } from "./types";
 
 export interface ScanOptions {
@@ -23,8 +23,8 @@ export interface ScanOptions {
   onSkipped?: (skipped: SkippedEntry) => void;
 }
 
-/** lstat calls in flight at once: enough to hide thread-pool latency, few enough to leave it room. */
-const STAT_CONCURRENCY = 32;
+/** File-system calls in flight at once: enough to hide thread-pool latency, few enough to leave it room. */
+const CONCURRENCY = 32;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -39,97 +39,120 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Sc
     throw err;
   }
   if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
-
-  const out: ScannedEntry[] = [];
-  const pendingDirs: string[] = [""]; // relative paths of directories still to list
-  const limit = limiter(STAT_CONCURRENCY);
-
-  const visit = async (rel: string, name: Buffer): Promise<void> => {
-    let decoded: string;
-    try {
-      decoded = utf8.decode(name);
-    } catch {
-      onSkipped?.({ path: joinRel(rel, name.toString("utf8")), reason: "invalid-name" });
-      return;
-    }
-    const relPath = joinRel(rel, decoded);
-    const abs = path.join(root, relPath);
-    let st: fs.Stats;
-    try {
-      st = await limit(() => fs.promises.lstat(abs));
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT") {
-        onSkipped?.({ path: relPath, reason: "vanished" });
-        return;
-      }
-      throw err;
-    }
-    const base = { path: relPath, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
-    if (st.isFile()) {
-      out.push({ ...base, type: "file" });
-    } else if (st.isDirectory()) {
-      out.push({ ...base, type: "dir", size: 0 });
-      pendingDirs.push(relPath);
-    } else if (st.isSymbolicLink()) {
-      let target: Buffer;
-      try {
-        target = await limit(() => fs.promises.readlink(abs, { encoding: "buffer" }));
-      } catch (err) {
-        if (errnoCode(err) === "ENOENT" || errnoCode(err) === "EINVAL") {
-          onSkipped?.({ path: relPath, reason: "vanished" });
-          return;
-        }
-        throw err;
-      }
-      let linkTarget: string;
-      try {
-        linkTarget = utf8.decode(target);
-      } catch {
-        onSkipped?.({ path: relPath, reason: "invalid-name" });
-        return;
-      }
-      out.push({ ...base, type: "symlink", linkTarget });
-    } else {
-      onSkipped?.({ path: relPath, reason: "special-file" });
-    }
-  };
-
-  // Directories are listed one after another, their entries stat'ed concurrently; a deep
-  // tree with few entries per folder still keeps STAT_CONCURRENCY calls going across levels
-  // because each level's subdirectories are queued and listed as soon as they are found.
-  const listDir = async (rel: string): Promise<void> => {
-    throwIfAborted(signal);
-    let names: Buffer[];
-    try {
-      names = await fs.promises.readdir(path.join(root, rel), { encoding: "buffer" });
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === "ENOENT" || code === "ENOTDIR") return; // vanished or replaced since its lstat
-      throw err;
-    }
-    await Promise.all(names.map((n) => visit(rel, n)));
-  };
-
-  const running = new Set<Promise<void>>();
-  let failure: unknown = null;
-  while (pendingDirs.length > 0 || running.size > 0) {
-    while (pendingDirs.length > 0 && running.size < 8 && !failure) {
-      const p: Promise<void> = listDir(pendingDirs.pop()!)
-        .catch((err) => {
-          failure ??= err;
-        })
-        .finally(() => running.delete(p));
-      running.add(p);
-    }
-    if (running.size > 0) await Promise.race(running);
-    if (failure && running.size === 0) break;
-    if (failure) continue;
-  }
-  if (failure) throw failure;
+  const out = await walk(root, signal, onSkipped ?? (() => undefined));
   throwIfAborted(signal);
-
   out.sort((a, b) => comparePaths(a.path, b.path));
   return out;
+}
+
+/**
+ * The walk itself, on fs's callback API: tens of thousands of lstat calls are the whole cost of
+ * a scan, and callbacks cost a fraction of what a promise per call does.
+ */
+function walk(root: string, signal: AbortSignal | undefined, onSkipped: (s: SkippedEntry) => void): Promise<ScannedEntry[]> {
+  return new Promise((resolve, reject) => {
+    const out: ScannedEntry[] = [];
+    const ops: Array<(done: () => void) => void> = [];
+    let active = 0;
+    let finished = false;
+
+    const fail = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      reject(err);
+    };
+    const pump = () => {
+      if (finished) return;
+      if (signal?.aborted) return fail(abortError(signal));
+      while (active < CONCURRENCY && ops.length > 0) {
+        const op = ops.pop()!;
+        active++;
+        op(() => {
+          active--;
+          pump();
+        });
+      }
+      if (active === 0 && ops.length === 0) {
+        finished = true;
+        resolve(out);
+      }
+    };
+
+    const listDir = (rel: string) => (done: () => void) => {
+      fs.readdir(path.join(root, rel), (err, names) => {
+        if (err) {
+          const code = errnoCode(err);
+          // Vanished or replaced since its lstat: nothing to list.
+          if (code !== "ENOENT" && code !== "ENOTDIR") fail(err);
+          return done();
+        }
+        // Names that are not valid UTF-8 come back with U+FFFD; only then look at the raw bytes.
+        if (names.some((n) => n.includes("\uFFFD"))) {
+          ops.push(listDirRaw(rel));
+          names = names.filter((n) => !n.includes("\uFFFD"));
+        }
+        for (const name of names) ops.push(visit(joinRel(rel, name)));
+        done();
+      });
+    };
+
+    const listDirRaw = (rel: string) => (done: () => void) => {
+      fs.readdir(path.join(root, rel), { encoding: "buffer" }, (err, names) => {
+        if (err) return done();
+        for (const raw of names) {
+          let name: string;
+          try {
+            name = utf8.decode(raw);
+          } catch {
+            onSkipped({ path: joinRel(rel, raw.toString("utf8")), reason: "invalid-name" });
+            continue;
+          }
+          if (name.includes("\uFFFD")) ops.push(visit(joinRel(rel, name))); // a real U+FFFD in the name
+        }
+        done();
+      });
+    };
+
+    const visit = (relPath: string) => (done: () => void) => {
+      const abs = path.join(root, relPath);
+      fs.lstat(abs, (err, st) => {
+        if (err) {
+          if (errnoCode(err) === "ENOENT") onSkipped({ path: relPath, reason: "vanished" });
+          else fail(err);
+          return done();
+        }
+        const base = { path: relPath, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+        if (st.isFile()) {
+          out.push({ ...base, type: "file" });
+        } else if (st.isDirectory()) {
+          out.push({ ...base, type: "dir", size: 0 });
+          ops.push(listDir(relPath));
+        } else if (st.isSymbolicLink()) {
+          fs.readlink(abs, { encoding: "buffer" }, (err2, target) => {
+            if (err2) {
+              const code = errnoCode(err2);
+              if (code === "ENOENT" || code === "EINVAL") onSkipped({ path: relPath, reason: "vanished" });
+              else fail(err2);
+              return done();
+            }
+            try {
+              out.push({ ...base, type: "symlink", linkTarget: utf8.decode(target) });
+            } catch {
+              onSkipped({ path: relPath, reason: "invalid-name" });
+            }
+            done();
+          });
+          return;
+        } else {
+          onSkipped({ path: relPath, reason: "special-file" });
+        }
+        done();
+      });
+    };
+
+    ops.push(listDir(""));
+    pump();
+  });
 }
 
 /**
@@ -152,28 +175,4 @@ export function comparePaths(a: string, b: string): number {
 
 function joinRel(dir: string, name: string): string {
   return dir === "" ? name : `${dir}/${name}`;
-}
-
-/** Runs at most `n` of the given async functions at once. */
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  const next = () => {
-    if (active < n && queue.length > 0) {
-      active++;
-      queue.shift()!();
-    }
-  };
-  return <T>(fn: () => Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      queue.push(() => {
-        fn()
-          .then(resolve, reject)
-          .finally(() => {
-            active--;
-            next();
-          });
-      });
-      next();
-    });
 }

@@ -189,6 +189,7 @@ class ArchiveBuilder {
     const { database, trees, meta } = this.opts;
     const createdMs = Date.parse(meta.created_at) || Date.now();
     const items: Item[] = [{ kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false }];
+    const output = path.resolve(this.opts.outputPath);
 
     if (database) {
       const st = await fs.promises.stat(database.snapshotPath);
@@ -223,7 +224,9 @@ class ArchiveBuilder {
       });
       for (const entry of entries) {
         const archivePath = `${tree.name}/${entry.path}`;
-        const abs = path.join(tree.root, entry.path);
+        const abs = path.resolve(tree.root, entry.path);
+        // A backup folder inside a tree must not swallow the archive being written.
+        if (abs === output) continue;
         if (entry.type === "dir") {
           items.push({ kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true });
         } else if (entry.type === "symlink") {

@@ -4,7 +4,7 @@ import { AdminsOnly } from "@/app/_components/admins-only";
 import { PageHeader } from "@/app/_components/layout-parts";
 import { requireAdmin } from "@/app/_lib/session";
 import { api, HydrateClient } from "@/server/api/server-caller";
-import { auditListInput, parseAuditFilters } from "./_components/audit-filters";
+import { auditFiltersToSearch, auditListInput, parseAuditFilters } from "./_components/audit-filters";
 import { AuditLog } from "./_components/audit-log";
 
 export const metadata: Metadata = { title: "Audit log" };
@@ -14,9 +14,10 @@ export default async function AuditPage({
 }: {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
-  const admin = await requireAdmin("/admin/audit");
-  if (!admin) return <AdminsOnly />;
   const filters = parseAuditFilters(await searchParams);
+  // The way back after signing in keeps the filters of a shared link.
+  const admin = await requireAdmin(`/admin/audit${auditFiltersToSearch(filters)}`);
+  if (!admin) return <AdminsOnly />;
   await api.audit.list.prefetchInfinite(auditListInput(filters));
   return (
     <>

@@ -219,7 +219,7 @@ function AuditRow({ entry }: { entry: AuditEntry }) {
   const hasMore = Boolean(entry.error_message || hasDetails || entry.user_agent);
   return (
     <tr>
-      <td data-label="Time" className="nowrap">
+      <td data-label="Time" data-wide className="nowrap">
         <DateTime value={entry.created_at} relative stacked />
       </td>
       <td data-label="Action">
@@ -239,7 +239,7 @@ function AuditRow({ entry }: { entry: AuditEntry }) {
           {entry.success ? "Success" : "Failed"}
         </Badge>
       </td>
-      <td data-label="Details" data-empty={!hasMore || undefined}>
+      <td data-label="Details" data-wide data-empty={!hasMore || undefined}>
         {hasMore ? (
           <div className="stack-sm" style={{ gap: "var(--space-1)" }}>
             {entry.error_message ? <span className="error-text">{entry.error_message}</span> : null}

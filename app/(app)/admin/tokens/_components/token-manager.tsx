@@ -102,7 +102,7 @@ export function TokenManager() {
         flush
         title="Tokens"
         description={
-          list.data
+          tokens.length > 0
             ? `${activeCount} active${tokens.length > activeCount ? `, ${tokens.length - activeCount} revoked` : ""}`
             : undefined
         }
@@ -145,8 +145,8 @@ export function TokenManager() {
               </thead>
               <tbody>
                 {tokens.map((token) => (
-                  <tr key={token.id}>
-                    <td data-label="Name" className="cell-strong">
+                  <tr key={token.id} className={token.revoked_at ? "row-muted" : undefined}>
+                    <td data-label="Name" data-wide className="cell-strong">
                       {token.name}
                     </td>
                     <td data-label="Token" className="nowrap">
@@ -168,7 +168,7 @@ export function TokenManager() {
                         </Badge>
                       )}
                     </td>
-                    <td data-label="Actions" className="cell-actions" data-empty={Boolean(token.revoked_at) || undefined}>
+                    <td data-label="" data-wide className="cell-actions" data-empty={Boolean(token.revoked_at) || undefined}>
                       {token.revoked_at ? null : (
                         <Button
                           size="sm"

@@ -1,0 +1,340 @@
+/**
+ * Backup benchmark: our writer against GNU tar on the same synthetic NAS tree, same machine,
+ * same run (pairs are measured back to back, alternating order, so a noisy machine affects
+ * both). Reports medians and the ratios the targets are set on.
+ *
+ *   npm run bench -- [--small-files N=20000] [--media-mb N=1000] [--scale K=1] [--runs N=3]
+ *                    [--dir PATH] [--level N] [--json]
+ *
+ * The tree is built in --dir (default: a fixed folder under the OS temp dir) and reused when it
+ * was built with the same parameters; a --dir holding any other tree is benchmarked as it is.
+ *
+ * Extending: scenarios are a list of named functions returning a measurement, and comparisons
+ * pair one of ours with a baseline and state the targets. To add "incremental with nothing
+ * changed" or "restore vs tar xzf", push a Scenario to SCENARIOS and a Comparison to
+ * COMPARISONS (see the placeholders at the bottom of the list).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { makeNasTree } from "../tests/helpers/tree";
+import { scanTree } from "../server/backup/archive/scan";
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface BenchOptions {
+  smallFiles: number;
+  mediaMb: number;
+  runs: number;
+  dir: string;
+  level?: number;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (name: string, def: number): number => {
+    const v = get(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number, got ${v}`);
+    return n;
+  };
+  const scale = num("scale", 1);
+  const smallFiles = Math.round(num("small-files", 20000) * scale);
+  const mediaMb = Math.round(num("media-mb", 1000) * scale);
+  return {
+    smallFiles,
+    mediaMb,
+    runs: Math.max(1, Math.round(num("runs", 3))),
+    dir: get("dir") ?? path.join(os.tmpdir(), `baluhost-bench-tree-${smallFiles}-${mediaMb}`),
+    level: get("level") === undefined ? undefined : num("level", 6),
+    json: argv.includes("--json"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+export interface BenchContext {
+  opts: BenchOptions;
+  /** The tree being backed up. */
+  treeDir: string;
+  /** Scratch space on the same file system, emptied after each scenario run. */
+  workDir: string;
+  run: number;
+  /** Bytes in the tree's files (for MB/s). */
+  treeBytes: number;
+}
+
+export interface Measurement {
+  wallMs: number;
+  sizeBytes?: number;
+  maxRssKb?: number;
+  note?: string;
+}
+
+export interface Scenario {
+  name: string;
+  /** False (with a reason) when the tool it needs is missing; the scenario is then skipped. */
+  available: () => true | string;
+  run: (ctx: BenchContext) => Promise<Measurement>;
+}
+
+export interface Comparison {
+  label: string;
+  ours: string;
+  baseline: string;
+  targets: { timeRatio?: number; sizeRatio?: number; rssMb?: number };
+}
+
+const hasCommand = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+/** Runs a shell pipeline, resolving with its wall time; rejects on a non-zero exit. */
+function timeShell(command: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn("bash", ["-c", command], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = performance.now() - t0;
+      // GNU tar exits 1 when a file changed while it read it; the archive is still complete.
+      if (code === 0 || code === 1) resolve(ms);
+      else reject(new Error(`${command} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+function runNode(args: string[]): Promise<{ stdout: string; wallMs: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const tsx = path.join(__dirname, "..", "node_modules", ".bin", "tsx");
+    const child = spawn(tsx, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve({ stdout, wallMs: performance.now() - t0 });
+      else reject(new Error(`tsx ${args.join(" ")} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "GNU tar czf",
+    available: () => (hasCommand("tar") && hasCommand("gzip") ? true : "GNU tar or gzip missing"),
+    run: async (ctx) => {
+      const out = path.join(ctx.workDir, "gnu.tar.gz");
+      const wallMs = await timeShell(`tar czf ${q(out)} -C ${q(ctx.treeDir)} .`);
+      return { wallMs, sizeBytes: fs.statSync(out).size };
+    },
+  },
+  {
+    name: "GNU tar | pigz",
+    available: () => (hasCommand("pigz") ? true : "pigz not installed"),
+    run: async (ctx) => {
+      const out = path.join(ctx.workDir, "pigz.tar.gz");
+      const wallMs = await timeShell(`set -o pipefail; tar cf - -C ${q(ctx.treeDir)} . | pigz > ${q(out)}`);
+      return { wallMs, sizeBytes: fs.statSync(out).size };
+    },
+  },
+  {
+    name: "ours: full backup",
+    available: () => true,
+    run: async (ctx) => {
+      const out = path.join(ctx.workDir, "ours.tar.gz");
+      const args = [path.join(__dirname, "run-writer.ts"), "--root", ctx.treeDir, "--out", out];
+      if (ctx.opts.level !== undefined) args.push("--level", String(ctx.opts.level));
+      const { stdout } = await runNode(args);
+      const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
+        wallMs: number;
+        scanMs: number;
+        sizeBytes: number;
+        maxRssKb: number;
+        cpuUserMs: number;
+        cpuSystemMs: number;
+      };
+      if (ctx.run === 0) verifyWithGnuTar(out);
+      return {
+        // The writer's own time (scan included), without tsx's start-up, which the app never pays.
+        wallMs: r.wallMs,
+        sizeBytes: r.sizeBytes,
+        maxRssKb: r.maxRssKb,
+        note: `scan ${(r.scanMs / 1000).toFixed(2)} s, cpu ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(1)} s`,
+      };
+    },
+  },
+  // Hooks for later issues, e.g.:
+  // { name: "ours: incremental, nothing changed", available: () => true, run: async (ctx) => {...} },
+  // { name: "GNU tar xzf", ... }, { name: "ours: restore", ... },
+];
+
+export const COMPARISONS: Comparison[] = [
+  {
+    label: "full backup vs GNU tar czf",
+    ours: "ours: full backup",
+    baseline: "GNU tar czf",
+    targets: { timeRatio: 0.25, sizeRatio: 1.02, rssMb: 256 },
+  },
+  // { label: "restore vs GNU tar xzf", ours: "ours: restore", baseline: "GNU tar xzf", targets: {...} },
+];
+
+/** Not timed: the first archive of each run set must be one GNU tar reads to the end. */
+function verifyWithGnuTar(archive: string): void {
+  const r = spawnSync("sh", ["-c", `gzip -t ${q(archive)} && tar -tzf ${q(archive)} | tail -n 1`], { encoding: "utf8" });
+  if (r.status !== 0 || r.stdout.trim() !== "backup/manifest.json") {
+    throw new Error(`our archive failed verification: ${r.stderr || r.stdout}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tree
+
+interface TreeMarker {
+  smallFiles: number;
+  mediaMb: number;
+  seed: number;
+}
+
+async function prepareTree(opts: BenchOptions): Promise<void> {
+  const markerFile = path.join(opts.dir, ".bench-tree.json");
+  const wanted: TreeMarker = { smallFiles: opts.smallFiles, mediaMb: opts.mediaMb, seed: 1 };
+  if (fs.existsSync(markerFile)) {
+    const have = JSON.parse(fs.readFileSync(markerFile, "utf8")) as TreeMarker;
+    if (have.smallFiles === wanted.smallFiles && have.mediaMb === wanted.mediaMb && have.seed === wanted.seed) {
+      log(`reusing tree in ${opts.dir}`);
+      return;
+    }
+    throw new Error(`${opts.dir} holds a bench tree built with other parameters (${JSON.stringify(have)}); remove it or pick --dir`);
+  }
+  if (fs.existsSync(opts.dir) && fs.readdirSync(opts.dir).length > 0) {
+    log(`benchmarking the existing tree in ${opts.dir} as it is`);
+    return;
+  }
+  log(`building tree in ${opts.dir}: ${opts.smallFiles} small files, ${opts.mediaMb} MB media ...`);
+  const t0 = performance.now();
+  const s = await makeNasTree(opts.dir, { smallFiles: opts.smallFiles, mediaBytes: opts.mediaMb * 1024 * 1024, seed: 1 });
+  fs.writeFileSync(markerFile, JSON.stringify(wanted));
+  log(`built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.files} files, ${mb(s.smallBytes)} MB text, ${mb(s.mediaBytes)} MB media`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  await prepareTree(opts);
+  const entries = await scanTree(opts.dir);
+  const treeBytes = entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+  log(`tree: ${entries.length} entries, ${mb(treeBytes)} MB in files; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+
+  // Warm the page cache so that no scenario pays for the first read from disk.
+  await timeShell(`tar cf - -C ${q(opts.dir)} . | cat > /dev/null`);
+
+  const scenarios = SCENARIOS.filter((s) => {
+    const ok = s.available();
+    if (ok !== true) log(`skipping "${s.name}": ${ok}`);
+    return ok === true;
+  });
+  const results = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]));
+
+  for (let run = 0; run < opts.runs; run++) {
+    // Alternate the order so that neither side always runs on a machine the other just warmed.
+    const order = run % 2 ? [...scenarios].reverse() : scenarios;
+    for (const s of order) {
+      const workDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-out-"));
+      try {
+        const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes });
+        results.get(s.name)!.push(m);
+        log(
+          `run ${run + 1}/${opts.runs}  ${s.name.padEnd(22)} ${(m.wallMs / 1000).toFixed(2).padStart(7)} s` +
+            (m.sizeBytes !== undefined ? `  ${mb(m.sizeBytes).padStart(8)} MB` : "") +
+            (m.maxRssKb !== undefined ? `  rss ${(m.maxRssKb / 1024).toFixed(0)} MB` : "") +
+            (m.note ? `  (${m.note})` : "") +
+            `  load ${os.loadavg()[0].toFixed(1)}`,
+        );
+      } finally {
+        fs.rmSync(workDir, { recursive: true, force: true });
+      }
+    }
+  }
+
+  // Table of medians.
+  const rows = scenarios.map((s) => {
+    const ms = results.get(s.name)!;
+    const wall = median(ms.map((m) => m.wallMs));
+    const size = ms[0].sizeBytes !== undefined ? median(ms.map((m) => m.sizeBytes!)) : undefined;
+    const rss = ms[0].maxRssKb !== undefined ? Math.max(...ms.map((m) => m.maxRssKb!)) / 1024 : undefined;
+    return { name: s.name, wallS: wall / 1000, mbPerS: treeBytes / 1e6 / (wall / 1000), sizeMb: size === undefined ? undefined : size / 1e6, rssMb: rss };
+  });
+  const lines: string[] = [];
+  lines.push("");
+  lines.push(`tree: ${opts.dir} (${mb(treeBytes)} MB), ${opts.runs} run(s), medians`);
+  lines.push(`${"scenario".padEnd(24)} ${"time s".padStart(8)} ${"MB/s".padStart(8)} ${"size MB".padStart(10)} ${"peak RSS MB".padStart(12)}`);
+  for (const r of rows) {
+    lines.push(
+      `${r.name.padEnd(24)} ${r.wallS.toFixed(2).padStart(8)} ${r.mbPerS.toFixed(0).padStart(8)} ${(r.sizeMb?.toFixed(1) ?? "-").padStart(10)} ${(r.rssMb?.toFixed(0) ?? "-").padStart(12)}`,
+    );
+  }
+
+  const verdicts: Array<Record<string, unknown>> = [];
+  for (const c of COMPARISONS) {
+    const ours = results.get(c.ours);
+    const base = results.get(c.baseline);
+    if (!ours || !base) {
+      lines.push(`${c.label}: skipped (a scenario is unavailable)`);
+      continue;
+    }
+    // Ratios per run (each pair measured back to back), then the median.
+    const n = Math.min(ours.length, base.length);
+    const timeRatio = median(Array.from({ length: n }, (_, i) => ours[i].wallMs / base[i].wallMs));
+    const sizeRatio =
+      ours[0].sizeBytes !== undefined && base[0].sizeBytes !== undefined
+        ? median(Array.from({ length: n }, (_, i) => ours[i].sizeBytes! / base[i].sizeBytes!))
+        : undefined;
+    const rssMb = ours[0].maxRssKb !== undefined ? Math.max(...ours.map((m) => m.maxRssKb!)) / 1024 : undefined;
+    const mark = (ok: boolean) => (ok ? "PASS" : "FAIL");
+    lines.push("");
+    lines.push(`${c.label}:`);
+    if (c.targets.timeRatio !== undefined) {
+      lines.push(`  time ratio ${timeRatio.toFixed(3)}  (target <= ${c.targets.timeRatio})  ${mark(timeRatio <= c.targets.timeRatio)}`);
+    }
+    if (c.targets.sizeRatio !== undefined && sizeRatio !== undefined) {
+      lines.push(`  size ratio ${sizeRatio.toFixed(4)}  (target <= ${c.targets.sizeRatio})  ${mark(sizeRatio <= c.targets.sizeRatio)}`);
+    }
+    if (c.targets.rssMb !== undefined && rssMb !== undefined) {
+      lines.push(`  peak RSS   ${rssMb.toFixed(0)} MB  (target <= ${c.targets.rssMb} MB)  ${mark(rssMb <= c.targets.rssMb)}`);
+    }
+    verdicts.push({ label: c.label, timeRatio, sizeRatio, rssMb, targets: c.targets });
+  }
+  console.log(lines.join("\n"));
+  if (opts.json) console.log(JSON.stringify({ options: opts, treeBytes, rows, verdicts }));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

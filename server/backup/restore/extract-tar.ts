@@ -1,0 +1,448 @@
+/**
+ * A strict, streaming reader of .tar.gz files: decompression, limits and tar framing.
+ *
+ * Why not npm tar's Parser: measured on tar 7.5.23 with strict: true, it accepts an archive
+ * without the end-of-archive marker, ignores anything after the marker, and keeps what follows
+ * the marker in memory (200 MB of trailing data → +420 MB RSS). Its gunzip runs synchronously
+ * on the main thread. So the framing is done here, block by block, with exact offsets, while
+ * every header is still decoded by npm tar's own Header and Pax classes (checksums, octal and
+ * base-256 numbers, ustar prefixes, PAX and GNU long-name overrides), so the entry paths seen
+ * here are the ones any npm tar consumer would see.
+ *
+ * Refused (ArchiveRefusal "corrupt" unless noted): input that is not gzip; damaged or truncated
+ * compressed data; data after the last gzip member (even zeros); a header with a bad checksum,
+ * an unknown size or a name with bytes after its NUL terminator; names and link targets that
+ * are not UTF-8 ("path"); PAX headers with NUL bytes, over 1 MiB, or more than 8 extension
+ * headers in a row; a lone zero block; a body cut short; no end-of-archive marker; anything but
+ * zeros after the marker, or more than 16 MiB of them; more uncompressed bytes per compressed
+ * byte than the limit, checked on every chunk once 4 MiB are out ("limit").
+ *
+ * Memory stays flat: Node's async gunzip (on the libuv pool, off the main thread) respects
+ * back-pressure, and the consumer pulls chunks of at most 256 KiB.
+ */
+import fs from "node:fs";
+import zlib from "node:zlib";
+import { Header, Pax, type HeaderData } from "tar";
+import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
+
+const BLOCK = 512;
+const CHUNK = 256 * 1024;
+const MAX_META_BYTES = 1024 * 1024;
+const MAX_META_RUN = 8;
+const MAX_TRAILING_ZEROS = 16 * 1024 * 1024;
+/** The compression ratio is only judged once this much has been decompressed. */
+export const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const EMPTY = Buffer.alloc(0);
+
+export interface SourceCounters {
+  /** Compressed bytes consumed by the decompressor. */
+  compressedRead: number;
+  compressedTotal: number;
+  decompressed: number;
+}
+
+/**
+ * The decompressed bytes of a .tar.gz, pulled chunk by chunk. Damage in the compressed data
+ * surfaces as a refusal from fill(); I/O errors of the file keep their Node code.
+ */
+export class GzipSource {
+  readonly counters: SourceCounters;
+  private readonly input: fs.ReadStream;
+  private readonly gunzip: zlib.Gunzip;
+  private readonly iterator: AsyncIterator<Buffer>;
+  private bytesFed = 0;
+  private ended = false;
+  /** The unread rest of the current chunk. */
+  cur: Buffer = EMPTY;
+
+  private constructor(
+    archivePath: string,
+    size: number,
+    private readonly maxRatio: number,
+  ) {
+    this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
+    this.input = fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
+    this.gunzip = zlib.createGunzip({ chunkSize: CHUNK });
+    this.input.on("data", (c) => {
+      this.bytesFed += c.length;
+    });
+    this.input.on("error", (err) => this.gunzip.destroy(err));
+    this.input.pipe(this.gunzip);
+    this.iterator = this.gunzip[Symbol.asyncIterator]();
+  }
+
+  static async open(archivePath: string, maxRatio: number): Promise<GzipSource> {
+    const fh = await fs.promises.open(archivePath, "r");
+    let size: number;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) refuse("corrupt", "it is not a regular file");
+      size = st.size;
+      if (size === 0) refuse("corrupt", "the file is empty");
+      const magic = Buffer.alloc(2);
+      const { bytesRead } = await fh.read(magic, 0, 2, 0);
+      if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+        refuse("corrupt", "it is not a gzip-compressed tar archive (.tar.gz)");
+      }
+    } finally {
+      await fh.close();
+    }
+    return new GzipSource(archivePath, size, maxRatio);
+  }
+
+  /** Makes `cur` non-empty; false at the end of the decompressed stream. */
+  async fill(): Promise<boolean> {
+    while (this.cur.length === 0) {
+      if (this.ended) return false;
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.iterator.next();
+      } catch (err) {
+        throw gzipFailure(err);
+      }
+      if (r.done) {
+        this.ended = true;
+        this.counters.compressedRead = this.gunzip.bytesWritten;
+        if (this.gunzip.bytesWritten < this.bytesFed) {
+          refuse("corrupt", `it has ${this.bytesFed - this.gunzip.bytesWritten} bytes of unexpected data after the end of the compressed stream`);
+        }
+        return false;
+      }
+      this.cur = r.value;
+      this.counters.decompressed += r.value.length;
+      this.counters.compressedRead = this.gunzip.bytesWritten;
+      this.checkRatio();
+    }
+    return true;
+  }
+
+  private checkRatio(): void {
+    const { decompressed, compressedRead } = this.counters;
+    if (decompressed <= RATIO_GRACE_BYTES) return;
+    const ratio = decompressed / Math.max(1, compressedRead);
+    if (ratio > this.maxRatio) {
+      refuse(
+        "limit",
+        `it decompresses to more than ${this.maxRatio} times its compressed size (${Math.round(ratio)}:1 after ${decompressed} bytes), which is what a decompression bomb looks like`,
+      );
+    }
+  }
+
+  close(): void {
+    this.input.destroy();
+    this.gunzip.destroy();
+  }
+}
+
+/** zlib's errors become refusals; anything else (an I/O error reading the file) passes unchanged. */
+function gzipFailure(err: unknown): unknown {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === "Z_BUF_ERROR") return new ArchiveRefusal("corrupt", "it is truncated: the compressed data ends early", undefined, { cause: err });
+  if (typeof code === "string" && code.startsWith("Z_")) {
+    return new ArchiveRefusal("corrupt", `its compressed data is damaged (${(err as Error).message})`, undefined, { cause: err });
+  }
+  return err;
+}
+
+/** One real entry of the archive (extension headers already applied). */
+export interface TarEntry {
+  /** The final path, exactly as npm tar decodes it (PAX and GNU long names applied). */
+  path: string;
+  /** npm tar's type name: "File", "Directory", "SymbolicLink", "Link", "FIFO", ... */
+  type: string;
+  size: number;
+  /** Permission bits and setuid/setgid/sticky as stored (mode & 0o7777), or null when unreadable. */
+  mode: number | null;
+  /** Milliseconds since the epoch, or null when the header has none. */
+  mtimeMs: number | null;
+  linkpath: string | undefined;
+  /** 1-based position among real entries. */
+  index: number;
+}
+
+type Extended = Pax | HeaderData;
+
+/**
+ * Walks the tar stream: next() returns each real entry; the caller then reads its body with
+ * body() (or skipBody()) before asking for the next one. next() returns null once the
+ * end-of-archive marker and what follows it have been checked.
+ */
+export class TarReader {
+  private ex: Extended | undefined;
+  private gex: Extended | undefined;
+  private remain = 0; // body bytes of the current entry not yet read
+  private pad = 0; // padding after the current entry's body
+  private count = 0;
+  private last: string | undefined;
+
+  constructor(private readonly src: GzipSource) {}
+
+  async next(): Promise<TarEntry | null> {
+    if (this.remain > 0) throw new Error("TarReader.next() called before the body was read");
+    await this.skip(this.pad, "the padding of");
+    this.pad = 0;
+    let metaRun = 0;
+    for (;;) {
+      const block = await this.readBlock();
+      if (!block) {
+        return refuse(
+          "corrupt",
+          this.count === 0 ? "it holds no tar data" : `it is truncated: it ends after ${quoteName(this.last ?? "")} without the end-of-archive marker`,
+          this.last,
+        );
+      }
+      if (isZero(block)) {
+        const second = await this.readBlock();
+        if (second && isZero(second)) {
+          await this.checkAfterEnd();
+          return null;
+        }
+        return refuse("corrupt", `it has a lone zero block after ${quoteName(this.last ?? "the start")}: the tar stream is damaged`, this.last);
+      }
+      const header = new Header(block, 0, this.ex, this.gex);
+      const where = this.last ? `after ${quoteName(this.last)}` : "at the start";
+      if (!header.cksumValid) {
+        return refuse(
+          "corrupt",
+          this.count === 0 && metaRun === 0 ? "it is not a tar archive (the first header is invalid)" : `the tar header ${where} is damaged (checksum mismatch)`,
+          this.last,
+        );
+      }
+      checkRawNames(block, where, this.last);
+      const type = header.type;
+      const size = header.size;
+      if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+        return refuse("corrupt", `the tar header ${where} has an invalid size`, this.last);
+      }
+      if (isMeta(type)) {
+        if (++metaRun > MAX_META_RUN) refuse("corrupt", `it has more than ${MAX_META_RUN} extension headers in a row ${where}`, this.last);
+        if (size > MAX_META_BYTES) refuse("corrupt", `it has an extension header of ${size} bytes ${where} (over 1 MiB)`, this.last);
+        const body = await this.readExact(size, `the extension header ${where}`);
+        await this.skip(padding(size), `the extension header ${where}`);
+        this.applyMeta(type, body, where);
+        continue;
+      }
+
+      // A real entry. Its path is final now: PAX and GNU long names have been applied.
+      const path = header.path ?? "";
+      this.count++;
+      if (!path) refuse("corrupt", `the tar header ${where} has no name`, this.last);
+      if (!this.ex || typeof (this.ex as Pax).path !== "string") checkUtf8Field(block, 0, 100, path, this.last);
+      const linkpath = header.linkpath || undefined;
+      const isLink = type === "Link" || type === "SymbolicLink";
+      if (isLink && !linkpath) refuse("corrupt", `the link ${quoteName(path)} has no target`, path);
+      if (!isLink && linkpath) refuse("corrupt", `the entry ${quoteName(path)} has a link target but is not a link`, path);
+      if (isLink && (!this.ex || typeof (this.ex as Pax).linkpath !== "string")) checkUtf8Field(block, 157, 100, path, path);
+      if (type === "Directory" && declaresBody(block, this.ex, this.gex)) {
+        refuse("corrupt", `the folder entry ${quoteName(path)} declares a body`, path);
+      }
+      if (type === "SymbolicLink" && size !== 0) refuse("corrupt", `the symlink entry ${quoteName(path)} declares a body`, path);
+
+      this.ex = undefined;
+      this.last = path;
+      this.remain = size;
+      this.pad = padding(size);
+      const mtime = header.mtime instanceof Date ? header.mtime.getTime() : NaN;
+      return {
+        path,
+        type,
+        size,
+        mode: typeof header.mode === "number" && Number.isFinite(header.mode) ? header.mode & 0o7777 : null,
+        mtimeMs: Number.isFinite(mtime) ? mtime : null,
+        linkpath,
+        index: this.count,
+      };
+    }
+  }
+
+  /** The next piece of the current entry's body, or null when it has been read completely. */
+  async body(): Promise<Buffer | null> {
+    if (this.remain === 0) return null;
+    const src = this.src;
+    if (src.cur.length === 0 && !(await src.fill())) this.truncated();
+    const n = Math.min(this.remain, src.cur.length);
+    const piece = src.cur.subarray(0, n);
+    src.cur = src.cur.subarray(n);
+    this.remain -= n;
+    return piece;
+  }
+
+  /** Reads and discards the rest of the current entry's body. */
+  async skipBody(): Promise<void> {
+    while ((await this.body()) !== null) {
+      /* discard */
+    }
+  }
+
+  private truncated(): never {
+    return refuse("corrupt", `it is truncated: the body of ${quoteName(this.last ?? "")} is cut short`, this.last);
+  }
+
+  private applyMeta(type: string, body: Buffer, where: string): void {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      return refuse("path", `the extension header ${where} is not valid UTF-8`, this.last);
+    }
+    switch (type) {
+      case "ExtendedHeader":
+      case "OldExtendedHeader":
+      case "GlobalExtendedHeader": {
+        if (text.includes("\u0000")) refuse("path", `the PAX header ${where} contains a NUL byte`, this.last);
+        const global = type === "GlobalExtendedHeader";
+        const parsed = Pax.parse(text, global ? this.gex : this.ex, global);
+        if (global) this.gex = parsed;
+        else this.ex = parsed;
+        return;
+      }
+      default: {
+        // GNU long name or link target: the text, NUL-terminated.
+        const value = text.replace(/\u0000+$/, "");
+        if (value.includes("\u0000")) refuse("path", `the long name header ${where} contains a NUL byte`, this.last);
+        const ex: HeaderData = this.ex ?? Object.create(null);
+        if (type === "NextFileHasLongLinkpath") ex.linkpath = value;
+        else ex.path = value;
+        this.ex = ex;
+      }
+    }
+  }
+
+  /** After the end-of-archive marker only zeros may follow (GNU tar pads to a 10 KiB record). */
+  private async checkAfterEnd(): Promise<void> {
+    const src = this.src;
+    let zeros = 0;
+    while (src.cur.length > 0 || (await src.fill())) {
+      const c = src.cur;
+      src.cur = EMPTY;
+      if (!isZero(c)) refuse("corrupt", "it has unexpected data after the end-of-archive marker");
+      zeros += c.length;
+      if (zeros > MAX_TRAILING_ZEROS) refuse("corrupt", "it has more than 16 MiB of padding after the end-of-archive marker");
+    }
+  }
+
+  /** One 512-byte block, or null at a clean end of the stream (a partial block is truncation). */
+  private async readBlock(): Promise<Buffer | null> {
+    const src = this.src;
+    if (src.cur.length === 0 && !(await src.fill())) return null;
+    if (src.cur.length >= BLOCK) {
+      const b = src.cur.subarray(0, BLOCK);
+      src.cur = src.cur.subarray(BLOCK);
+      return b;
+    }
+    return this.readExact(BLOCK, "a tar header");
+  }
+
+  private async readExact(n: number, what: string): Promise<Buffer> {
+    const src = this.src;
+    if (src.cur.length >= n) {
+      const b = src.cur.subarray(0, n);
+      src.cur = src.cur.subarray(n);
+      return b;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let have = 0;
+    while (have < n) {
+      if (src.cur.length === 0 && !(await src.fill())) {
+        refuse("corrupt", `it is truncated: it ends inside ${what}${this.last ? ` (after ${quoteName(this.last)})` : ""}`, this.last);
+      }
+      const k = Math.min(n - have, src.cur.length);
+      src.cur.copy(out, have, 0, k);
+      src.cur = src.cur.subarray(k);
+      have += k;
+    }
+    return out;
+  }
+
+  private async skip(n: number, what: string): Promise<void> {
+    let left = n;
+    const src = this.src;
+    while (left > 0) {
+      if (src.cur.length === 0 && !(await src.fill())) {
+        refuse("corrupt", `it is truncated: it ends inside ${what} ${quoteName(this.last ?? "")}`, this.last);
+      }
+      const k = Math.min(left, src.cur.length);
+      src.cur = src.cur.subarray(k);
+      left -= k;
+    }
+  }
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+function isMeta(type: string): boolean {
+  return (
+    type === "ExtendedHeader" ||
+    type === "OldExtendedHeader" ||
+    type === "GlobalExtendedHeader" ||
+    type === "NextFileHasLongPath" ||
+    type === "OldGnuLongPath" ||
+    type === "NextFileHasLongLinkpath"
+  );
+}
+
+function isZero(b: Buffer): boolean {
+  // Word-wise when aligned; headers and padding are checked a lot.
+  let i = 0;
+  if (b.byteOffset % 4 === 0) {
+    const words = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+    for (const w of words) if (w !== 0) return false;
+    i = words.length << 2;
+  }
+  for (; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * A NUL ends a tar name field; a name with more bytes after its NUL is read differently by
+ * different tools (npm tar and GNU tar stop at the NUL, others may not), so it is refused.
+ */
+function checkRawNames(block: Buffer, where: string, last: string | undefined): void {
+  const field = (off: number, len: number, what: string) => {
+    const nul = block.indexOf(0, off);
+    if (nul < 0 || nul >= off + len) return;
+    for (let i = nul + 1; i < off + len; i++) {
+      if (block[i] !== 0) refuse("path", `the ${what} in the tar header ${where} has a NUL byte inside it`, last);
+    }
+  };
+  field(0, 100, "name");
+  field(157, 100, "link target");
+  if (block.toString("latin1", 257, 265) === "ustar\u000000") field(345, block[475] !== 0 ? 155 : 130, "name prefix");
+}
+
+/** Names taken from the header itself (no PAX or long-name override) must be UTF-8. */
+function checkUtf8Field(block: Buffer, off: number, len: number, shown: string, entry: string | undefined): void {
+  let end = block.indexOf(0, off);
+  if (end < 0 || end > off + len) end = off + len;
+  const parts = [block.subarray(off, end)];
+  if (off === 0 && block.toString("latin1", 257, 265) === "ustar\u000000") {
+    const plen = block[475] !== 0 ? 155 : 130;
+    let pend = block.indexOf(0, 345);
+    if (pend < 0 || pend > 345 + plen) pend = 345 + plen;
+    parts.push(block.subarray(345, pend));
+  }
+  for (const p of parts) {
+    try {
+      utf8.decode(p);
+    } catch {
+      refuse("path", `the entry ${quoteName(shown)} has a name that is not valid UTF-8`, entry);
+    }
+  }
+}
+
+/** A directory's size field (or a PAX size) that is not zero: its body would be read differently by different tools. */
+function declaresBody(block: Buffer, ex: Extended | undefined, gex: Extended | undefined): boolean {
+  const paxSize = (ex as { size?: number } | undefined)?.size ?? (gex as { size?: number } | undefined)?.size;
+  if (typeof paxSize === "number" && paxSize > 0) return true;
+  for (let i = 124; i < 136; i++) {
+    const c = block[i];
+    if (c === 0 || c === 0x20 || c === 0x30) continue;
+    if (i === 124 && c === 0x80) continue; // base-256 marker; the remaining bytes must then be zero
+    return true;
+  }
+  return false;
+}

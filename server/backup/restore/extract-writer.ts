@@ -1,0 +1,323 @@
+/**
+ * Writes accepted entries into the destination folders, fast and without ever following a link.
+ *
+ * - Files are created with O_CREAT|O_EXCL|O_NOFOLLOW: nothing that already exists (a file, or a
+ *   symlink planted in the destination) is opened, truncated or written through.
+ * - Folders are created one level at a time, each once (promise cache). A name that already
+ *   exists is accepted only if lstat says it is a real folder, never a symlink to one.
+ * - Symlinks from the archive are created last, after every file has been written and the
+ *   archive checked, so no later entry can be written through one.
+ * - Permissions: mode & 0o777 only (never setuid, setgid or sticky); no owners (no chown).
+ *   Folder modes and all mtimes are applied at the end, deepest folders first, so a read-only
+ *   folder can still be filled and a file written into a folder does not change its mtime.
+ * - Throughput: up to `concurrency` files in flight (small files are buffered whole and written
+ *   with one writev, large ones streamed in 1 MiB writev batches, one batch in flight while the
+ *   next is read), so thousands of small files do not wait on each other's system calls, and
+ *   memory stays at about concurrency × SMALL_FILE_MAX.
+ *
+ * Errors of the file system (ENOSPC, EACCES, EEXIST when the destination is not empty) keep
+ * their Node code. After abort() has returned nothing more is written.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+export const SMALL_FILE_MAX = 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
+const FINISH_CONCURRENCY = 16;
+
+const CREATE_FLAGS =
+  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
+
+let umaskCache: number | undefined;
+function umask(): number {
+  umaskCache ??= process.umask();
+  return umaskCache;
+}
+
+/** Bounded concurrency with failure capture: the first error wins, later work is not started. */
+class TaskPool {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  private readonly running = new Set<Promise<unknown>>();
+  failure: unknown = null;
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<void> {
+    while (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.check();
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+    this.waiters.shift()?.();
+  }
+
+  /** Runs `fn` in a slot already acquired; the slot is released when it settles. */
+  run(fn: () => Promise<void>): void {
+    this.track(fn().finally(() => this.release()));
+  }
+
+  /** Follows a promise that needs no slot (a mkdir); its failure fails the extraction. */
+  track(p: Promise<unknown>): void {
+    const tracked = p.catch((err) => {
+      this.failure ??= err;
+    });
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+  }
+
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for everything started; rejects with the first failure. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+    this.check();
+  }
+}
+
+interface PendingLink {
+  root: string;
+  parent: string[];
+  abs: string;
+  target: string;
+  mtimeMs: number | null;
+}
+
+interface PendingDir {
+  abs: string;
+  rel: string;
+  depth: number;
+  mode: number;
+  mtimeMs: number | null;
+}
+
+export class DestinationWriter {
+  private readonly pool: TaskPool;
+  private readonly dirs = new Map<string, Promise<void>>();
+  private readonly links: PendingLink[] = [];
+  private readonly dirMeta: PendingDir[] = [];
+  /** Files written, for the final mtime pass (their mtime may still be refined by the manifest). */
+  private readonly files: Array<{ abs: string; mtimeMs: number | null; rel: string }> = [];
+
+  constructor(concurrency: number) {
+    this.pool = new TaskPool(concurrency);
+  }
+
+  /** Throws the first write failure, if any (called between entries). */
+  check(): void {
+    this.pool.check();
+  }
+
+  /** Makes sure a folder exists: `segments` below `root` (none: the root itself). */
+  ensureDir(root: string, segments: readonly string[]): Promise<void> {
+    const abs = segments.length === 0 ? root : path.join(root, ...segments);
+    let p = this.dirs.get(abs);
+    if (!p) {
+      p =
+        segments.length === 0
+          ? fs.promises.mkdir(root, { recursive: true }).then(() => assertDir(root))
+          : this.ensureDir(root, segments.slice(0, -1)).then(() => mkdirOne(abs));
+      this.dirs.set(abs, p);
+    }
+    return p;
+  }
+
+  /** A folder entry: created now (in the background), mode and mtime applied at the end. */
+  addDir(root: string, segments: readonly string[], rel: string, mode: number | null, mtimeMs: number | null): void {
+    this.pool.track(this.ensureDir(root, segments));
+    if (segments.length > 0) {
+      this.dirMeta.push({ abs: path.join(root, ...segments), rel, depth: segments.length, mode: (mode ?? 0o755) & 0o777, mtimeMs });
+    }
+  }
+
+  /** A symlink entry, created by finish(). */
+  addSymlink(root: string, segments: readonly string[], target: string, mtimeMs: number | null): void {
+    this.links.push({ root, parent: segments.slice(0, -1), abs: path.join(root, ...segments), target, mtimeMs });
+  }
+
+  /**
+   * A small file whose whole body is in `chunks`: written in the background once a slot is free.
+   * `rel` identifies it for the final mtime pass.
+   */
+  async writeSmallFile(root: string, segments: readonly string[], rel: string, chunks: Buffer[], mode: number | null, mtimeMs: number | null): Promise<void> {
+    await this.pool.acquire();
+    const abs = path.join(root, ...segments);
+    this.files.push({ abs, mtimeMs, rel });
+    this.pool.run(async () => {
+      await this.ensureDir(root, segments.slice(0, -1));
+      const fh = await createExclusive(abs, mode);
+      try {
+        await writevAll(fh, chunks);
+        await fixMode(fh, mode);
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  /**
+   * A large file, streamed: `next` yields its body piece by piece (and hashes it); writes run
+   * one 1 MiB batch behind the reading. Resolves when the file is written and closed.
+   */
+  async writeStreamedFile(
+    root: string,
+    segments: readonly string[],
+    rel: string,
+    mode: number | null,
+    mtimeMs: number | null,
+    next: () => Promise<Buffer | null>,
+  ): Promise<void> {
+    await this.pool.acquire();
+    try {
+      const abs = path.join(root, ...segments);
+      this.files.push({ abs, mtimeMs, rel });
+      await this.ensureDir(root, segments.slice(0, -1));
+      const fh = await createExclusive(abs, mode);
+      let inFlight: Promise<void> | null = null;
+      try {
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
+        for (let c = await next(); c !== null; c = await next()) {
+          batch.push(c);
+          batchBytes += c.length;
+          if (batchBytes >= BATCH_BYTES) {
+            if (inFlight) await inFlight;
+            inFlight = writevAll(fh, batch);
+            batch = [];
+            batchBytes = 0;
+          }
+        }
+        if (inFlight) await inFlight;
+        inFlight = null;
+        if (batch.length > 0) await writevAll(fh, batch);
+        await fixMode(fh, mode);
+      } finally {
+        // Never close while a write is pending: the descriptor could be reused by another file.
+        if (inFlight) await inFlight.catch(() => undefined);
+        await fh.close();
+      }
+    } finally {
+      this.pool.release();
+    }
+  }
+
+  /** Waits for every write started; rejects with the first failure. */
+  drain(): Promise<void> {
+    return this.pool.drain();
+  }
+
+  /** After a failure: waits until nothing is being written any more. Never rejects. */
+  async abort(): Promise<void> {
+    await this.pool.drain().catch(() => undefined);
+  }
+
+  /**
+   * Once the archive has been accepted: file mtimes (the manifest's precise ones when given),
+   * then symlinks, then folder modes and mtimes, deepest first.
+   */
+  async finish(preciseMtime?: (rel: string) => number | undefined): Promise<void> {
+    await this.pool.drain();
+    const now = Date.now() / 1000;
+    await forEachLimited(this.files, async (f) => {
+      const m = preciseMtime?.(f.rel) ?? f.mtimeMs;
+      if (m !== null) await fs.promises.lutimes(f.abs, now, m / 1000);
+    });
+    await forEachLimited(this.links, async (l) => {
+      await this.ensureDir(l.root, l.parent);
+      await fs.promises.symlink(l.target, l.abs);
+      if (l.mtimeMs !== null) await fs.promises.lutimes(l.abs, now, l.mtimeMs / 1000);
+    });
+    const byDepth = new Map<number, PendingDir[]>();
+    for (const d of this.dirMeta) {
+      const list = byDepth.get(d.depth) ?? [];
+      list.push(d);
+      byDepth.set(d.depth, list);
+    }
+    for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
+      await forEachLimited(byDepth.get(depth)!, async (d) => {
+        await fs.promises.chmod(d.abs, d.mode);
+        const m = preciseMtime?.(d.rel) ?? d.mtimeMs;
+        if (m !== null) await fs.promises.utimes(d.abs, now, m / 1000);
+      });
+    }
+  }
+}
+
+async function mkdirOne(abs: string): Promise<void> {
+  try {
+    await fs.promises.mkdir(abs, 0o755);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    await assertRealDir(abs);
+  }
+}
+
+/** The destination root is the caller's: it may be reached through a symlink. */
+async function assertDir(abs: string): Promise<void> {
+  const st = await fs.promises.stat(abs);
+  if (!st.isDirectory()) {
+    throw Object.assign(new Error(`Cannot restore into ${abs}: it is not a folder.`), { code: "ENOTDIR", path: abs });
+  }
+}
+
+async function assertRealDir(abs: string): Promise<void> {
+  const st = await fs.promises.lstat(abs);
+  if (!st.isDirectory()) {
+    throw Object.assign(new Error(`Cannot restore into ${abs}: something that is not a folder is already there.`), { code: "EEXIST", path: abs });
+  }
+}
+
+async function createExclusive(abs: string, mode: number | null): Promise<fs.promises.FileHandle> {
+  try {
+    return await fs.promises.open(abs, CREATE_FLAGS, (mode ?? 0o644) & 0o777);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ELOOP") {
+      throw Object.assign(new Error(`Cannot restore ${abs}: something is already there (the restore folder must be empty).`), { code, path: abs, cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The creation mode passed through the umask; set it exactly when the umask took bits away. */
+async function fixMode(fh: fs.promises.FileHandle, mode: number | null): Promise<void> {
+  const perm = (mode ?? 0o644) & 0o777;
+  if ((perm & umask()) !== 0) await fh.chmod(perm);
+}
+
+/** Writes every byte of `chunks` at the current position (writev may write less). */
+async function writevAll(fh: fs.promises.FileHandle, chunks: Buffer[]): Promise<void> {
+  let bufs = chunks;
+  while (bufs.length > 0) {
+    const { bytesWritten } = await fh.writev(bufs);
+    let n = bytesWritten;
+    let i = 0;
+    while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
+    if (i === bufs.length) return;
+    if (bytesWritten === 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+    bufs = [bufs[i].subarray(n), ...bufs.slice(i + 1)];
+  }
+}
+
+/** Runs fn over items, a few at a time; after a failure starts nothing new, waits for the rest, rethrows. */
+async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  let failure: unknown;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (err) {
+        if (!failed) failure = err;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FINISH_CONCURRENCY, items.length) }, worker));
+  if (failed) throw failure;
+}

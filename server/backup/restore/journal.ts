@@ -1,0 +1,222 @@
+/**
+ * The restore journal and the swap it drives. A restore first stages everything it will
+ * put in place (verified, complete) beside the live data on the same volume, and only
+ * then writes the journal. From that moment the restore is committed: the swap is a
+ * sequence of renames, each phase recorded in the journal, and every phase can be run
+ * again from the start. A process killed at any point is finished at the next start-up
+ * (rolled forward), so the app only ever runs on the old state (no journal yet) or on the
+ * new one, complete. Without a journal, leftovers of staging are simply removed.
+ *
+ * Everything here is synchronous on purpose: the swap runs in one turn of the event loop,
+ * so no request of this process can see the database closed or a half-moved tree.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { AppConfig } from "../../config";
+import { crashPoint } from "../failpoints";
+import { readLiveLock } from "../lock";
+
+export const WORK_DIR = ".baluhost-restore";
+const JOURNAL_NAME = ".restore-journal.json";
+
+/** Phases in order; a journal's phase says what has been completed. */
+export const PHASES = ["prepared", "database", "files", "config", "merged"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface TreeSwap {
+  root: string;
+  /** The new tree, staged in `<root>/.baluhost-restore/new`. */
+  staged: string;
+  /** Where the old entries go, `<root>/.baluhost-restore/old`. */
+  aside: string;
+  /** Set once every old entry has been moved aside (so a replay never moves new entries aside). */
+  asideDone?: boolean;
+}
+
+export interface RestoreJournal {
+  version: 1;
+  restoreId: string;
+  backupId: number;
+  backupFilename: string;
+  phase: Phase;
+  actor: { id: number | null; username: string; ip?: string | null; userAgent?: string | null };
+  startedAt: string;
+  safetyBackupId: number | null;
+  database?: { live: string; staged: string; aside: string };
+  files?: TreeSwap;
+  config?: TreeSwap;
+  /** Work folders (staging and set-aside data) removed once the swap is complete. */
+  workDirs: string[];
+}
+
+export function journalPath(config: AppConfig): string {
+  return path.join(path.dirname(config.databasePath), JOURNAL_NAME);
+}
+
+export function readJournal(config: AppConfig): RestoreJournal | null {
+  try {
+    return JSON.parse(fs.readFileSync(journalPath(config), "utf8")) as RestoreJournal;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function writeJournal(config: AppConfig, journal: RestoreJournal): void {
+  const file = journalPath(config);
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, "w", 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(journal, null, 2));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDirSync(path.dirname(file));
+}
+
+function advance(config: AppConfig, journal: RestoreJournal, phase: Phase): void {
+  journal.phase = phase;
+  writeJournal(config, journal);
+  crashPoint(`restore:after-${phase}`);
+}
+
+const done = (journal: RestoreJournal, phase: Phase) => PHASES.indexOf(journal.phase) >= PHASES.indexOf(phase);
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Puts the staged database in place; the old one (and any -wal/-shm of it) goes aside. */
+function swapDatabase(db: NonNullable<RestoreJournal["database"]>): void {
+  if (!exists(db.staged)) return; // already moved in by an earlier run
+  for (const suffix of ["", "-wal", "-shm"]) {
+    if (exists(db.live + suffix)) fs.renameSync(db.live + suffix, db.aside + suffix);
+  }
+  crashPoint("restore:database-aside");
+  fs.renameSync(db.staged, db.live);
+  fsyncDirSync(path.dirname(db.live));
+}
+
+function swapTree(config: AppConfig, journal: RestoreJournal, tree: TreeSwap): void {
+  fs.mkdirSync(tree.aside, { recursive: true });
+  if (!tree.asideDone) {
+    for (const name of fs.readdirSync(tree.root)) {
+      if (name !== WORK_DIR) fs.renameSync(path.join(tree.root, name), path.join(tree.aside, name));
+    }
+    tree.asideDone = true;
+    writeJournal(config, journal);
+  }
+  crashPoint(`restore:tree-aside:${path.basename(tree.root)}`);
+  if (exists(tree.staged)) {
+    for (const [i, name] of fs.readdirSync(tree.staged).entries()) {
+      fs.renameSync(path.join(tree.staged, name), path.join(tree.root, name));
+      if (i === 0) crashPoint(`restore:tree-first-moved:${path.basename(tree.root)}`);
+    }
+  }
+  fsyncDirSync(tree.root);
+}
+
+/**
+ * Makes the restored database hold the current catalog and audit log: the backups table
+ * and audit_log are copied over from the database that was live before (a superset of what
+ * the backup holds), so the list still shows every archive on disk, including newer ones
+ * and the safety backup, and no audit entry is lost.
+ */
+function mergeCatalog(journal: RestoreJournal, migrate: (file: string) => void): void {
+  const dbSwap = journal.database;
+  if (!dbSwap || !exists(dbSwap.aside)) return;
+  migrate(dbSwap.live);
+  const live = new Database(dbSwap.live);
+  try {
+    live.pragma("journal_mode = WAL");
+    live.prepare("ATTACH DATABASE ? AS previous").run(dbSwap.aside);
+    const copy = (table: string) => {
+      const columns = (live.prepare(`PRAGMA main.table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+      const previous = new Set((live.prepare(`PRAGMA previous.table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+      const shared = columns.filter((c) => previous.has(c)).map((c) => `"${c}"`).join(", ");
+      live.prepare(`DELETE FROM main.${table}`).run();
+      live.prepare(`INSERT INTO main.${table} (${shared}) SELECT ${shared} FROM previous.${table}`).run();
+    };
+    live.transaction(() => {
+      copy("backups");
+      copy("audit_log");
+    })();
+    live.prepare("DETACH DATABASE previous").run();
+  } finally {
+    live.close();
+  }
+}
+
+function removeLeftovers(journal: RestoreJournal): void {
+  for (const dir of journal.workDirs) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs (or finishes) the swap of a committed restore. `migrate` brings the restored
+ * database to this version's schema before the catalog is merged into it. The database
+ * must not be open in this process while it runs.
+ */
+export function completeSwap(config: AppConfig, journal: RestoreJournal, migrate: (file: string) => void): void {
+  if (!done(journal, "database")) {
+    if (journal.database) swapDatabase(journal.database);
+    advance(config, journal, "database");
+  }
+  if (!done(journal, "files")) {
+    if (journal.files) swapTree(config, journal, journal.files);
+    advance(config, journal, "files");
+  }
+  if (!done(journal, "config")) {
+    if (journal.config) swapTree(config, journal, journal.config);
+    advance(config, journal, "config");
+  }
+  if (!done(journal, "merged")) {
+    mergeCatalog(journal, migrate);
+    advance(config, journal, "merged");
+  }
+  removeLeftovers(journal);
+  crashPoint("restore:after-cleanup");
+  fs.rmSync(journalPath(config), { force: true });
+  fsyncDirSync(path.dirname(journalPath(config)));
+}
+
+/** Staging folders of a restore that never committed: safe to delete, the live data was not touched. */
+export function stagingLocations(config: AppConfig): string[] {
+  return [
+    path.join(config.storagePath, WORK_DIR),
+    path.join(config.configPath, WORK_DIR),
+    path.join(path.dirname(config.databasePath), WORK_DIR),
+  ];
+}
+
+/**
+ * Start-up: finishes a committed restore, or removes the staging of one that never
+ * committed. Runs before the database is opened. Returns the journal it completed.
+ */
+export function recoverRestore(config: AppConfig, migrate: (file: string) => void): RestoreJournal | null {
+  // A restore running in another live process (the CLI) owns its staging and journal.
+  if (readLiveLock(config.backupPath)?.operation === "restore") return null;
+  const journal = readJournal(config);
+  if (journal) {
+    completeSwap(config, journal, migrate);
+    return journal;
+  }
+  for (const dir of stagingLocations(config)) fs.rmSync(dir, { recursive: true, force: true });
+  return null;
+}

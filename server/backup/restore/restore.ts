@@ -1,0 +1,393 @@
+/**
+ * Restoring a backup without losing anything.
+ *
+ *   1. check    the request (confirm, parts the backup holds), take the operation lock
+ *   2. stage    every archive of the chain (an incremental needs its full backup and the
+ *               incrementals between) is extracted with the hardened extractor into staging
+ *               folders beside the live data, on the same volume; sizes and SHA-256 checked
+ *               against the manifests, the database integrity-checked and its schema level
+ *               compared with this version's
+ *   3. safety   a full backup of the current state, so this restore can itself be undone;
+ *               if it fails nothing is touched
+ *   4. commit   the journal is written: from here the swap always completes, at the latest
+ *               at the next start-up (journal.ts)
+ *   5. swap     database, files and config renamed into place in one synchronous step;
+ *               the restored database gets this version's migrations and the current
+ *               catalog and audit log, and the app's handle reopens on it
+ *
+ * Until step 4 the live data is untouched, and any failure just deletes the staging.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { appliedMigrationLevel, closeDatabase, getDb, openDatabase, shippedMigrationLevel, type AppDatabase } from "@/db/client";
+import type { Backup } from "@/db/schema";
+import { recordAudit, type Actor } from "../../audit";
+import type { AppConfig } from "../../config";
+import { AppError, describeError } from "../../errors";
+import type { BackupManifest, ManifestFileEntry } from "../archive";
+import { archivePath, getBackupRow, loadManifest } from "../catalog";
+import { crashPoint } from "../failpoints";
+import { freeBytes } from "../fs-safe";
+import { acquireOperationLock, type HeldLock } from "../lock";
+import { createBackup } from "../service";
+import { extractArchive } from "./extract";
+import { completeSwap, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
+import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
+
+export interface RestoreParts {
+  database: boolean;
+  files: boolean;
+  config: boolean;
+}
+
+export interface RestoreOptions {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+  backupId: number;
+  parts: RestoreParts;
+  confirm: boolean;
+  /** Free space of a folder's volume; injectable so tests can simulate a full disk. */
+  freeSpace?: (dir: string) => Promise<number>;
+}
+
+export interface RestoreOutcome {
+  success: true;
+  message: string;
+  backup_id: number;
+  restored_at: string;
+  safety_backup_id: number;
+}
+
+export const RESTORED_MESSAGE = "Backup restored successfully. Reload the application to see the restored data.";
+
+/** The chain of a backup, oldest (the full backup) first, each with its archive on disk. */
+export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup): Backup[] {
+  const chain: Backup[] = [];
+  const seen = new Set<number>();
+  let current: Backup | null = target;
+  while (current) {
+    if (seen.has(current.id)) throw new AppError("ARCHIVE_INVALID", `The chain of backup ${target.id} loops at backup ${current.id}.`);
+    seen.add(current.id);
+    if (current.status !== "completed") {
+      throw new AppError("CONFLICT", `Backup ${current.id} is ${current.status.replace("_", " ")}; only completed backups can be restored.`);
+    }
+    if (!fs.existsSync(archivePath(config, current.filename))) {
+      throw new AppError(
+        "BACKUP_NOT_FOUND",
+        current.id === target.id
+          ? `The archive of backup ${current.id} (${current.filename}) is missing from the backup folder.`
+          : `Backup ${target.id} is incremental and needs backup ${current.id} (${current.filename}), whose archive is missing. It cannot be restored.`,
+      );
+    }
+    chain.unshift(current);
+    if (current.parentId === null) break;
+    const parentId: number = current.parentId;
+    try {
+      current = getBackupRow(db, parentId);
+    } catch {
+      throw new AppError(
+        "BACKUP_NOT_FOUND",
+        `Backup ${target.id} is incremental and needs backup ${parentId}, which no longer exists. It cannot be restored.`,
+      );
+    }
+  }
+  return chain;
+}
+
+function checkParts(row: Backup, parts: RestoreParts): void {
+  if (!parts.database && !parts.files && !parts.config) {
+    throw new AppError("BAD_REQUEST", "Choose at least one of database, files or config to restore.");
+  }
+  const missing = [
+    parts.database && !row.includesDatabase ? "the database" : null,
+    parts.files && !row.includesFiles ? "files" : null,
+    parts.config && !row.includesConfig ? "the config folder" : null,
+  ].filter(Boolean);
+  if (missing.length) {
+    throw new AppError("BAD_REQUEST", `Backup ${row.id} does not contain ${missing.join(" or ")}: leave ${missing.length > 1 ? "those" : "that"} unticked.`);
+  }
+}
+
+function checkSchemaLevel(level: number, what: string): void {
+  const ours = shippedMigrationLevel();
+  if (level > ours) {
+    throw new AppError(
+      "INCOMPATIBLE_VERSION",
+      `${what} was made by a newer version of BaluHost (database schema level ${level}; this installation has ${ours}). ` +
+        "Upgrade BaluHost, then restore it.",
+    );
+  }
+}
+
+interface Staging {
+  database?: string;
+  files?: string;
+  config?: string;
+  workDirs: string[];
+}
+
+function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
+  const fresh = (dir: string) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  const dbWork = path.join(path.dirname(config.databasePath), WORK_DIR);
+  const staging: Staging = { workDirs: [] };
+  if (parts.database) {
+    staging.database = fresh(path.join(dbWork, "database"));
+    staging.workDirs.push(dbWork);
+  }
+  if (parts.files) {
+    staging.files = fresh(path.join(config.storagePath, WORK_DIR, "new"));
+    staging.workDirs.push(path.join(config.storagePath, WORK_DIR));
+  }
+  if (parts.config) {
+    staging.config = fresh(path.join(config.configPath, WORK_DIR, "new"));
+    staging.workDirs.push(path.join(config.configPath, WORK_DIR));
+  }
+  return staging;
+}
+
+/** What the restored state must hold, by archive path, from the target's manifest. */
+function wantedEntries(manifest: BackupManifest, parts: RestoreParts): Map<string, ManifestFileEntry> {
+  const wanted = new Map<string, ManifestFileEntry>();
+  for (const entry of manifest.entries) {
+    const part = entry.path.split("/")[0];
+    if ((part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config)) {
+      wanted.set(entry.path, entry);
+    }
+  }
+  return wanted;
+}
+
+/**
+ * Extracts what the target needs from each archive of its chain, newest first: the target
+ * holds everything that changed, and each older archive supplies the unchanged files it
+ * still lacks. A file is taken from an archive only if its hash is the one the target lists.
+ */
+async function stageChain(opts: {
+  config: AppConfig;
+  chain: Backup[];
+  target: Backup;
+  parts: RestoreParts;
+  staging: Staging;
+  progress: RestoreProgress;
+}): Promise<{ manifest: BackupManifest | null }> {
+  const { config, chain, parts, staging, progress } = opts;
+  const destinations = { database: staging.database, files: staging.files, config: staging.config };
+  const newestFirst = [...chain].reverse();
+  let targetManifest: BackupManifest | null = null;
+  let needed: Map<string, ManifestFileEntry> | null = null;
+  progress.bytesTotal = newestFirst.reduce((n, b) => n + b.sizeBytes, 0);
+  for (const [index, backup] of newestFirst.entries()) {
+    if (needed && needed.size === 0) break;
+    progress.step = index === 0 ? "verifying" : `verifying backup ${backup.id} of the chain`;
+    const wantedHere = needed;
+    const bytesBefore = progress.bytesDone;
+    const result = await extractArchive({
+      archivePath: archivePath(config, backup.filename),
+      destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
+      wanted: wantedHere ? (p) => wantedHere.has(p) : (p) => isRequestedPart(p, parts),
+      onProgress: (p) => {
+        progress.bytesDone = bytesBefore + p.compressedBytesRead;
+        progress.filesDone = p.entriesDone;
+      },
+    });
+    if (index === 0) {
+      targetManifest = result.manifest;
+      if (!result.manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
+      checkSchemaLevel(result.manifest.migration_level, `Backup ${backup.id}`);
+      needed = new Map([...wantedEntries(result.manifest, parts)].filter(([, e]) => e.type === "file" && !e.in_archive));
+      continue;
+    }
+    for (const written of result.written) {
+      const expected = needed!.get(written.path);
+      if (expected && expected.sha256 === written.sha256) needed!.delete(written.path);
+      else if (expected) {
+        throw new AppError(
+          "ARCHIVE_INVALID",
+          `The file ${written.path} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
+        );
+      }
+    }
+  }
+  if (needed && needed.size > 0) {
+    const first = [...needed.keys()][0];
+    throw new AppError(
+      "ARCHIVE_INVALID",
+      `${needed.size} file(s) listed by backup ${opts.target.id}, such as ${first}, are in none of the backups of its chain.`,
+    );
+  }
+  return { manifest: targetManifest };
+}
+
+function isRequestedPart(p: string, parts: RestoreParts): boolean {
+  const part = p.split("/")[0];
+  return (part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config);
+}
+
+/**
+ * Makes the staged database one self-contained, healthy file: a -wal that came with a
+ * foreign archive is applied here, inside staging, never beside the live database.
+ */
+function finishStagedDatabase(dir: string, what: string): void {
+  const file = path.join(dir, "baluhost.db");
+  if (!fs.existsSync(file)) throw new AppError("ARCHIVE_INVALID", `${what} has no database (backup/database/baluhost.db).`);
+  const staged = new Database(file);
+  try {
+    staged.pragma("wal_checkpoint(TRUNCATE)");
+    staged.pragma("journal_mode = DELETE");
+    const result = staged.pragma("integrity_check", { simple: true });
+    if (result !== "ok") throw new AppError("ARCHIVE_INVALID", `The database in ${what} is damaged (integrity check: ${String(result)}). Nothing was restored.`);
+    const users = staged.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='users'").get();
+    if (!users) throw new AppError("ARCHIVE_INVALID", `The database in ${what} is not a BaluHost database (it has no users table).`);
+    checkSchemaLevel(appliedMigrationLevel(staged), what);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError("ARCHIVE_INVALID", `The database in ${what} cannot be opened: ${describeError(err)}. Nothing was restored.`);
+  } finally {
+    staged.close();
+  }
+  for (const suffix of ["-wal", "-shm"]) fs.rmSync(file + suffix, { force: true });
+}
+
+async function checkSpace(opts: RestoreOptions, chain: Backup[]): Promise<void> {
+  const free = opts.freeSpace ?? freeBytes;
+  // Staging holds the restored data uncompressed: at most the archives' size times a margin for text.
+  const staged = chain.reduce((n, b) => n + b.sizeBytes, 0) * 1.5;
+  const live = (dir: string) => {
+    let total = 0;
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) total += fs.statSync(p).size;
+      }
+    };
+    if (fs.existsSync(dir)) walk(dir);
+    return total;
+  };
+  const checks: Array<[string, number]> = [
+    [opts.config.storagePath, staged],
+    [opts.config.backupPath, live(opts.config.storagePath) + fs.statSync(opts.config.databasePath).size],
+  ];
+  for (const [dir, need] of checks) {
+    const available = await free(dir);
+    if (available < need) {
+      throw new AppError(
+        "INSUFFICIENT_SPACE",
+        `Not enough free space to restore safely on the volume of ${dir}: about ${Math.ceil(need / 1048576)} MB needed ` +
+          `(staging and the safety backup), ${Math.floor(available / 1048576)} MB free. Free space or delete old backups, then try again.`,
+      );
+    }
+  }
+}
+
+/** Opens and closes a database file once, which applies this version's migrations to it. */
+function migrateFile(file: string): void {
+  openDatabase(file).sqlite.close();
+}
+
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcome> {
+  const { db, config, actor, backupId, parts } = opts;
+  let lock: HeldLock | undefined;
+  let staging: Staging | undefined;
+  let committed = false;
+  let keepLock = false;
+  let progress: RestoreProgress | undefined;
+  try {
+    if (!opts.confirm) {
+      throw new AppError("BAD_REQUEST", "Restoring overwrites the current data. Confirm it (confirm: true) to go ahead.");
+    }
+    const target = getBackupRow(db, backupId);
+    checkParts(target, parts);
+    lock = acquireOperationLock(config.backupPath, "restore", `restore of backup ${backupId} by ${actor.username}`);
+    progress = startRestoreProgress(backupId);
+    const chain = resolveChain(db, config, target);
+    await checkSpace(opts, chain);
+
+    progress.step = "verifying";
+    staging = prepareStaging(config, parts);
+    const { manifest } = await stageChain({ config, chain, target, parts, staging, progress });
+    if (staging.database) finishStagedDatabase(staging.database, `Backup ${backupId}`);
+    crashPoint("restore:staged");
+
+    progress.step = "safety backup";
+    const safety = await createBackup({
+      db,
+      config,
+      actor,
+      input: { backup_type: "full", includes_config: true, wait: true },
+      origin: "safety",
+      heldLock: lock,
+    });
+    if (safety.status !== "completed") {
+      throw new AppError("INTERNAL", `The safety backup of the current state failed (${safety.errorMessage}), so nothing was restored.`);
+    }
+
+    crashPoint("restore:after-safety-backup");
+    progress.step = "swapping";
+    const journal: RestoreJournal = {
+      version: 1,
+      restoreId: crypto.randomUUID(),
+      backupId,
+      backupFilename: target.filename,
+      phase: "prepared",
+      actor: { id: actor.id, username: actor.username, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null },
+      startedAt: new Date().toISOString(),
+      safetyBackupId: safety.id,
+      database: staging.database
+        ? {
+            live: config.databasePath,
+            staged: path.join(staging.database, "baluhost.db"),
+            aside: path.join(path.dirname(config.databasePath), WORK_DIR, "previous.db"),
+          }
+        : undefined,
+      files: staging.files ? { root: config.storagePath, staged: staging.files, aside: path.join(config.storagePath, WORK_DIR, "old") } : undefined,
+      config: staging.config ? { root: config.configPath, staged: staging.config, aside: path.join(config.configPath, WORK_DIR, "old") } : undefined,
+      workDirs: staging.workDirs,
+    };
+    writeJournal(config, journal);
+    committed = true;
+    crashPoint("restore:journal-written");
+    // One synchronous step: no request of this process can run between close and reopen.
+    if (journal.database) closeDatabase();
+    completeSwap(config, journal, migrateFile);
+    const restoredAt = new Date().toISOString();
+    recordAudit(getDb(), {
+      action: "backup.restore",
+      actor,
+      resource: `backup:${backupId}`,
+      success: true,
+      details: { filename: target.filename, parts, safety_backup_id: safety.id, chain: chain.map((b) => b.id), foreign: manifest === null },
+    });
+    return { success: true, message: RESTORED_MESSAGE, backup_id: backupId, restored_at: restoredAt, safety_backup_id: safety.id };
+  } catch (err) {
+    if (!committed && staging) for (const dir of staging.workDirs) fs.rmSync(dir, { recursive: true, force: true });
+    if (committed) {
+      console.error("[restore] the swap failed after commit; it will be finished at the next start:", err);
+    }
+    recordAudit(committed ? getDb() : db, {
+      action: "backup.restore",
+      actor,
+      resource: `backup:${backupId}`,
+      success: false,
+      errorMessage: describeError(err),
+      details: { parts },
+    });
+    if (committed) {
+      // The lock stays with this live process until it restarts and finishes the swap,
+      // so nothing else runs on a half-swapped state.
+      keepLock = true;
+      throw new AppError("INTERNAL", "The restore was committed but could not finish. Restart BaluHost: it completes the restore on start-up.", { cause: err });
+    }
+    throw err;
+  } finally {
+    if (progress) finishRestoreProgress(progress);
+    if (!keepLock) lock?.release();
+  }
+}
