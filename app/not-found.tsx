@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import { ButtonLink } from "./_components/button";
 import { ArrowLeftIcon, CompassIcon } from "./_components/icons";
 import { Logo } from "./_components/logo";
+import { StatusPage } from "./_components/status-page";
 
 export const metadata: Metadata = { title: "Page not found" };
 
@@ -10,20 +11,17 @@ export default function NotFound() {
   return (
     <main className="centered-page">
       <Logo />
-      <div className="status-page">
-        <div className="status-page-icon" aria-hidden="true">
-          <CompassIcon size={28} />
-        </div>
-        <h1 className="status-page-title">Page not found</h1>
-        <p className="status-page-text">
-          There is no page at this address. It may have moved, or the link may be mistyped.
-        </p>
-        <div className="status-page-actions">
+      <StatusPage
+        icon={<CompassIcon size={28} />}
+        title="Page not found"
+        actions={
           <ButtonLink href="/" variant="primary" icon={<ArrowLeftIcon />}>
             Back to home
           </ButtonLink>
-        </div>
-      </div>
+        }
+      >
+        There is no page at this address. It may have moved, or the link may be mistyped.
+      </StatusPage>
     </main>
   );
 }

@@ -6,13 +6,14 @@
  * function and add it to commandGroups below.
  */
 import { closeDatabase } from "@/db/client";
+import { registerBackupCommands } from "./cli/backups";
 import { processIO, reportError, type RegisterCommands } from "./cli/io";
 import { runCli } from "./cli/program";
 import { registerTokenCommands } from "./cli/tokens";
 import { registerUserCommands } from "./cli/users";
 import { startupSettled } from "./startup";
 
-const commandGroups: RegisterCommands[] = [registerUserCommands, registerTokenCommands];
+const commandGroups: RegisterCommands[] = [registerUserCommands, registerTokenCommands, registerBackupCommands];
 
 const io = processIO();
 

@@ -5,6 +5,7 @@
  */
 import { ButtonLink } from "./button";
 import { ArrowLeftIcon, ShieldIcon } from "./icons";
+import { StatusPage } from "./status-page";
 
 export function AdminsOnly({
   what,
@@ -15,22 +16,20 @@ export function AdminsOnly({
   /** 2 when the page already has its h1 (e.g. inside Settings). */
   headingLevel?: 1 | 2;
 }) {
-  const Heading = headingLevel === 2 ? "h2" : "h1";
   return (
-    <div className="status-page" data-testid="admins-only">
-      <div className="status-page-icon" aria-hidden="true">
-        <ShieldIcon size={28} />
-      </div>
-      <Heading className="status-page-title">Admins only</Heading>
-      <p className="status-page-text">
-        {what ? `${what} needs` : "This page needs"} an administrator account. You are signed in as a
-        regular user. If you need access, ask an administrator of this BaluHost.
-      </p>
-      <div className="status-page-actions">
+    <StatusPage
+      icon={<ShieldIcon size={28} />}
+      title="Admins only"
+      headingLevel={headingLevel}
+      testId="admins-only"
+      actions={
         <ButtonLink href="/" variant="primary" icon={<ArrowLeftIcon />}>
           Back to home
         </ButtonLink>
-      </div>
-    </div>
+      }
+    >
+      {what ?? "This page"} needs an administrator account. You are signed in as a regular user. If you need access,
+      ask an administrator of this BaluHost.
+    </StatusPage>
   );
 }

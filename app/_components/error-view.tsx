@@ -7,6 +7,7 @@
 import { useEffect } from "react";
 import { Button, ButtonLink } from "./button";
 import { AlertTriangleIcon, RefreshIcon } from "./icons";
+import { StatusPage } from "./status-page";
 
 export function ErrorView({
   error,
@@ -20,23 +21,24 @@ export function ErrorView({
   useEffect(() => {
     console.error(error);
   }, [error]);
-  const Heading = headingLevel === 2 ? "h2" : "h1";
   return (
-    <div className="status-page" role="alert">
-      <div className="status-page-icon status-page-icon-danger" aria-hidden="true">
-        <AlertTriangleIcon size={28} />
-      </div>
-      <Heading className="status-page-title">Something went wrong</Heading>
-      <p className="status-page-text">
-        This page could not be shown. Try again; if it keeps failing, the server log has the details.
-      </p>
-      {error.digest ? <p className="status-page-meta">Error reference: {error.digest}</p> : null}
-      <div className="status-page-actions">
-        <Button variant="primary" icon={<RefreshIcon size={14} />} onClick={() => reset()}>
-          Try again
-        </Button>
-        <ButtonLink href="/">Back to home</ButtonLink>
-      </div>
-    </div>
+    <StatusPage
+      icon={<AlertTriangleIcon size={28} />}
+      tone="danger"
+      role="alert"
+      title="Something went wrong"
+      headingLevel={headingLevel}
+      meta={error.digest ? `Error reference: ${error.digest}` : undefined}
+      actions={
+        <>
+          <Button variant="primary" icon={<RefreshIcon size={14} />} onClick={() => reset()}>
+            Try again
+          </Button>
+          <ButtonLink href="/">Back to home</ButtonLink>
+        </>
+      }
+    >
+      This page could not be shown. Try again; if it keeps failing, the server log has the details.
+    </StatusPage>
   );
 }

@@ -14,6 +14,9 @@ import { clientIpFromHeaders } from "./headers";
 
 export function getAuthOptions(): NextAuthOptions {
   ensureStarted();
+  // A NAS is reached by whatever name or address the LAN gives it: without NEXTAUTH_URL,
+  // let next-auth build its URLs from the request's host instead of localhost:3000.
+  process.env.AUTH_TRUST_HOST ??= "true";
   return {
     secret: resolveAuthSecret(getConfig()),
     session: { strategy: "jwt", maxAge: 12 * 60 * 60 },

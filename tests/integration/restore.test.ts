@@ -76,7 +76,6 @@ describe("restoring a backup", () => {
     expect(outcome).toMatchObject({ success: true, backup_id: backup.id, message: expect.stringMatching(/restored/i) });
     expect(snapshotState(app)).toEqual(before);
     expect(leftovers(app)).toEqual([]);
-    expect(fs.existsSync(app.config.databasePath + "-wal") && fs.statSync(app.config.databasePath + "-wal").size > 0 ? "wal" : "ok").toBeDefined();
   });
 
   it("does nothing without confirm: true", async () => {
@@ -183,7 +182,8 @@ describe("restoring an incremental backup", () => {
     mutate(app);
 
     await app.caller(app.admin).backup.restore({ backup_id: first.id, confirm: true });
-    expect(snapshotState(app)).toEqual(atFirst);
+    // These backups hold no config, so the config stays as it is now.
+    expect({ ...snapshotState(app), config: null }).toEqual({ ...atFirst, config: null });
     expect(fs.existsSync(path.join(app.config.storagePath, "added/two.txt"))).toBe(false);
   });
 

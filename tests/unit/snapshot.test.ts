@@ -8,7 +8,7 @@ import { snapshotDatabase } from "@/server/backup/snapshot";
 import { AppError } from "@/server/errors";
 
 const ROW_BYTES = 4096;
-const INITIAL_ROWS = 8_000; // ~35 MB: the backup API needs hundreds of steps for it
+const INITIAL_ROWS = 8_000; // ~35 MB: the snapshot spans many event-loop turns, so the writer gets in
 
 function openWal(file: string): Database.Database {
   const db = new Database(file);

@@ -16,21 +16,24 @@ export function isActivePath(pathname: string, href: string): boolean {
   return pathname === href || pathname.startsWith(`${href}/`);
 }
 
-export function AppNav({ items }: { items: NavItem[] }) {
+/** A link that marks itself as the current page when the address is at or under it. */
+function ActiveLink({ item, className }: { item: NavItem; className: string }) {
   const pathname = usePathname() ?? "/";
+  return (
+    <Link href={item.href} className={className} aria-current={isActivePath(pathname, item.href) ? "page" : undefined}>
+      {item.icon}
+      {item.label}
+    </Link>
+  );
+}
+
+export function AppNav({ items }: { items: NavItem[] }) {
   return (
     <nav className="nav" aria-label="Main">
       <ul className="nav-list">
         {items.map((item) => (
           <li key={item.href}>
-            <Link
-              href={item.href}
-              className="nav-link"
-              aria-current={isActivePath(pathname, item.href) ? "page" : undefined}
-            >
-              {item.icon}
-              {item.label}
-            </Link>
+            <ActiveLink item={item} className="nav-link" />
           </li>
         ))}
       </ul>
@@ -40,19 +43,10 @@ export function AppNav({ items }: { items: NavItem[] }) {
 
 /** Tabs as links to real routes (e.g. Settings → General / Backup). */
 export function RouteTabs({ label, items }: { label: string; items: NavItem[] }) {
-  const pathname = usePathname() ?? "/";
   return (
     <nav className="tabs" aria-label={label}>
       {items.map((item) => (
-        <Link
-          key={item.href}
-          href={item.href}
-          className="tab"
-          aria-current={isActivePath(pathname, item.href) ? "page" : undefined}
-        >
-          {item.icon}
-          {item.label}
-        </Link>
+        <ActiveLink key={item.href} item={item} className="tab" />
       ))}
     </nav>
   );

@@ -28,6 +28,7 @@ import {
 } from "../../backup/service";
 import { getRetentionSettings, retentionInput, saveRetentionSettings } from "../../backup/settings";
 import { getBackupRow } from "../../backup/catalog";
+import { verifyBackup } from "../../backup/import";
 import { currentRestoreProgress } from "../../backup/restore/progress";
 import { restoreBackup } from "../../backup/restore/restore";
 import { recordAudit } from "../../audit";
@@ -109,6 +110,12 @@ export const backupRouter = createTRPCRouter({
         retention: retentionRecord(getRetentionSettings(ctx.db, config)),
       };
     }),
+
+  /** Reads the whole archive and checks it against its manifest; the result is stored on the backup. */
+  verify: adminProcedure
+    .input(byId)
+    .output(backupRecordSchema)
+    .mutation(async ({ ctx, input }) => toBackupRecord(await verifyBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id }))),
 
   /** Restores a backup (after the admin typed RESTORE); resolves when it is done. */
   restore: adminProcedure

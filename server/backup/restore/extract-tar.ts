@@ -201,12 +201,19 @@ export class TarReader {
         }
         return refuse("corrupt", `it has a lone zero block after ${quoteName(this.last ?? "the start")}: the tar stream is damaged`, this.last);
       }
-      const header = new Header(block, 0, this.ex, this.gex);
       const where = this.last ? `after ${quoteName(this.last)}` : "at the start";
+      const first = this.count === 0 && metaRun === 0;
+      let header: Header;
+      try {
+        header = new Header(block, 0, this.ex, this.gex);
+      } catch (err) {
+        // npm tar throws on some malformed numeric fields (e.g. bad base-256).
+        return refuse("corrupt", first ? "it is not a tar archive (the first header is invalid)" : `the tar header ${where} is damaged`, this.last, err);
+      }
       if (!header.cksumValid) {
         return refuse(
           "corrupt",
-          this.count === 0 && metaRun === 0 ? "it is not a tar archive (the first header is invalid)" : `the tar header ${where} is damaged (checksum mismatch)`,
+          first ? "it is not a tar archive (the first header is invalid)" : `the tar header ${where} is damaged (checksum mismatch)`,
           this.last,
         );
       }

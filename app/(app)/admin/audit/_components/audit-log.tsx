@@ -8,16 +8,15 @@ import { keepPreviousData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
-import { Callout } from "@/app/_components/callout";
 import { DateTime } from "@/app/_components/date-time";
 import { EmptyState } from "@/app/_components/empty-state";
 import { SelectField, TextField } from "@/app/_components/field";
 import { formatCount } from "@/app/_components/format";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
+import { QueryError } from "@/app/_components/query-error";
 import { Spinner } from "@/app/_components/spinner";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
-import { errorMessage } from "@/app/_trpc/errors";
 import {
   auditFiltersToSearch,
   auditListInput,
@@ -137,19 +136,11 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
             <Spinner /> Loading the audit log…
           </div>
         ) : query.isError && entries.length === 0 ? (
-          <div style={{ padding: "var(--space-5) var(--space-6)" }}>
-            <Callout
-              tone="danger"
-              title="The audit log could not be loaded"
-              action={
-                <Button size="sm" onClick={() => void query.refetch()}>
-                  Try again
-                </Button>
-              }
-            >
-              {errorMessage(query.error)}
-            </Callout>
-          </div>
+          <QueryError
+            title="The audit log could not be loaded"
+            error={query.error}
+            onRetry={() => void query.refetch()}
+          />
         ) : entries.length === 0 ? (
           filtered ? (
             <EmptyState
@@ -201,11 +192,7 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
               )}
             </div>
             {query.isFetchNextPageError ? (
-              <div style={{ padding: "0 var(--space-6) var(--space-5)" }}>
-                <Callout tone="danger" title="More entries could not be loaded">
-                  {errorMessage(query.error)}
-                </Callout>
-              </div>
+              <QueryError title="More entries could not be loaded" error={query.error} />
             ) : null}
           </>
         )}

@@ -15,6 +15,7 @@ import { EmptyState } from "@/app/_components/empty-state";
 import { TextField } from "@/app/_components/field";
 import { BanIcon, KeyIcon, PlusIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
+import { QueryError } from "@/app/_components/query-error";
 import { Spinner } from "@/app/_components/spinner";
 import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
@@ -112,19 +113,7 @@ export function TokenManager() {
             <Spinner /> Loading tokens…
           </div>
         ) : list.isError ? (
-          <div style={{ padding: "0 var(--space-6) var(--space-5)" }}>
-            <Callout
-              tone="danger"
-              title="The tokens could not be loaded"
-              action={
-                <Button size="sm" onClick={() => void list.refetch()}>
-                  Try again
-                </Button>
-              }
-            >
-              {errorMessage(list.error)}
-            </Callout>
-          </div>
+          <QueryError title="The tokens could not be loaded" error={list.error} onRetry={() => void list.refetch()} />
         ) : tokens.length === 0 ? (
           <TokensEmptyState />
         ) : (

@@ -1,0 +1,206 @@
+/**
+ * Bringing archives in from outside (a browser upload, a file given to the CLI) and
+ * verifying archives already in the catalog. An archive from outside is hostile until
+ * verified: it is streamed to a temporary name in the backup folder, checked with the
+ * same hardened reader a restore uses, and only then given a catalog name and a row.
+ * A refused archive leaves nothing behind.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { eq } from "drizzle-orm";
+import type { AppDatabase } from "@/db/client";
+import { backups, type Backup, type BackupType } from "@/db/schema";
+import { recordAudit, type Actor } from "../audit";
+import type { AppConfig } from "../config";
+import { AppError, describeError } from "../errors";
+import type { BackupManifest } from "./archive";
+import { archivePath, getBackupRow, saveManifestCopy, uniqueArchiveName } from "./catalog";
+import { durableRename, freeBytes } from "./fs-safe";
+import { verifyArchive } from "./restore/extract";
+
+/** Uploads larger than this are refused (the admin can raise it with NAS_BACKUP_MAX_UPLOAD_GB). */
+export function maxUploadBytes(env = process.env): number {
+  const gb = Number(env.NAS_BACKUP_MAX_UPLOAD_GB ?? 1024);
+  return (Number.isFinite(gb) && gb > 0 ? gb : 1024) * 1024 ** 3;
+}
+
+/** Counts and hashes bytes on their way to disk, and stops a stream that exceeds the limit. */
+function meter(limit: number) {
+  const hash = crypto.createHash("sha256");
+  let bytes = 0;
+  const transform = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      if (bytes > limit) {
+        done(new AppError("PAYLOAD_TOO_LARGE", `The archive is larger than the limit of ${Math.floor(limit / 1024 ** 3)} GB.`));
+        return;
+      }
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  return { transform, result: () => ({ bytes, sha256: hash.digest("hex") }) };
+}
+
+interface Described {
+  type: BackupType;
+  includesDatabase: boolean;
+  includesFiles: boolean;
+  includesConfig: boolean;
+  parentId: number | null;
+  fileCount: number | null;
+}
+
+/** What the archive holds, from its manifest or (a foreign archive) from its contents. */
+function describe(db: AppDatabase, manifest: BackupManifest | null, contents: { database: boolean; files: boolean; config: boolean; fileCount: number }): Described {
+  if (!manifest) {
+    const type: BackupType = contents.database && contents.files ? "full" : contents.database ? "database_only" : "files_only";
+    return { type, includesDatabase: contents.database, includesFiles: contents.files, includesConfig: contents.config, parentId: null, fileCount: contents.fileCount };
+  }
+  let parentId: number | null = null;
+  if (manifest.backup_type === "incremental" && manifest.parent) {
+    const parent = db.select().from(backups).where(eq(backups.filename, manifest.parent.filename)).get();
+    if (!parent || parent.status !== "completed") {
+      throw new AppError(
+        "ARCHIVE_INVALID",
+        `This archive is an incremental backup built on ${manifest.parent.filename}, which is not in the backup list. ` +
+          "Import that backup (and any incrementals between) first.",
+      );
+    }
+    parentId = parent.id;
+  }
+  return {
+    type: manifest.backup_type,
+    includesDatabase: manifest.includes.database,
+    includesFiles: manifest.includes.files,
+    includesConfig: manifest.includes.config,
+    parentId,
+    fileCount: manifest.totals.files,
+  };
+}
+
+export interface ImportOptions {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+  /** The archive: a stream (an upload) or a file path (the CLI). */
+  source: Readable | { path: string };
+  origin: "uploaded" | "imported";
+  /** The size announced by the client (Content-Length), to refuse early. */
+  expectedBytes?: number;
+  /** The name the archive had outside, kept in the audit log. */
+  originalName?: string;
+  freeSpace?: (dir: string) => Promise<number>;
+}
+
+export async function importBackup(opts: ImportOptions): Promise<Backup> {
+  const { db, config, actor } = opts;
+  const action = opts.origin === "uploaded" ? "backup.upload" : "backup.import";
+  const tmp = path.join(config.backupPath, `.incoming-${crypto.randomUUID()}.partial`);
+  try {
+    const limit = maxUploadBytes();
+    const size = "path" in opts.source ? (await fs.promises.stat(opts.source.path)).size : opts.expectedBytes;
+    if (size !== undefined && size > limit) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `The archive is larger than the limit of ${Math.floor(limit / 1024 ** 3)} GB.`);
+    }
+    const available = await (opts.freeSpace ?? freeBytes)(config.backupPath);
+    if (size !== undefined && available < size + 64 * 1024 * 1024) {
+      throw new AppError(
+        "INSUFFICIENT_SPACE",
+        `Not enough free space in the backup folder for this ${Math.ceil(size / 1048576)} MB archive (${Math.floor(available / 1048576)} MB free). Delete old backups, then try again.`,
+      );
+    }
+    const input = "path" in opts.source ? fs.createReadStream(opts.source.path) : opts.source;
+    const metered = meter(limit);
+    await fs.promises.mkdir(config.backupPath, { recursive: true });
+    await pipeline(input, metered.transform, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+    const { bytes, sha256 } = metered.result();
+    if (bytes === 0) throw new AppError("ARCHIVE_INVALID", "The archive is empty.");
+
+    const verified = await verifyArchive(tmp);
+    const contents = verified.manifest
+      ? { database: false, files: false, config: false, fileCount: 0 }
+      : { database: verified.databaseIntegrity === "ok", files: verified.fileCount > 0, config: false, fileCount: verified.fileCount };
+    const described = describe(db, verified.manifest, contents);
+    if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
+      throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
+    }
+
+    const now = new Date();
+    const filename = uniqueArchiveName(db, config, now);
+    if (verified.manifest) await saveManifestCopy(config, filename, verified.manifest);
+    await durableRename(tmp, archivePath(config, filename));
+    const row = db
+      .insert(backups)
+      .values({
+        filename,
+        filepath: archivePath(config, filename),
+        sizeBytes: bytes,
+        backupType: described.type,
+        status: "completed",
+        origin: opts.origin,
+        createdAt: now,
+        completedAt: now,
+        creatorId: actor.id,
+        creatorName: actor.username,
+        includesDatabase: described.includesDatabase,
+        includesFiles: described.includesFiles,
+        includesConfig: described.includesConfig,
+        parentId: described.parentId,
+        fileCount: described.fileCount,
+        sha256,
+        verifiedAt: now,
+        verifyStatus: "ok",
+      })
+      .returning()
+      .get();
+    recordAudit(db, {
+      action,
+      actor,
+      resource: `backup:${row.id}`,
+      success: true,
+      details: { filename, original_name: opts.originalName ?? null, size_bytes: bytes, foreign: verified.manifest === null, backup_type: described.type },
+    });
+    return row;
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    recordAudit(db, { action, actor, success: false, errorMessage: describeError(err), details: { original_name: opts.originalName ?? null } });
+    throw err;
+  }
+}
+
+/** Checks a catalogued archive end to end without restoring, and records the result on it. */
+export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; actor: Actor; id: number }): Promise<Backup> {
+  const { db, config, actor, id } = opts;
+  const row = getBackupRow(db, id);
+  if (row.status !== "completed") {
+    throw new AppError("CONFLICT", `Backup ${id} is ${row.status.replace("_", " ")}; only completed backups can be verified.`);
+  }
+  let problem: string | null = null;
+  try {
+    const file = archivePath(config, row.filename);
+    if (!fs.existsSync(file)) throw new AppError("ARCHIVE_INVALID", `The archive ${row.filename} is missing from the backup folder.`);
+    await verifyArchive(file);
+  } catch (err) {
+    if (!(err instanceof AppError)) console.error(`[verify] backup ${id}:`, err);
+    problem = err instanceof AppError ? err.message : `The archive could not be read: ${describeError(err)}`;
+  }
+  const updated = db
+    .update(backups)
+    .set({ verifiedAt: new Date(), verifyStatus: problem ? "failed" : "ok", verifyError: problem })
+    .where(eq(backups.id, id))
+    .returning()
+    .get();
+  recordAudit(db, {
+    action: "backup.verify",
+    actor,
+    resource: `backup:${id}`,
+    success: problem === null,
+    errorMessage: problem,
+    details: { filename: row.filename },
+  });
+  return updated;
+}

@@ -1,0 +1,426 @@
+/**
+ * The hardened archive reader used by restore, verify and upload. Every archive is hostile
+ * until it has been read to the end and matched against its manifest: it may have been
+ * uploaded, copied from another machine or tampered with.
+ *
+ * One pass, streaming: the .tar.gz is decompressed off the main thread (extract-tar.ts), each
+ * entry's name, type and place in the layout is checked before a byte of it is written
+ * (extract-paths.ts), collisions are caught as entries arrive (extract-manifest.ts), bodies are
+ * hashed once as they stream into the destination folders (extract-writer.ts), and at the end
+ * the archive is compared with its manifest. Anything wrong rejects with ArchiveInvalidError
+ * naming the entry and the problem.
+ *
+ * Guarantees:
+ * - Nothing is ever written outside the destination folders: no name can leave them, no file
+ *   is opened through a link, symlinks are created last and only if they point inside their tree.
+ * - On rejection, writing has stopped before the promise settles; what was written inside the
+ *   destinations stays there for the caller to delete (it extracts into a staging folder).
+ * - Memory stays flat in the data size (bounded chunks and writes in flight); it grows with
+ *   the number of entries (names are indexed for collisions and the manifest check).
+ * - No owners are applied and no setuid/setgid/sticky bits: mode & 0o777.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { BackupManifest } from "../archive";
+import { MAX_MANIFEST_BYTES } from "../archive/manifest";
+import { ArchiveRefusal, quoteName, refuse, toInvalidError, type ReadPurpose } from "./extract-errors";
+import { checkAgainstManifest, EntryIndex, readManifest, type IndexedEntry } from "./extract-manifest";
+import { checkEntryPath, checkLinkTarget, entryKind, placeEntry, type DatabaseName } from "./extract-paths";
+import { GzipSource, TarReader, type TarEntry } from "./extract-tar";
+import { DestinationWriter, SMALL_FILE_MAX } from "./extract-writer";
+import { checkDatabaseIntegrity } from "./verify-database";
+
+export { ArchiveInvalidError } from "./extract-errors";
+export type { ArchiveProblem } from "./extract-errors";
+
+export interface ExtractLimits {
+  /** Entries of any kind (files, folders, links, the manifest). Default 2,000,000. */
+  maxEntries: number;
+  /** Sum of the sizes the headers declare, refused before the body is read. Default 16 TiB. */
+  maxTotalBytes: number;
+  /** Uncompressed bytes / compressed bytes read so far, checked on every chunk once 4 MiB are out. Default 1000. */
+  maxCompressionRatio: number;
+  /** Bytes in an entry name or link target. Default 4096. */
+  maxPathBytes: number;
+}
+
+export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
+  maxEntries: 2_000_000,
+  maxTotalBytes: 16 * 1024 ** 4,
+  maxCompressionRatio: 1000,
+  maxPathBytes: 4096,
+});
+
+export interface ExtractProgress {
+  entriesDone: number;
+  /** Body bytes read (and written, for parts with a destination). */
+  bytesDone: number;
+  compressedBytesRead: number;
+  compressedBytesTotal: number;
+}
+
+export interface ExtractOptions {
+  archivePath: string;
+  /** Where each part goes; a part without a destination is parsed and checked but not written. */
+  destinations: {
+    /** Receives baluhost.db (and, from foreign archives only, baluhost.db-wal / -shm). */
+    database?: string;
+    files?: string;
+    config?: string;
+  };
+  /**
+   * Which entries to write, by archive path relative to "backup/" ("files/a.txt",
+   * "database/baluhost.db"); default all. Entries not wanted are still read, hashed and checked.
+   */
+  wanted?: (path: string) => boolean;
+  limits?: Partial<ExtractLimits>;
+  signal?: AbortSignal;
+  /** Called at most about 10 times a second, plus once at the end. */
+  onProgress?: (p: ExtractProgress) => void;
+}
+
+export interface ExtractResult {
+  /** null: a foreign archive in the spec layout, without our manifest. */
+  manifest: BackupManifest | null;
+  /** Regular files written, by archive path ("files/a.txt", "database/baluhost.db"). */
+  written: Array<{ path: string; size: number; sha256: string }>;
+  /** Names written into destinations.database: "baluhost.db" and, foreign archives only, "baluhost.db-wal"/"-shm". */
+  databaseFiles: string[];
+  entries: number;
+  totalBytes: number;
+}
+
+export interface VerifyOptions {
+  limits?: Partial<ExtractLimits>;
+  signal?: AbortSignal;
+  onProgress?: (p: ExtractProgress) => void;
+  /** Where the database is copied for its integrity check (default os.tmpdir()); removed afterwards. */
+  databaseCheckDir?: string;
+}
+
+export interface VerifyResult {
+  manifest: BackupManifest | null;
+  entries: number;
+  totalBytes: number;
+  /** Files the backup holds: the manifest's total (including an incremental's unchanged files), else regular files found. */
+  fileCount: number;
+  databaseIntegrity: "ok" | "absent";
+}
+
+/** Extracts an archive into the destination folders; see the module comment. */
+export async function extractArchive(opts: ExtractOptions): Promise<ExtractResult> {
+  const { result } = await readArchive(opts, "restore");
+  return result;
+}
+
+/**
+ * The same checks without writing the tree: streams, hashes, compares with the manifest. A
+ * database entry is copied to a private temporary folder, integrity-checked and removed.
+ */
+export async function verifyArchive(archivePath: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const dir = await fs.promises.mkdtemp(path.join(opts.databaseCheckDir ?? os.tmpdir(), "baluhost-verify-"));
+  try {
+    const { result, fileEntries } = await readArchive(
+      { archivePath, destinations: { database: dir }, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress },
+      "verify",
+    );
+    let databaseIntegrity: VerifyResult["databaseIntegrity"] = "absent";
+    if (result.databaseFiles.includes("baluhost.db")) {
+      try {
+        checkDatabaseIntegrity(path.join(dir, "baluhost.db"));
+      } catch (err) {
+        throw err instanceof ArchiveRefusal ? toInvalidError(err, archivePath, "verify") : err;
+      }
+      databaseIntegrity = "ok";
+    }
+    return {
+      manifest: result.manifest,
+      entries: result.entries,
+      totalBytes: result.totalBytes,
+      fileCount: result.manifest ? result.manifest.totals.files : fileEntries,
+      databaseIntegrity,
+    };
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const WRITE_CONCURRENCY = 12;
+const PROGRESS_INTERVAL_MS = 100;
+
+async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<{ result: ExtractResult; fileEntries: number }> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const limits = resolveLimits(opts.limits);
+  let source: GzipSource;
+  try {
+    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio);
+  } catch (err) {
+    throw err instanceof ArchiveRefusal ? toInvalidError(err, opts.archivePath, purpose) : err;
+  }
+  const src = source;
+  const run = new Extraction(opts, limits, src);
+  const onAbort = () => src.close(); // wakes a pending read; the loop then sees the signal
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await run.run();
+  } catch (err) {
+    src.close();
+    await run.abort();
+    if (signal?.aborted) throw abortError(signal);
+    if (err instanceof ArchiveRefusal) throw toInvalidError(err, opts.archivePath, purpose);
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    src.close();
+  }
+}
+
+function resolveLimits(given: Partial<ExtractLimits> | undefined): ExtractLimits {
+  const limits = { ...DEFAULT_EXTRACT_LIMITS };
+  for (const key of Object.keys(limits) as Array<keyof ExtractLimits>) {
+    const v = given?.[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !(v > 0)) throw new TypeError(`extractArchive: limits.${key} must be a positive number`);
+    limits[key] = v;
+  }
+  return limits;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error("Reading the archive was cancelled", { cause: signal.reason });
+  err.name = "AbortError";
+  (err as Error & { code: string }).code = "ABORT_ERR";
+  return err;
+}
+
+interface Sidecar {
+  name: DatabaseName;
+  /** The temporary file it was written to, or null when it was not written. */
+  temp: string | null;
+  size: number;
+  sha256: string;
+}
+
+/** One read of one archive. */
+class Extraction {
+  private readonly tar: TarReader;
+  private readonly writer = new DestinationWriter(WRITE_CONCURRENCY);
+  private readonly index = new EntryIndex();
+  private readonly wanted: (path: string) => boolean;
+  private entries = 0;
+  private fileEntries = 0;
+  private totalBytes = 0;
+  private bytesDone = 0;
+  private manifestText: string | null = null;
+  private readonly sidecars: Sidecar[] = [];
+  private readonly written: ExtractResult["written"] = [];
+  private readonly databaseFiles: string[] = [];
+  private lastProgressAt = -Infinity;
+
+  constructor(
+    private readonly opts: ExtractOptions,
+    private readonly limits: ExtractLimits,
+    private readonly src: GzipSource,
+  ) {
+    this.tar = new TarReader(src);
+    this.wanted = opts.wanted ?? (() => true);
+  }
+
+  async run(): Promise<{ result: ExtractResult; fileEntries: number }> {
+    const signal = this.opts.signal;
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      this.writer.check();
+      const entry = await this.tar.next();
+      if (!entry) break;
+      await this.handle(entry);
+      this.progress(false);
+    }
+    if (this.entries === 0) refuse("corrupt", "it contains no entries");
+    await this.writer.drain();
+
+    let manifest: BackupManifest | null = null;
+    if (this.manifestText !== null) {
+      manifest = readManifest(this.manifestText);
+      checkAgainstManifest(
+        manifest,
+        this.index,
+        this.sidecars.map((s) => s.name),
+      );
+    } else if (this.sidecars.length > 0 && !this.index.get("database/baluhost.db")) {
+      const s = this.sidecars[0];
+      refuse("database", `it has backup/database/${s.name} but no backup/database/baluhost.db`, `backup/database/${s.name}`);
+    }
+    if (signal?.aborted) throw abortError(signal);
+
+    let precise: ((rel: string) => number | undefined) | undefined;
+    if (manifest) {
+      const mtimes = new Map<string, number>();
+      for (const e of manifest.entries) if (e.in_archive && e.type !== "symlink") mtimes.set(e.path, e.mtime);
+      precise = (rel) => mtimes.get(rel);
+    }
+    await this.writer.finish(precise);
+    if (!manifest) await this.keepSidecars();
+    this.progress(true);
+    return {
+      result: {
+        manifest,
+        written: this.written,
+        databaseFiles: this.databaseFiles,
+        entries: this.entries,
+        totalBytes: this.totalBytes,
+      },
+      fileEntries: this.fileEntries,
+    };
+  }
+
+  /** After a failure: nothing is written any more, temporary database side files are gone. */
+  async abort(): Promise<void> {
+    await this.writer.abort();
+    await Promise.all(this.sidecars.map((s) => (s.temp ? fs.promises.rm(s.temp, { force: true }).catch(() => undefined) : undefined)));
+  }
+
+  private async handle(e: TarEntry): Promise<void> {
+    const { limits } = this;
+    if (++this.entries > limits.maxEntries) {
+      refuse("limit", `it has more than ${limits.maxEntries} entries (the limit)`, e.path);
+    }
+    if (this.manifestText !== null) {
+      refuse("layout", `the entry ${quoteName(e.path)} comes after backup/manifest.json, which must be the last entry`, e.path);
+    }
+    const kind = entryKind(e.type, e.path, e.linkpath);
+    const placed = placeEntry(e.path, checkEntryPath(e.path, kind, limits.maxPathBytes), kind);
+    this.totalBytes += e.size;
+    if (this.totalBytes > limits.maxTotalBytes) {
+      refuse("limit", `its entries add up to more than ${limits.maxTotalBytes} bytes (the limit), at ${quoteName(e.path)}`, e.path);
+    }
+    const indexed = this.index.add(placed.rel, placed.kind === "manifest" ? "manifest" : kind, e.path);
+    const dest = this.opts.destinations;
+
+    switch (placed.kind) {
+      case "root-dir": {
+        const root = placed.rel === "files" ? dest.files : placed.rel === "config" ? dest.config : undefined;
+        if (root && this.wanted(placed.rel)) this.writer.addDir(root, [], placed.rel, null, null);
+        return;
+      }
+      case "manifest":
+        this.manifestText = await this.readManifestBody(e);
+        return;
+      case "database": {
+        this.fileEntries++;
+        const root = dest.database && this.wanted(placed.rel) ? dest.database : null;
+        if (placed.name === "baluhost.db") {
+          await this.file(e, root, [placed.name], placed.rel, indexed);
+          if (root) this.databaseFiles.push(placed.name);
+          return;
+        }
+        // A -wal/-shm is only acceptable in a foreign archive, which is known only at the end
+        // (our manifest is the last entry): kept under a temporary name until then.
+        const tempName = `.${placed.name}.${crypto.randomBytes(6).toString("hex")}.extracting`;
+        const sidecar: Sidecar = { name: placed.name, temp: root ? path.join(root, tempName) : null, size: e.size, sha256: "" };
+        this.sidecars.push(sidecar);
+        await this.file(e, root, [tempName], null, indexed);
+        sidecar.sha256 = indexed.sha256 ?? "";
+        return;
+      }
+      case "tree": {
+        const treeRoot = dest[placed.part];
+        const root = treeRoot && this.wanted(placed.rel) ? treeRoot : null;
+        if (placed.type === "dir") {
+          if (root) this.writer.addDir(root, placed.inside, placed.rel, e.mode, e.mtimeMs);
+        } else if (placed.type === "symlink") {
+          const target = e.linkpath ?? "";
+          checkLinkTarget(e.path, placed.inside, target, limits.maxPathBytes);
+          indexed.linkTarget = target;
+          if (root) this.writer.addSymlink(root, placed.inside, target, e.mtimeMs);
+        } else {
+          this.fileEntries++;
+          await this.file(e, root, placed.inside, placed.rel, indexed);
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Streams one file's body: hashed always, written when `root` is given. `rel` null: written
+   * but not reported (a database side file under its temporary name).
+   */
+  private async file(e: TarEntry, root: string | null, segments: string[], rel: string | null, indexed: IndexedEntry): Promise<void> {
+    const hash = crypto.createHash("sha256");
+    const tar = this.tar;
+    const relKey = rel ?? "";
+    if (!root) {
+      for (let c = await tar.body(); c !== null; c = await tar.body()) {
+        hash.update(c);
+        this.bytesDone += c.length;
+        this.progress(false);
+      }
+    } else if (e.size <= SMALL_FILE_MAX) {
+      const chunks: Buffer[] = [];
+      for (let c = await tar.body(); c !== null; c = await tar.body()) {
+        hash.update(c);
+        chunks.push(c);
+      }
+      this.bytesDone += e.size;
+      await this.writer.writeSmallFile(root, segments, relKey, chunks, e.mode, e.mtimeMs);
+    } else {
+      await this.writer.writeStreamedFile(root, segments, relKey, e.mode, e.mtimeMs, async () => {
+        const c = await tar.body();
+        if (c) {
+          hash.update(c);
+          this.bytesDone += c.length;
+          this.progress(false);
+        }
+        return c;
+      });
+    }
+    indexed.size = e.size;
+    indexed.sha256 = hash.digest("hex");
+    if (root && rel !== null) this.written.push({ path: rel, size: e.size, sha256: indexed.sha256 });
+  }
+
+  private async readManifestBody(e: TarEntry): Promise<string> {
+    if (e.size > MAX_MANIFEST_BYTES) refuse("manifest", `its manifest is ${e.size} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, e.path);
+    const chunks: Buffer[] = [];
+    for (let c = await this.tar.body(); c !== null; c = await this.tar.body()) chunks.push(c);
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  /** Foreign archive: the -wal/-shm kept under temporary names get their real names. */
+  private async keepSidecars(): Promise<void> {
+    for (const s of this.sidecars) {
+      if (!s.temp) continue;
+      const final = path.join(path.dirname(s.temp), s.name);
+      const exists = await fs.promises.lstat(final).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? false : Promise.reject(err)),
+      );
+      if (exists) {
+        throw Object.assign(new Error(`Cannot restore ${final}: something is already there (the restore folder must be empty).`), { code: "EEXIST", path: final });
+      }
+      await fs.promises.rename(s.temp, final);
+      s.temp = null;
+      this.databaseFiles.push(s.name);
+      this.written.push({ path: `database/${s.name}`, size: s.size, sha256: s.sha256 });
+    }
+  }
+
+  private progress(force: boolean): void {
+    const cb = this.opts.onProgress;
+    if (!cb) return;
+    const now = performance.now();
+    if (!force && now - this.lastProgressAt < PROGRESS_INTERVAL_MS) return;
+    this.lastProgressAt = now;
+    const c = this.src.counters;
+    cb({
+      entriesDone: this.entries,
+      bytesDone: this.bytesDone,
+      compressedBytesRead: c.compressedRead,
+      compressedBytesTotal: c.compressedTotal,
+    });
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * `backup ...` commands: create, list, show, delete and restore backups from a shell, e.g.
+ * while the web server is stopped. The backup service does the work and the auditing
+ * (create, delete and restore are audited there, with the CLI actor); this file parses,
+ * calls and prints.
+ *
+ * Progress goes to stderr, and only when stderr is a terminal: one line redrawn in place,
+ * so a script capturing stdout or a log capturing stderr never sees it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { formatBytes, formatDuration, pluralize } from "@/app/_components/format";
+import { BACKUP_TYPES, type BackupType } from "@/db/schema";
+import { toProgressRecord, type BackupRecord } from "../backup/contract";
+import { importBackup } from "../backup/import";
+import { runningJobs, type BackupProgress } from "../backup/progress";
+import { currentRestoreProgress, type RestoreProgress } from "../backup/restore/progress";
+import { restoreBackup } from "../backup/restore/restore";
+import { createBackup, deleteBackup, getBackup, listBackups, progressOf, waitForBackup } from "../backup/service";
+import { AppError } from "../errors";
+import { startupSettled } from "../startup";
+import { CliExit, EXIT_FAILURE, EXIT_USAGE, printHint, printResult, startCommand, type CliContext, type CliIO } from "./io";
+
+const PROGRESS_INTERVAL_MS = 250;
+
+export const CONFIRM_RESTORE_MESSAGE =
+  "a restore overwrites the current database and files (and config, with --config) with the backup's. " +
+  "Nothing was changed; run it again with --yes to go ahead.";
+
+export function registerBackupCommands(program: Command, io: CliIO): void {
+  const backup = program.command("backup").description("create, list, inspect, delete and restore backups");
+
+  backup
+    .command("create")
+    .description("make a backup and wait for it to finish")
+    .addOption(new Option("--type <type>", "what to back up").choices(BACKUP_TYPES).makeOptionMandatory())
+    .option("--config", "include the config folder")
+    .action(async (options: { type: BackupType; config?: boolean }, command: Command) => {
+      const ctx = startCommand(io, command);
+      // Start-up recovery sweeps temporary backup files; let it finish before this backup makes some.
+      await startupSettled();
+      const started = await createBackup({
+        db: ctx.db,
+        config: ctx.config,
+        actor: ctx.actor,
+        input: { backup_type: options.type, includes_config: options.config || undefined },
+      });
+      await showProgressWhile(io, waitForBackup(started.id), () => progressOf(started.id), backupProgressLine);
+      const record = getBackup(ctx.db, started.id);
+      if (options.type === "incremental" && record.backup_type === "full") {
+        printHint(io, "no earlier backup of the files to build on: this incremental was made as a full backup.");
+      }
+      if (record.status !== "completed") {
+        if (ctx.json) printResult(ctx, "", record);
+        throw new CliExit(EXIT_FAILURE, `backup ${record.id} failed: ${record.error_message ?? "unknown reason"}`);
+      }
+      printResult(
+        ctx,
+        `created backup ${record.id}: ${record.filename} (${formatBytes(record.size_bytes)}, ${record.backup_type})`,
+        record,
+      );
+    });
+
+  backup
+    .command("list")
+    .description("list backups, newest first")
+    .action((_options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      const list = listBackups(ctx.db);
+      const human = list.backups.length
+        ? `${backupTable(list.backups)}\n${pluralize(list.backups.length, "backup")}, ` +
+          `${formatBytes(list.total_size_bytes)} in completed backups`
+        : "no backups yet — create one with: npm run -s cli -- backup create --type full";
+      printResult(ctx, human, list);
+    });
+
+  backup
+    .command("show")
+    .description("show the details of one backup")
+    .argument("<id>", "backup id (see `backup list`)", parseBackupId)
+    .action((id: number, _options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      const record = getBackup(ctx.db, id);
+      printResult(ctx, backupDetails(record), record);
+    });
+
+  backup
+    .command("delete")
+    .description("delete a backup: its row and its archive")
+    .argument("<id>", "backup id (see `backup list`)", parseBackupId)
+    .action(async (id: number, _options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      await deleteBackup({ db: ctx.db, config: ctx.config, actor: ctx.actor, id });
+      printResult(ctx, `deleted backup ${id}`, { id, deleted: true });
+    });
+
+  backup
+    .command("restore")
+    .description(
+      "restore a backup over the current data (a safety backup of the current state is made first); " +
+        "<backup> is a backup id, or the path of an archive to import and restore",
+    )
+    .argument("<backup>", "backup id (see `backup list`), or path of a .tar.gz archive (./12 for a file named 12)", parseRestoreSource)
+    .option("--yes", "confirm that the current data is to be overwritten")
+    .option("--no-database", "leave the current database as it is")
+    .option("--no-files", "leave the current files as they are")
+    .option("--config", "restore the config folder too")
+    .action(
+      async (
+        source: RestoreSource,
+        options: { yes?: boolean; database: boolean; files: boolean; config?: boolean },
+        command: Command,
+      ) => {
+        // Refused before the app starts, so nothing at all is touched.
+        if (!options.yes) throw new CliExit(EXIT_USAGE, CONFIRM_RESTORE_MESSAGE);
+        const ctx = startCommand(io, command);
+        await startupSettled();
+        const backupId = "id" in source ? source.id : await importForRestore(ctx, source.file);
+        const restoring = restoreBackup({
+          db: ctx.db,
+          config: ctx.config,
+          actor: ctx.actor,
+          backupId,
+          parts: { database: options.database, files: options.files, config: Boolean(options.config) },
+          confirm: true,
+        });
+        const outcome = await showProgressWhile(io, restoring, currentRestoreProgress, restoreProgressLine);
+        printResult(
+          ctx,
+          `${outcome.message}\nsafety backup ${outcome.safety_backup_id} holds the state before this restore; restore it to undo`,
+          outcome,
+        );
+      },
+    );
+}
+
+type RestoreSource = { id: number } | { file: string };
+
+/** A backup id: a positive whole number, written as digits only ("0x10" and "1e3" are not ids). */
+function parseBackupId(value: string): number {
+  const id = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) {
+    throw new InvalidArgumentError("a backup id is a positive whole number (see `backup list`)");
+  }
+  return id;
+}
+
+/** Digits are a backup id; anything else is the path of an archive to import. */
+function parseRestoreSource(value: string): RestoreSource {
+  return /^\d+$/.test(value) ? { id: parseBackupId(value) } : { file: path.resolve(value) };
+}
+
+async function importForRestore(ctx: CliContext, file: string): Promise<number> {
+  if (!fs.existsSync(file)) {
+    throw new AppError("NOT_FOUND", `There is no archive at ${file}. Give a backup id (see \`backup list\`) or the path of a .tar.gz archive.`);
+  }
+  const imported = await importBackup({
+    db: ctx.db,
+    config: ctx.config,
+    actor: ctx.actor,
+    source: { path: file },
+    origin: "imported",
+    originalName: path.basename(file),
+  });
+  printHint(ctx.io, `imported ${file} as backup ${imported.id} (${imported.filename})`);
+  return imported.id;
+}
+
+/**
+ * Awaits `work`, redrawing one progress line on stderr every 250 ms if stderr is a
+ * terminal. The progress object is live (the service mutates it), so the last one seen is
+ * drawn once more at the end, showing where the operation finished.
+ */
+async function showProgressWhile<T, P>(
+  io: CliIO,
+  work: Promise<T>,
+  read: () => P | null,
+  format: (progress: P) => string,
+): Promise<T> {
+  const stderr = io.stderr as CliIO["stderr"] & { isTTY?: boolean };
+  if (!stderr.isTTY) return work;
+  let last: P | null = null;
+  const draw = () => {
+    last = read() ?? last;
+    if (last) stderr.write(`\r\x1b[K${format(last)}`);
+  };
+  draw();
+  const timer = setInterval(draw, PROGRESS_INTERVAL_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    draw();
+    if (last) stderr.write("\n");
+  }
+}
+
+const mb = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+
+/** "archiving: 2/3 files, 37.0/190.8 MB, 19.3%" */
+function backupFigures(progress: BackupProgress): string {
+  const p = toProgressRecord(progress)!;
+  return `${p.phase}: ${p.files_done}/${p.files_total} files, ${mb(p.bytes_done)}/${mb(p.bytes_total)} MB, ${p.percent.toFixed(1)}%`;
+}
+
+function backupProgressLine(progress: BackupProgress): string {
+  return `${backupFigures(progress)}, ${formatDuration(Date.now() - progress.startedAt)}`;
+}
+
+/** The restore's step; while it makes its safety backup, that backup's figures (it holds the lock, so it is the only job). */
+function restoreProgressLine(progress: RestoreProgress): string {
+  const safety = progress.step === "safety backup" ? runningJobs()[0]?.progress : undefined;
+  const percent = progress.bytesTotal > 0 ? Math.min(100, (progress.bytesDone / progress.bytesTotal) * 100) : 0;
+  const step = safety
+    ? `safety backup, ${backupFigures(safety)}`
+    : progress.step.startsWith("verifying")
+      ? `${progress.step}: ${percent.toFixed(1)}%`
+      : progress.step;
+  return `restore, ${step}, ${formatDuration(Date.now() - progress.startedAt)}`;
+}
+
+/** "2025-11-26 10:27:13" in this machine's time zone: the admin at the shell reads local time. */
+function localTime(iso: string | null): string {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+function backupTable(records: BackupRecord[]): string {
+  const header = ["ID", "CREATED", "TYPE", "STATUS", "SIZE", "FILENAME", "ORIGIN", "CREATOR"];
+  const rows = records.map((b) => [
+    String(b.id),
+    localTime(b.created_at),
+    b.backup_type,
+    b.status,
+    b.status === "completed" ? formatBytes(b.size_bytes) : "–",
+    b.filename,
+    b.origin,
+    b.creator_name ?? "–",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+function backupDetails(b: BackupRecord): string {
+  const parts = [b.includes_database && "database", b.includes_files && "files", b.includes_config && "config"].filter(Boolean);
+  const lines: Array<[string, string | null]> = [
+    ["file", `${b.filename} (${b.filepath})`],
+    ["status", b.status],
+    ["error", b.error_message],
+    ["type", `${b.backup_type}: ${parts.join(", ")}`],
+    ["based on", b.parent_id === null ? null : `backup ${b.parent_id}`],
+    ["origin", `${b.origin}, by ${b.creator_name ?? "unknown"}`],
+    ["created", localTime(b.created_at)],
+    ["completed", b.completed_at ? localTime(b.completed_at) : null],
+    ["size", `${formatBytes(b.size_bytes)} (${b.size_bytes} bytes)${b.file_count === null ? "" : `, ${pluralize(b.file_count, "file")}`}`],
+    ["sha256", b.sha256],
+    ["verified", b.verify_status ? `${b.verify_status} at ${localTime(b.verified_at)}${b.verify_error ? `: ${b.verify_error}` : ""}` : null],
+  ];
+  return [`backup ${b.id}`, ...lines.filter(([, v]) => v !== null).map(([k, v]) => `  ${`${k}:`.padEnd(11)}${v}`)].join("\n");
+}
