@@ -24,7 +24,7 @@ import { CliExit, EXIT_FAILURE, EXIT_USAGE, printHint, printResult, startCommand
 
 const PROGRESS_INTERVAL_MS = 250;
 
-export const CONFIRM_RESTORE_MESSAGE =
+const CONFIRM_RESTORE_MESSAGE =
   "a restore overwrites the current database and files (and config, with --config) with the backup's. " +
   "Nothing was changed; run it again with --yes to go ahead.";
 

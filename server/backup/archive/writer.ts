@@ -28,7 +28,7 @@ import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./err
 import { GzipBlockWriter } from "./gzip-blocks";
 import { computeTotals, MANIFEST_ARCHIVE_PATH, serializeManifest } from "./manifest";
 import { scanTree } from "./scan";
-import { IN_MEMORY_MAX_BYTES, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
+import { IN_MEMORY_MAX_BYTES, ReadArena, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
 import { encodeTarHeader, endOfArchive, padded, TAR_BLOCK } from "./tar-header";
 import type {
   ArchiveProgress,
@@ -44,7 +44,7 @@ export const DATABASE_ARCHIVE_PATH = "database/baluhost.db";
 
 /** Read-ahead of small files: at most this many files / bytes read but not yet written. */
 const READ_AHEAD_FILES = 64;
-const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+const READ_AHEAD_BYTES = 2 * IN_MEMORY_MAX_BYTES + 2;
 /** Entries looked at ahead of the writer when starting reads (dirs and links cost nothing). */
 const LOOKAHEAD_ENTRIES = 512;
 const PROGRESS_INTERVAL_MS = 100;
@@ -126,7 +126,6 @@ type Item =
 interface Pending {
   item: Item;
   read?: Promise<SmallRead>;
-  reserved: number;
 }
 
 class ArchiveBuilder {
@@ -135,8 +134,7 @@ class ArchiveBuilder {
   private readonly skipped: SkippedEntry[] = [];
   private readonly ahead: Pending[] = [];
   private nextToRead = 0; // index in `ahead` of the first item whose read has not been considered
-  private readingFiles = 0;
-  private readingBytes = 0;
+  private readonly arena = new ReadArena(READ_AHEAD_BYTES);
   private readonly progress: ArchiveProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
   private lastProgressAt = -Infinity;
 
@@ -251,18 +249,15 @@ class ArchiveBuilder {
     while (this.ahead.length < LOOKAHEAD_ENTRIES) {
       const r = iterator.next();
       if (r.done) break;
-      this.ahead.push({ item: r.value, reserved: 0 });
+      this.ahead.push({ item: r.value });
     }
     while (this.nextToRead < this.ahead.length) {
       const p = this.ahead[this.nextToRead];
       if (p.item.kind === "file" && p.item.entry.size <= IN_MEMORY_MAX_BYTES) {
-        const size = p.item.entry.size;
-        if (this.readingFiles >= READ_AHEAD_FILES) break;
-        if (this.readingBytes > 0 && this.readingBytes + size > READ_AHEAD_BYTES) break;
-        this.readingFiles++;
-        this.readingBytes += size;
-        p.reserved = size;
-        p.read = readSmallFile(p.item.abs, p.item.entry);
+        if (this.arena.reservations >= READ_AHEAD_FILES) break;
+        const into = this.arena.reserve(p.item.entry.size + 1);
+        if (!into) break;
+        p.read = readSmallFile(p.item.abs, p.item.entry, into);
       }
       this.nextToRead++;
     }
@@ -292,10 +287,11 @@ class ArchiveBuilder {
         return;
       case "file":
         if (p.read) {
-          const result = await p.read;
-          this.readingFiles--;
-          this.readingBytes -= p.reserved;
-          return this.emitSmallFile(item, result);
+          try {
+            return await this.emitSmallFile(item, await p.read);
+          } finally {
+            this.arena.releaseOldest();
+          }
         }
         return this.emitStreamedFile(item);
     }

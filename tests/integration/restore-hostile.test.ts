@@ -1,0 +1,159 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { POST as uploadRoute } from "@/app/api/backups/upload/route";
+import { GET as listRoute } from "@/app/api/backups/route";
+import { POST as restoreRoute } from "@/app/api/backups/[id]/restore/route";
+import { openDatabase } from "@/db/client";
+import { backups, users } from "@/db/schema";
+import { importBackup } from "@/server/backup/import";
+import { WORK_DIR } from "@/server/backup/restore/journal";
+import { createApiToken } from "@/server/tokens";
+import { hashTree, writeFiles } from "../helpers/files";
+import { hostileCases, ourArchive, SAMPLE_ITEMS } from "../helpers/hostile-archives";
+import { createTestApp, makeTempDir, type TestApp } from "../helpers/test-app";
+
+function liveState(app: TestApp) {
+  return {
+    files: hashTree(app.config.storagePath),
+    users: app.db.select({ u: users.username }).from(users).all().map((r) => r.u).sort(),
+  };
+}
+
+function noStagingLeft(app: TestApp): boolean {
+  return [app.config.storagePath, app.config.configPath, path.dirname(app.config.databasePath)].every(
+    (dir) => !fs.existsSync(path.join(dir, WORK_DIR)),
+  );
+}
+
+describe("archives from outside", () => {
+  let app: TestApp;
+  let token: string;
+  beforeEach(() => {
+    app = createTestApp();
+    writeFiles(app.config.storagePath, { "docs/keep.txt": "precious\n" });
+    token = createApiToken(app.db, { userId: app.admin.id, name: "test" }).token;
+  });
+  afterEach(() => app.cleanup());
+
+  const upload = (body: Buffer) =>
+    uploadRoute(
+      new Request("http://localhost/api/backups/upload", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip", "content-length": String(body.length) },
+        body,
+      }),
+      { params: Promise.resolve({}) },
+    );
+
+  it("accepts a valid upload and lists it as uploaded and verified", async () => {
+    const response = await upload(ourArchive(SAMPLE_ITEMS));
+    expect(response.status).toBe(201);
+    const record = await response.json();
+    expect(record).toMatchObject({ origin: "uploaded", status: "completed", verify_status: "ok", backup_type: "files_only" });
+    expect(fs.existsSync(path.join(app.config.backupPath, record.filename))).toBe(true);
+  });
+
+  // Cases that need lowered limits (entry count, size, name length) are covered by the extractor's unit tests.
+  it.each(hostileCases().filter((c) => !c.limits).map((c) => [c.name, c] as const))("refuses a hostile upload (%s) and changes nothing", async (_name, hostile) => {
+    const before = liveState(app);
+    const outsideBefore = fs.readdirSync(path.dirname(app.config.backupPath)).sort();
+    const response = await upload(hostile.archive);
+    expect([413, 422]).toContain(response.status);
+    const body = await response.json();
+    expect(body.error.message.length).toBeGreaterThan(10);
+    expect(app.db.select().from(backups).all()).toEqual([]);
+    expect(fs.readdirSync(app.config.backupPath).filter((n) => !n.startsWith(".manifests"))).toEqual([]);
+    expect(fs.readdirSync(path.dirname(app.config.backupPath)).sort()).toEqual(outsideBefore);
+    expect(liveState(app)).toEqual(before);
+    // The server still answers.
+    const list = await listRoute(new Request("http://localhost/api/backups", { headers: { authorization: `Bearer ${token}` } }), { params: Promise.resolve({}) });
+    expect(list.status).toBe(200);
+  });
+
+  it("refuses to restore a backup whose archive was damaged on disk, leaving live data as it was", async () => {
+    writeFiles(app.config.storagePath, { "big.txt": "line of text that compresses\n".repeat(50_000) });
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    const file = path.join(app.config.backupPath, backup.filename);
+    const bytes = fs.readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+    fs.writeFileSync(file, bytes);
+    const before = liveState(app);
+    await expect(app.caller(app.admin).backup.restore({ backup_id: backup.id, confirm: true })).rejects.toMatchObject({ code: "UNPROCESSABLE_CONTENT" });
+    expect(liveState(app)).toEqual(before);
+    expect(noStagingLeft(app)).toBe(true);
+    const verified = await app.caller(app.admin).backup.verify({ id: backup.id });
+    expect(verified).toMatchObject({ verify_status: "failed", verify_error: expect.any(String) });
+  });
+
+  it("refuses a backup made by a newer version, naming both versions", async () => {
+    const dbCopy = path.join(makeTempDir(), "copy.db");
+    const live = new Database(app.config.databasePath);
+    live.prepare("VACUUM INTO ?").run(dbCopy);
+    live.close();
+    const archive = ourArchive(SAMPLE_ITEMS, { database: fs.readFileSync(dbCopy), mutateManifest: (m) => (m.migration_level = 99) });
+    const response = await upload(archive);
+    expect(response.status).toBe(201);
+    const { id } = await response.json();
+    const before = liveState(app);
+    const refused = await restoreRoute(
+      new Request(`http://localhost/api/backups/${id}/restore`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ backup_id: id, restore_database: true, restore_files: true, confirm: true }),
+      }),
+      { params: Promise.resolve({ id: String(id) }) },
+    );
+    expect(refused.status).toBe(422);
+    expect((await refused.json()).error.message).toMatch(/newer version.*99.*has 1/);
+    expect(liveState(app)).toEqual(before);
+  });
+
+  it("answers 400 and restores nothing without confirm: true over REST", async () => {
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    fs.writeFileSync(path.join(app.config.storagePath, "docs/keep.txt"), "changed\n");
+    const response = await restoreRoute(
+      new Request(`http://localhost/api/backups/${backup.id}/restore`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ backup_id: backup.id, restore_database: true, restore_files: true }),
+      }),
+      { params: Promise.resolve({ id: String(backup.id) }) },
+    );
+    expect(response.status).toBe(400);
+    expect(fs.readFileSync(path.join(app.config.storagePath, "docs/keep.txt"), "utf8")).toBe("changed\n");
+  });
+
+  it("imports a spec-layout archive from another installation and restores its last writes from the -wal", async () => {
+    // Another installation's database whose newest rows are still only in its -wal.
+    const other = makeTempDir();
+    const dbDir = path.join(other, "backup", "database");
+    fs.mkdirSync(dbDir, { recursive: true });
+    const source = path.join(other, "source.db");
+    openDatabase(source).sqlite.close();
+    const writer = new Database(source);
+    writer.pragma("journal_mode = WAL");
+    writer.pragma("wal_autocheckpoint = 0");
+    writer.prepare("INSERT INTO users (username, password_hash, role) VALUES ('walwriter', 'x', 'admin')").run();
+    fs.copyFileSync(source, path.join(dbDir, "baluhost.db"));
+    fs.copyFileSync(`${source}-wal`, path.join(dbDir, "baluhost.db-wal"));
+    writer.close();
+    expect(new Database(path.join(dbDir, "baluhost.db"), { readonly: true }).prepare("SELECT count(*) AS n FROM users").get()).toBeDefined();
+    writeFiles(path.join(other, "backup", "files"), { "from-other/hello.txt": "hello from the other NAS\n" });
+    const archive = path.join(other, "other.tar.gz");
+    execFileSync("tar", ["-czf", archive, "-C", other, "backup"]);
+
+    const imported = await importBackup({ db: app.db, config: app.config, actor: { id: null, username: "cli" }, source: { path: archive }, origin: "imported" });
+    expect(imported).toMatchObject({ origin: "imported", backupType: "full", includesDatabase: true, includesFiles: true });
+
+    await app.caller(app.admin).backup.restore({ backup_id: imported.id, confirm: true });
+    expect(app.db.select().from(users).all().map((u) => u.username)).toContain("walwriter");
+    expect(fs.readFileSync(path.join(app.config.storagePath, "from-other/hello.txt"), "utf8")).toBe("hello from the other NAS\n");
+    expect(fs.existsSync(path.join(app.config.storagePath, "docs/keep.txt"))).toBe(false);
+    expect(noStagingLeft(app)).toBe(true);
+    // The catalog survived: the imported backup and the safety backup are listed.
+    expect((await app.caller(app.admin).backup.list()).backups.map((b) => b.origin).sort()).toEqual(["imported", "safety"]);
+  });
+});
