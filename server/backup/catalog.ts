@@ -20,6 +20,8 @@ import { writeFileAtomic } from "./fs-safe";
 export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz$/;
 export const PARTIAL_SUFFIX = ".partial";
 export const STAGING_PREFIX = ".staging-";
+/** Archives being received (uploads, imports) before they are verified and named. */
+export const INCOMING_PREFIX = ".incoming-";
 export const MANIFEST_DIR = ".manifests";
 
 function pad(n: number, width = 2): string {

@@ -17,7 +17,7 @@ import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { BackupManifest } from "./archive";
-import { archivePath, getBackupRow, saveManifestCopy, uniqueArchiveName } from "./catalog";
+import { archivePath, getBackupRow, INCOMING_PREFIX, saveManifestCopy, uniqueArchiveName } from "./catalog";
 import { durableRename, freeBytes } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
 
@@ -99,7 +99,7 @@ export interface ImportOptions {
 export async function importBackup(opts: ImportOptions): Promise<Backup> {
   const { db, config, actor } = opts;
   const action = opts.origin === "uploaded" ? "backup.upload" : "backup.import";
-  const tmp = path.join(config.backupPath, `.incoming-${crypto.randomUUID()}.partial`);
+  const tmp = path.join(config.backupPath, `${INCOMING_PREFIX}${crypto.randomUUID()}.partial`);
   try {
     const limit = maxUploadBytes();
     const size = "path" in opts.source ? (await fs.promises.stat(opts.source.path)).size : opts.expectedBytes;

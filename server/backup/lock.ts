@@ -1,16 +1,16 @@
 /**
  * One backup or restore at a time, across processes (the web server and the CLI may both
  * try). The lock is a file in the backup folder that appears atomically with its content
- * (see createLockFile), holding the owner's pid and process start time. A lock whose owner is gone (kill -9, power loss) is stale
- * and is taken over: checking the start time too means a recycled pid does not keep a
- * dead lock alive.
+ * (see createLockFile), holding the owner's pid and process start time. A lock whose
+ * owner is gone (kill -9, power loss) is stale and is taken over: checking the start time
+ * too means a recycled pid does not keep a dead lock alive.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { AppError } from "../errors";
 
-export type OperationKind = "backup" | "restore" | "verify";
+export type OperationKind = "backup" | "restore" | "maintenance";
 
 export interface LockInfo {
   pid: number;

@@ -10,15 +10,19 @@ import { backups } from "@/db/schema";
 import { recordAudit, SYSTEM_ACTOR } from "../audit";
 import type { AppConfig } from "../config";
 import { removeBackupFiles } from "./catalog";
-import { clearStaleLock, readLiveLock } from "./lock";
+import { acquireOperationLock, clearStaleLock, readLiveLock, type HeldLock } from "./lock";
 import { runningJobs } from "./progress";
 import { applyRetention, sweepStrayFiles } from "./retention";
 
 export const INTERRUPTED_MESSAGE =
   "Interrupted: the process running this backup stopped before it finished (crash, restart or kill). Start a new backup.";
 
-export async function recoverInterruptedBackups(db: AppDatabase, config: AppConfig): Promise<number[]> {
-  if (readLiveLock(config.backupPath) || runningJobs().length) return [];
+export async function recoverInterruptedBackups(
+  db: AppDatabase,
+  config: AppConfig,
+  options: { lockHeld?: boolean } = {},
+): Promise<number[]> {
+  if ((!options.lockHeld && readLiveLock(config.backupPath)) || runningJobs().length) return [];
   clearStaleLock(config.backupPath);
   const stuck = db.select().from(backups).where(eq(backups.status, "in_progress")).all();
   for (const row of stuck) {
@@ -40,8 +44,35 @@ export async function recoverInterruptedBackups(db: AppDatabase, config: AppConf
   return stuck.map((r) => r.id);
 }
 
-/** Start-up work of the backup system: recover, then apply retention. */
-export async function startBackupSystem(db: AppDatabase, config: AppConfig): Promise<void> {
-  await recoverInterruptedBackups(db, config);
-  if (!readLiveLock(config.backupPath)) await applyRetention({ db, config, sweep: false });
+/**
+ * Start-up work of the backup system: recover, then apply retention. It holds the
+ * operation lock meanwhile, so a backup requested in the first moments after start-up
+ * cannot have its fresh temporary files swept as leftovers (it gets a 409 instead).
+ */
+export function startBackupSystem(db: AppDatabase, config: AppConfig): Promise<void> {
+  holder.__baluhostRecovery = runStartupRecovery(db, config);
+  return holder.__baluhostRecovery;
+}
+
+const holder = globalThis as unknown as { __baluhostRecovery?: Promise<void> };
+
+/** Resolves once this process's start-up recovery is over; operations wait for it instead of failing with 409. */
+export async function startupRecoveryDone(): Promise<void> {
+  await holder.__baluhostRecovery?.catch(() => undefined);
+}
+
+async function runStartupRecovery(db: AppDatabase, config: AppConfig): Promise<void> {
+  clearStaleLock(config.backupPath);
+  let lock: HeldLock;
+  try {
+    lock = acquireOperationLock(config.backupPath, "maintenance", "start-up recovery");
+  } catch {
+    return; // a live process (the CLI, another server) is working: its state is not ours to fix
+  }
+  try {
+    await recoverInterruptedBackups(db, config, { lockHeld: true });
+    await applyRetention({ db, config, sweep: false });
+  } finally {
+    lock.release();
+  }
 }

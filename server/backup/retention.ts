@@ -14,7 +14,8 @@ import { backups, type Backup } from "@/db/schema";
 import { recordAudit, SYSTEM_ACTOR } from "../audit";
 import type { AppConfig } from "../config";
 import { describeError } from "../errors";
-import { listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
+import { INCOMING_PREFIX, listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
+import { LOCK_FILENAME } from "./lock";
 import { getRetentionSettings } from "./settings";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -108,7 +109,13 @@ export async function sweepStrayFiles(db: AppDatabase, config: AppConfig): Promi
     return swept;
   }
   for (const name of names) {
-    if (name.endsWith(PARTIAL_SUFFIX) || name.startsWith(STAGING_PREFIX)) {
+    const lockLeftover = name.startsWith(`${LOCK_FILENAME}.`) && (name.endsWith(".new") || name.endsWith(".stale"));
+    if (name.startsWith(INCOMING_PREFIX)) {
+      // Uploads run outside the operation lock: only one that stopped growing long ago is a leftover.
+      const stat = await fs.promises.stat(path.join(config.backupPath, name)).catch(() => null);
+      if (!stat || Date.now() - stat.mtimeMs < 60 * 60 * 1000) continue;
+    }
+    if (name.endsWith(PARTIAL_SUFFIX) || name.startsWith(STAGING_PREFIX) || lockLeftover) {
       await fs.promises.rm(path.join(config.backupPath, name), { recursive: true, force: true });
       swept.push(name);
     }

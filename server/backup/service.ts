@@ -42,6 +42,7 @@ import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBa
 import { durableRename, freeBytes } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
+import { startupRecoveryDone } from "./recovery";
 import { applyRetention } from "./retention";
 import { snapshotDatabase } from "./snapshot";
 
@@ -156,6 +157,7 @@ export interface CreateBackupOptions extends BackupServiceContext {
 export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
   const { db, config, actor, input } = opts;
   let lock: HeldLock | undefined;
+  if (!opts.heldLock) await startupRecoveryDone();
   try {
     const plan = resolvePlan(input);
     if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);

@@ -36,6 +36,8 @@ export interface RawEntry {
   rawName?: Buffer;
   /** Write a wrong header checksum. */
   badChecksum?: boolean;
+  /** The ustar name prefix field (bytes 345-500). */
+  prefix?: string;
 }
 
 /** One ustar header block. */
@@ -47,6 +49,7 @@ export function tarHeader(h: {
   mtime: number;
   linkname?: string;
   badChecksum?: boolean;
+  prefix?: string;
 }): Buffer {
   const b = Buffer.alloc(BLOCK);
   h.name.copy(b, 0, 0, Math.min(100, h.name.length));
@@ -58,6 +61,7 @@ export function tarHeader(h: {
   b.write(h.type, 156, 1, "latin1");
   if (h.linkname) Buffer.from(h.linkname, "utf8").copy(b, 157, 0, 100);
   b.write("ustar\u000000", 257, 8, "latin1");
+  if (h.prefix) Buffer.from(h.prefix, "utf8").copy(b, 345, 0, 155);
   b.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i];
@@ -104,6 +108,7 @@ export function tarEntry(e: RawEntry): Buffer {
       mtime: e.mtime ?? MTIME,
       linkname: e.linkname,
       badChecksum: e.badChecksum,
+      prefix: e.prefix,
     }),
   );
   if (body.length > 0) parts.push(padTo512(body));
@@ -250,6 +255,39 @@ export function hostileCases(): HostileCase[] {
       problem: "path",
       message: /NUL byte/,
     },
+    {
+      name: "GNU long-name override to ../x",
+      archive: gz(tarArchive(root([{ name: "././@LongLink", type: "L", body: "backup/files/../../x\u0000" }, { name: "backup/files/harmless.txt", body: "x" }]))),
+      problem: "path",
+      message: /"backup\/files\/\.\.\/\.\.\/x" has a "\.\." segment/,
+    },
+    {
+      name: "PAX linkpath override to /etc",
+      archive: gz(tarArchive(root([{ name: "backup/files/link", type: "2", linkname: "ok", pax: { linkpath: "/etc" } }]))),
+      problem: "type",
+      message: /points to "\/etc", an absolute path/,
+    },
+    {
+      name: "too many extension headers in a row",
+      archive: gz(tarArchive(root([...Array.from({ length: 9 }, () => ({ name: "backup/PaxHeaders/x", type: "x", body: "19 comment=padding\n" })), { name: "backup/files/a.txt", body: "x" }]))),
+      problem: "corrupt",
+      message: /more than 8 extension headers in a row/,
+    },
+    {
+      name: "global PAX header setting the path",
+      archive: gz(tarArchive(root([{ name: "backup/PaxHeaders/g", type: "g", body: "23 path=backup/files/x\n" }, { name: "backup/files/a.txt", body: "x" }]))),
+      problem: "corrupt",
+      message: /global PAX header .* sets "path"/,
+    },
+    {
+      name: "PAX path together with a ustar prefix",
+      archive: gz(tarArchive(root([{ name: "a.txt", prefix: "backup/files", pax: { path: "x.txt" }, body: "x" }]))),
+      problem: "corrupt",
+      message: /both a PAX path and a ustar name prefix/,
+    },
+    { name: "folder entry with a body", archive: gz(tarArchive(root([{ name: "backup/files/dir/", type: "5", body: "hidden header?" }]))), problem: "corrupt", message: /folder entry "backup\/files\/dir\/" declares a body/ },
+    { name: "symlink entry with a body", archive: gz(tarArchive(root([{ name: "backup/files/l", type: "2", linkname: "a", body: "x" }]))), problem: "corrupt", message: /symlink entry "backup\/files\/l" declares a body/ },
+    { name: "symlink from config/ into files/", archive: gz(tarArchive([{ name: "backup/", type: "5" }, { name: "backup/config/", type: "5" }, { name: "backup/config/l", type: "2", linkname: "../files/secret" }])), problem: "type", message: /outside the backed-up folder/ },
     { name: "symlink to /etc", archive: gz(tarArchive(root([{ name: "backup/files/etc", type: "2", linkname: "/etc" }]))), problem: "type", message: /"backup\/files\/etc" points to "\/etc", an absolute path/ },
     {
       name: "symlink to ../../x",

@@ -31,6 +31,7 @@ describe("one operation at a time", () => {
 
   it("refuses a backup while another operation holds the lock, writing nothing", async () => {
     app = createTestApp();
+    await app.ready; // start-up recovery holds the lock for a moment
     const held = acquireOperationLock(app.config.backupPath, "backup", "a test");
     try {
       await expect(app.caller(app.admin).backup.create({ backup_type: "full" })).rejects.toMatchObject({
@@ -150,6 +151,7 @@ describe("crash recovery", () => {
 
   it("marks rows left in progress as interrupted and removes their temporary files", async () => {
     app = createTestApp();
+    await app.ready;
     const row = app.db
       .insert(backups)
       .values({ filename: "backup_20260101_000000.tar.gz", filepath: "x", backupType: "full", includesDatabase: true, includesFiles: true, includesConfig: false })
@@ -170,6 +172,7 @@ describe("crash recovery", () => {
       .values({ filename: "backup_20260101_000001.tar.gz", filepath: "x", backupType: "full", includesDatabase: true, includesFiles: true, includesConfig: false })
       .returning()
       .get();
+    await app.ready; // start-up recovery holds the lock for a moment
     const held = acquireOperationLock(app.config.backupPath, "backup", "another process");
     try {
       expect(await recoverInterruptedBackups(app.db, app.config)).toEqual([]);

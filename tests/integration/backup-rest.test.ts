@@ -229,6 +229,7 @@ describe("REST /api/backups", () => {
     });
 
     it("answers 409 while another operation holds the lock, creating nothing", async () => {
+      await app.ready; // start-up recovery holds the lock for a moment
       const held = acquireOperationLock(app.config.backupPath, "backup", "a backup from the command line");
       let res: Response;
       try {

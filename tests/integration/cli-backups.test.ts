@@ -146,6 +146,7 @@ describe("backup commands", () => {
   });
 
   it("refuses a second backup while another backup or restore holds the lock", async () => {
+    await app.ready; // start-up recovery holds the lock for a moment
     const lock = acquireOperationLock(app.config.backupPath, "backup", "a backup by the web server");
     try {
       const run = await cli("backup", "create", "--type", "full");

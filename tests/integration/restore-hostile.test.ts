@@ -43,7 +43,7 @@ describe("archives from outside", () => {
       new Request("http://localhost/api/backups/upload", {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip", "content-length": String(body.length) },
-        body,
+        body: new Uint8Array(body),
       }),
       { params: Promise.resolve({}) },
     );

@@ -118,6 +118,7 @@ describe("restoring a backup", () => {
 
   it("refuses to restore while a backup runs, and two restores at once", async () => {
     const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    await app.ready; // start-up recovery holds the lock for a moment
     const held = acquireOperationLock(app.config.backupPath, "backup", "a running backup");
     try {
       await expect(app.caller(app.admin).backup.restore({ backup_id: backup.id, confirm: true })).rejects.toMatchObject({ code: "CONFLICT" });
@@ -133,6 +134,7 @@ describe("restoring a backup", () => {
   });
 
   it("pauses other changes while a restore runs", async () => {
+    await app.ready;
     const held = acquireOperationLock(app.config.backupPath, "restore", "a restore");
     try {
       await expect(app.caller(app.admin).tokens.create({ name: "x" })).rejects.toMatchObject({
@@ -226,6 +228,7 @@ describe("a restore killed at any step", () => {
       const current = snapshotState(app);
       const backupsBefore = app.db.select().from(backups).all().length;
       app = await app.restart();
+      await app.ready; // spawnSync blocks this process: its start-up recovery must be over first
 
       const child = spawnSync(process.execPath, ["--import", "tsx", "tests/fixtures/run-restore.ts", String(backup.id), "config"], {
         cwd: REPO,

@@ -82,6 +82,9 @@ async function makeRealArchive(): Promise<{ archive: string; snapshot: string }>
   fs.mkdirSync(path.join(storage, "shared"));
   fs.symlinkSync("../docs", path.join(storage, "shared", "docs-link"));
   fs.symlinkSync("readme.txt", path.join(storage, "docs", "latest"));
+  // Targets over 100 bytes or not ASCII travel in a PAX linkpath record.
+  fs.symlinkSync(`../${deep}/deep file with a long name.txt`, path.join(storage, "shared", "deep-link"));
+  fs.symlinkSync("../日本語/ファイル.md", path.join(storage, "shared", "ユニコード"));
   const snapshot = path.join(dir, "snapshot.db");
   makeDatabase(snapshot);
   const archive = path.join(dir, "backup.tar.gz");

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireOperationLock, lockPath, readLiveLock, type HeldLock, type LockInfo } from "@/server/backup/lock";
+import { acquireOperationLock, lockPath, readLiveLock, type HeldLock, type LockInfo, type OperationKind } from "@/server/backup/lock";
 import { AppError } from "@/server/errors";
 
 const LOCK_MODULE = path.resolve(__dirname, "../../server/backup/lock.ts");
@@ -96,7 +96,7 @@ describe("operation lock", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function take(operation: "backup" | "restore" | "verify" = "backup", subject = "test backup"): HeldLock {
+  function take(operation: OperationKind = "backup", subject = "test backup"): HeldLock {
     const lock = acquireOperationLock(dir, operation, subject);
     held.push(lock);
     return lock;
@@ -110,9 +110,9 @@ describe("operation lock", () => {
   });
 
   it("creates the backup folder if it does not exist yet", () => {
-    dir = path.join(dir, "not", "yet");
-    take();
-    expect(fs.existsSync(lockPath(dir))).toBe(true);
+    const missing = path.join(dir, "not", "yet");
+    held.push(acquireOperationLock(missing, "backup", "test backup"));
+    expect(fs.existsSync(lockPath(missing))).toBe(true);
   });
 
   it("refuses a second acquire in the same process with OPERATION_IN_PROGRESS", () => {

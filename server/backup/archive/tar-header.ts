@@ -25,44 +25,42 @@ const TYPEFLAG = { file: 0x30 /* '0' */, dir: 0x35 /* '5' */, symlink: 0x32 /* '
 const MAX_OCTAL_11 = 0o77777777777; // 8 GiB - 1: the largest value of a 12-byte octal field
 const PAX_TYPEFLAG = 0x78; // 'x'
 
-/** The header block(s) for one entry: 512 bytes, or 512 + PAX header + PAX body padded to 512. */
-export function encodeTarHeader(h: TarEntryHeader): Buffer {
+/**
+ * The header block(s) for one entry: 512 bytes, or 512 + PAX header + PAX body padded to 512.
+ * When `scratch` (512 bytes) is given and no PAX header is needed, the header is encoded into it
+ * and it is returned: the common case then allocates nothing.
+ */
+export function encodeTarHeader(h: TarEntryHeader, scratch?: Buffer): Buffer {
   const name = h.type === "dir" ? h.path + "/" : h.path;
   const size = h.type === "file" ? h.size : 0;
   const mtimeSec = Math.floor(h.mtimeMs / 1000);
   const link = h.type === "symlink" ? (h.linkTarget ?? "") : "";
 
-  const nameBytes = Buffer.from(name, "utf8");
-  const linkBytes = Buffer.from(link, "utf8");
   const pax: Array<[string, string]> = [];
-  if (nameBytes.length > 100 || !isAscii(name)) pax.push(["path", name]);
-  if (linkBytes.length > 100 || !isAscii(link)) pax.push(["linkpath", link]);
+  if (name.length > 100 || !isAscii(name)) pax.push(["path", name]);
+  if (link.length > 100 || !isAscii(link)) pax.push(["linkpath", link]);
   if (size > MAX_OCTAL_11) pax.push(["size", String(size)]);
   if (mtimeSec < 0 || mtimeSec > MAX_OCTAL_11) pax.push(["mtime", formatPaxTime(h.mtimeMs)]);
-
-  const main = ustarBlock({
-    name: nameBytes,
+  const fields = {
+    name,
     mode: h.mode & 0o7777,
     size,
     mtimeSec: Math.min(Math.max(mtimeSec, 0), MAX_OCTAL_11),
     typeflag: TYPEFLAG[h.type],
-    link: linkBytes,
-  });
-  if (pax.length === 0) return main;
+    link,
+  };
+  if (pax.length === 0) {
+    const b = scratch ?? Buffer.allocUnsafe(TAR_BLOCK);
+    ustarBlock(b, 0, fields);
+    return b;
+  }
 
   const body = Buffer.from(pax.map(([k, v]) => paxRecord(k, v)).join(""), "utf8");
-  const paxHeader = ustarBlock({
-    name: Buffer.from(paxHeaderName(name), "utf8"),
-    mode: 0o644,
-    size: body.length,
-    mtimeSec: Math.min(Math.max(mtimeSec, 0), MAX_OCTAL_11),
-    typeflag: PAX_TYPEFLAG,
-    link: Buffer.alloc(0),
-  });
-  const out = Buffer.alloc(TAR_BLOCK + padded(body.length) + TAR_BLOCK);
-  paxHeader.copy(out, 0);
+  const out = Buffer.allocUnsafe(TAR_BLOCK + padded(body.length) + TAR_BLOCK);
+  ustarBlock(out, 0, { ...fields, name: paxHeaderName(name), mode: 0o644, size: body.length, typeflag: PAX_TYPEFLAG, link: "" });
   body.copy(out, TAR_BLOCK);
-  main.copy(out, TAR_BLOCK + padded(body.length));
+  out.fill(0, TAR_BLOCK + body.length, TAR_BLOCK + padded(body.length));
+  ustarBlock(out, TAR_BLOCK + padded(body.length), fields);
   return out;
 }
 
@@ -76,27 +74,30 @@ export function endOfArchive(): Buffer {
   return Buffer.alloc(2 * TAR_BLOCK);
 }
 
-function ustarBlock(f: { name: Buffer; mode: number; size: number; mtimeSec: number; typeflag: number; link: Buffer }): Buffer {
-  const b = Buffer.alloc(TAR_BLOCK);
-  // Names that need PAX still get a best-effort ustar value (truncated), as GNU tar does.
-  f.name.copy(b, 0, 0, Math.min(f.name.length, 100));
-  octal(b, 100, 8, f.mode);
-  octal(b, 108, 8, 0); // uid
-  octal(b, 116, 8, 0); // gid
-  if (f.size > MAX_OCTAL_11) base256(b, 124, 12, f.size);
-  else octal(b, 124, 12, f.size);
-  octal(b, 136, 12, f.mtimeSec);
-  b[156] = f.typeflag;
-  f.link.copy(b, 157, 0, Math.min(f.link.length, 100));
-  b.write("ustar\u000000", 257, 8, "latin1");
-  octal(b, 329, 8, 0); // devmajor
-  octal(b, 337, 8, 0); // devminor
+function ustarBlock(
+  b: Buffer,
+  at: number,
+  f: { name: string; mode: number; size: number; mtimeSec: number; typeflag: number; link: string },
+): void {
+  b.fill(0, at, at + TAR_BLOCK);
+  // Names that need PAX still get a best-effort ustar value (truncated at a character), as GNU tar does.
+  b.write(f.name, at, 100, "utf8");
+  octal(b, at + 100, 8, f.mode);
+  octal(b, at + 108, 8, 0); // uid
+  octal(b, at + 116, 8, 0); // gid
+  if (f.size > MAX_OCTAL_11) base256(b, at + 124, 12, f.size);
+  else octal(b, at + 124, 12, f.size);
+  octal(b, at + 136, 12, f.mtimeSec);
+  b[at + 156] = f.typeflag;
+  if (f.link) b.write(f.link, at + 157, 100, "utf8");
+  b.write("ustar\u000000", at + 257, 8, "latin1");
+  octal(b, at + 329, 8, 0); // devmajor
+  octal(b, at + 337, 8, 0); // devminor
   // The checksum is computed with its own field read as eight spaces.
-  b.fill(0x20, 148, 156);
+  b.fill(0x20, at + 148, at + 156);
   let sum = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) sum += b[i];
-  b.write(sum.toString(8).padStart(6, "0") + "\u0000 ", 148, 8, "latin1");
-  return b;
+  for (let i = at; i < at + TAR_BLOCK; i++) sum += b[i];
+  b.write(sum.toString(8).padStart(6, "0") + "\u0000 ", at + 148, 8, "latin1");
 }
 
 /** An octal number, zero-padded, NUL-terminated, filling `len` bytes. */

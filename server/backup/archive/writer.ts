@@ -137,6 +137,8 @@ class ArchiveBuilder {
   private readonly arena = new ReadArena(READ_AHEAD_BYTES);
   private readonly progress: ArchiveProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
   private lastProgressAt = -Infinity;
+  /** Headers are encoded here and copied into the stream: no allocation per entry. */
+  private readonly headerScratch = Buffer.alloc(TAR_BLOCK);
 
   constructor(
     private readonly opts: WriteArchiveOptions,
@@ -147,8 +149,7 @@ class ArchiveBuilder {
   }
 
   async run(): Promise<WrittenArchive> {
-    const items = await this.plan();
-    const iterator = items[Symbol.iterator]();
+    const iterator = await this.plan();
     this.reportProgress(true);
 
     for (;;) {
@@ -182,66 +183,90 @@ class ArchiveBuilder {
     await Promise.allSettled(this.ahead.map((p) => p.read));
   }
 
-  /** Scans what was not pre-scanned, asks `unchanged` about every file, and counts the work. */
-  private async plan(): Promise<Item[]> {
+  /**
+   * Scans what was not pre-scanned, asks `unchanged` about every file and counts the work; then
+   * returns the items in archive order, made one by one as the writer gets to them (only the
+   * look-ahead window exists at any time, and a tree the writer scanned itself is released
+   * entry by entry as the manifest takes over).
+   */
+  private async plan(): Promise<Iterator<Item>> {
     const { database, trees, meta } = this.opts;
     const createdMs = Date.parse(meta.created_at) || Date.now();
-    const items: Item[] = [{ kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false }];
     const output = path.resolve(this.opts.outputPath);
 
+    let snapshot: ScannedEntry | null = null;
     if (database) {
       const st = await fs.promises.stat(database.snapshotPath);
       if (!st.isFile()) throw new Error(`database snapshot ${database.snapshotPath} is not a file`);
-      items.push({ kind: "dir", archivePath: "database", mode: 0o755, mtimeMs: createdMs, listed: false });
-      items.push({
-        kind: "file",
-        archivePath: DATABASE_ARCHIVE_PATH,
-        abs: database.snapshotPath,
-        entry: { path: "baluhost.db", type: "file", size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 },
-        isDatabase: true,
-      });
+      snapshot = { path: "baluhost.db", type: "file", size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
       this.progress.filesTotal++;
       this.progress.bytesTotal += st.size;
     }
 
+    const planned: Array<{
+      name: string;
+      root: string;
+      entries: Array<ScannedEntry | undefined>;
+      owned: boolean;
+      known: Array<string | undefined> | null;
+      rootStat: fs.Stats | null;
+    }> = [];
     for (const tree of trees) {
       throwIfAborted(this.signal);
+      const owned = !tree.entries;
       const entries =
         tree.entries ??
         (await scanTree(tree.root, {
           signal: this.signal,
           onSkipped: (s) => this.skipped.push({ ...s, path: `${tree.name}/${s.path}` }),
         }));
+      const known: Array<string | undefined> | null = tree.unchanged ? new Array(entries.length) : null;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
+        if (e.type !== "file") continue;
+        const hit = known && tree.unchanged!(e);
+        if (hit) known![i] = hit.sha256;
+        else {
+          this.progress.filesTotal++;
+          this.progress.bytesTotal += e.size;
+        }
+      }
       const rootStat = await fs.promises.stat(tree.root).catch(() => null);
-      items.push({
-        kind: "dir",
-        archivePath: tree.name,
-        mode: rootStat ? rootStat.mode & 0o7777 : 0o755,
-        mtimeMs: rootStat ? rootStat.mtimeMs : createdMs,
-        listed: false,
-      });
-      for (const entry of entries) {
-        const archivePath = `${tree.name}/${entry.path}`;
-        const abs = path.resolve(tree.root, entry.path);
-        // A backup folder inside a tree must not swallow the archive being written.
-        if (abs === output) continue;
-        if (entry.type === "dir") {
-          items.push({ kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true });
-        } else if (entry.type === "symlink") {
-          items.push({ kind: "symlink", archivePath, abs, entry });
-        } else {
-          const known = tree.unchanged?.(entry) ?? null;
-          if (known) {
-            items.push({ kind: "unchanged", archivePath, entry, sha256: known.sha256 });
-          } else {
-            items.push({ kind: "file", archivePath, abs, entry, isDatabase: false });
-            this.progress.filesTotal++;
-            this.progress.bytesTotal += entry.size;
+      planned.push({ name: tree.name, root: tree.root, entries, owned, known, rootStat });
+    }
+
+    function* items(): Generator<Item> {
+      yield { kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false };
+      if (database && snapshot) {
+        yield { kind: "dir", archivePath: "database", mode: 0o755, mtimeMs: createdMs, listed: false };
+        yield { kind: "file", archivePath: DATABASE_ARCHIVE_PATH, abs: database.snapshotPath, entry: snapshot, isDatabase: true };
+      }
+      for (const t of planned) {
+        yield {
+          kind: "dir",
+          archivePath: t.name,
+          mode: t.rootStat ? t.rootStat.mode & 0o7777 : 0o755,
+          mtimeMs: t.rootStat ? t.rootStat.mtimeMs : createdMs,
+          listed: false,
+        };
+        for (let i = 0; i < t.entries.length; i++) {
+          const entry = t.entries[i]!;
+          if (t.owned) t.entries[i] = undefined;
+          const archivePath = `${t.name}/${entry.path}`;
+          if (entry.type === "dir") {
+            yield { kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true };
+            continue;
           }
+          const abs = path.resolve(t.root, entry.path);
+          // A backup folder inside a tree must not swallow the archive being written.
+          if (abs === output) continue;
+          if (entry.type === "symlink") yield { kind: "symlink", archivePath, abs, entry };
+          else if (t.known?.[i] !== undefined) yield { kind: "unchanged", archivePath, entry, sha256: t.known[i]! };
+          else yield { kind: "file", archivePath, abs, entry, isDatabase: false };
         }
       }
     }
-    return items;
+    return items();
   }
 
   /** Keeps the look-ahead window full and starts reading the small files in it. */
@@ -345,7 +370,7 @@ class ArchiveBuilder {
     if (!file) return this.vanished(item);
     try {
       const { size, mtimeMs, mode } = file;
-      await this.push(encodeTarHeader({ path: tarPath(item.archivePath), type: "file", size, mode, mtimeMs }));
+      await this.push(encodeTarHeader({ path: tarPath(item.archivePath), type: "file", size, mode, mtimeMs }, this.headerScratch));
       const hash = crypto.createHash("sha256");
       let pos = 0;
       while (pos < size) {
@@ -387,7 +412,7 @@ class ArchiveBuilder {
 
   /** Header, body and padding of one entry whose body is in memory. */
   private async pushEntry(h: Parameters<typeof encodeTarHeader>[0], body?: Buffer): Promise<void> {
-    await this.push(encodeTarHeader(h));
+    await this.push(encodeTarHeader(h, this.headerScratch));
     if (body && body.length > 0) {
       await this.push(body);
       await this.push(ZEROS.subarray(0, padded(body.length) - body.length));

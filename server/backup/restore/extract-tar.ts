@@ -6,16 +6,20 @@
  * the marker in memory (200 MB of trailing data → +420 MB RSS). Its gunzip runs synchronously
  * on the main thread. So the framing is done here, block by block, with exact offsets, while
  * every header is still decoded by npm tar's own Header and Pax classes (checksums, octal and
- * base-256 numbers, ustar prefixes, PAX and GNU long-name overrides), so the entry paths seen
- * here are the ones any npm tar consumer would see.
+ * base-256 numbers, ustar prefixes, PAX and GNU long-name overrides): the paths and link
+ * targets seen here are the ones npm tar's ReadEntry would report. (Parser's
+ * maxDecompressionRatio does not apply: the gunzip is ours, with its own ratio check.)
  *
  * Refused (ArchiveRefusal "corrupt" unless noted): input that is not gzip; damaged or truncated
- * compressed data; data after the last gzip member (even zeros); a header with a bad checksum,
- * an unknown size or a name with bytes after its NUL terminator; names and link targets that
- * are not UTF-8 ("path"); PAX headers with NUL bytes, over 1 MiB, or more than 8 extension
- * headers in a row; a lone zero block; a body cut short; no end-of-archive marker; anything but
- * zeros after the marker, or more than 16 MiB of them; more uncompressed bytes per compressed
- * byte than the limit, checked on every chunk once 4 MiB are out ("limit").
+ * compressed data; data after the last gzip member (even zeros); a header npm tar cannot decode
+ * or whose checksum is wrong; an invalid size; a name or link field with bytes after its NUL
+ * ("path"); names and link targets that are not UTF-8 ("path"); PAX headers with NUL bytes
+ * ("path"), over 1 MiB, or more than 8 extension headers in a row; global PAX headers that set
+ * path, linkpath or size; a PAX path together with a ustar name prefix (tools disagree on it);
+ * a folder or symlink entry that declares a body; a lone zero block; a body cut short; no
+ * end-of-archive marker; anything but zeros after the marker, or more than 16 MiB of them;
+ * more uncompressed bytes per compressed byte than the limit, checked on every chunk once
+ * 4 MiB are out ("limit").
  *
  * Memory stays flat: Node's async gunzip (on the libuv pool, off the main thread) respects
  * back-pressure, and the consumer pulls chunks of at most 256 KiB.
@@ -158,15 +162,13 @@ export interface TarEntry {
   /** Milliseconds since the epoch, or null when the header has none. */
   mtimeMs: number | null;
   linkpath: string | undefined;
-  /** 1-based position among real entries. */
-  index: number;
 }
 
 type Extended = Pax | HeaderData;
 
 /**
  * Walks the tar stream: next() returns each real entry; the caller then reads its body with
- * body() (or skipBody()) before asking for the next one. next() returns null once the
+ * body() until it returns null before asking for the next one. next() returns null once the
  * end-of-archive marker and what follows it have been checked.
  */
 export class TarReader {
@@ -236,12 +238,18 @@ export class TarReader {
       const path = header.path ?? "";
       this.count++;
       if (!path) refuse("corrupt", `the tar header ${where} has no name`, this.last);
-      if (!this.ex || typeof (this.ex as Pax).path !== "string") checkUtf8Field(block, 0, 100, path, this.last);
-      const linkpath = header.linkpath || undefined;
+      if (typeof this.ex?.path !== "string") checkUtf8Field(block, 0, 100, path, this.last);
+      else if (isPosixUstar(block) && block[345] !== 0) {
+        // npm tar prepends the ustar prefix to a PAX path, GNU tar does not: refuse the ambiguity.
+        refuse("corrupt", `the entry ${quoteName(path)} has both a PAX path and a ustar name prefix, which tar tools read differently`, path);
+      }
+      // npm tar's Header applies a PAX or GNU long link target only later (in ReadEntry): here.
+      const exLink = this.ex?.linkpath;
+      const linkpath = (typeof exLink === "string" ? exLink : header.linkpath) || undefined;
       const isLink = type === "Link" || type === "SymbolicLink";
       if (isLink && !linkpath) refuse("corrupt", `the link ${quoteName(path)} has no target`, path);
       if (!isLink && linkpath) refuse("corrupt", `the entry ${quoteName(path)} has a link target but is not a link`, path);
-      if (isLink && (!this.ex || typeof (this.ex as Pax).linkpath !== "string")) checkUtf8Field(block, 157, 100, path, path);
+      if (isLink && typeof exLink !== "string") checkUtf8Field(block, 157, 100, path, path);
       if (type === "Directory" && declaresBody(block, this.ex, this.gex)) {
         refuse("corrupt", `the folder entry ${quoteName(path)} declares a body`, path);
       }
@@ -259,7 +267,6 @@ export class TarReader {
         mode: typeof header.mode === "number" && Number.isFinite(header.mode) ? header.mode & 0o7777 : null,
         mtimeMs: Number.isFinite(mtime) ? mtime : null,
         linkpath,
-        index: this.count,
       };
     }
   }
@@ -274,13 +281,6 @@ export class TarReader {
     src.cur = src.cur.subarray(n);
     this.remain -= n;
     return piece;
-  }
-
-  /** Reads and discards the rest of the current entry's body. */
-  async skipBody(): Promise<void> {
-    while ((await this.body()) !== null) {
-      /* discard */
-    }
   }
 
   private truncated(): never {
@@ -301,6 +301,11 @@ export class TarReader {
         if (text.includes("\u0000")) refuse("path", `the PAX header ${where} contains a NUL byte`, this.last);
         const global = type === "GlobalExtendedHeader";
         const parsed = Pax.parse(text, global ? this.gex : this.ex, global);
+        // npm tar's Header and ReadEntry disagree on which global fields apply; no real archive
+        // sets these globally, so they are refused rather than interpreted.
+        for (const key of ["path", "linkpath", "size"] as const) {
+          if (global && parsed[key] !== undefined) refuse("corrupt", `the global PAX header ${where} sets "${key}" for every entry`, this.last);
+        }
         if (global) this.gex = parsed;
         else this.ex = parsed;
         return;
@@ -418,7 +423,12 @@ function checkRawNames(block: Buffer, where: string, last: string | undefined): 
   };
   field(0, 100, "name");
   field(157, 100, "link target");
-  if (block.toString("latin1", 257, 265) === "ustar\u000000") field(345, block[475] !== 0 ? 155 : 130, "name prefix");
+  if (isPosixUstar(block)) field(345, block[475] !== 0 ? 155 : 130, "name prefix");
+}
+
+/** POSIX ustar magic: only then does the header have a name prefix field (GNU's old format does not). */
+function isPosixUstar(block: Buffer): boolean {
+  return block.toString("latin1", 257, 265) === "ustar\u000000";
 }
 
 /** Names taken from the header itself (no PAX or long-name override) must be UTF-8. */
@@ -426,7 +436,7 @@ function checkUtf8Field(block: Buffer, off: number, len: number, shown: string, 
   let end = block.indexOf(0, off);
   if (end < 0 || end > off + len) end = off + len;
   const parts = [block.subarray(off, end)];
-  if (off === 0 && block.toString("latin1", 257, 265) === "ustar\u000000") {
+  if (off === 0 && isPosixUstar(block)) {
     const plen = block[475] !== 0 ? 155 : 130;
     let pend = block.indexOf(0, 345);
     if (pend < 0 || pend > 345 + plen) pend = 345 + plen;

@@ -31,6 +31,7 @@ import { archivePath, getBackupRow, loadManifest } from "../catalog";
 import { crashPoint } from "../failpoints";
 import { freeBytes } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
+import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
 import { extractArchive } from "./extract";
 import { completeSwap, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
@@ -305,6 +306,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
     }
     const target = getBackupRow(db, backupId);
     checkParts(target, parts);
+    await startupRecoveryDone();
     lock = acquireOperationLock(config.backupPath, "restore", `restore of backup ${backupId} by ${actor.username}`);
     progress = startRestoreProgress(backupId);
     const chain = resolveChain(db, config, target);

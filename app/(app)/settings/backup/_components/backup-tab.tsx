@@ -1,14 +1,326 @@
 "use client";
-/** The Backup tab of Settings (placeholder until the backup UI lands). */
+/**
+ * The Backup tab of Settings: create, upload, follow, verify, download, restore and delete
+ * backups, set retention, and read what was done. The page prefetches the list and the
+ * overview on the server, so this renders with data at once; after that, the queries here
+ * are the single source of the tab's state and every action refreshes what it changed.
+ */
+import { useState } from "react";
+import { Button } from "@/app/_components/button";
+import { Callout } from "@/app/_components/callout";
+import { RelativeTime } from "@/app/_components/date-time";
+import { ConfirmDialog } from "@/app/_components/dialog";
+import { EmptyState } from "@/app/_components/empty-state";
+import { formatBytes, formatCount } from "@/app/_components/format";
+import { ArchiveIcon, UploadIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
+import { QueryError } from "@/app/_components/query-error";
+import { Spinner } from "@/app/_components/spinner";
+import { toast } from "@/app/_components/toaster";
+import { trpc, type RouterOutputs } from "@/app/_trpc/client";
+import { errorMessage } from "@/app/_trpc/errors";
+import { BackupAudit } from "./backup-audit";
+import type { BackupRecord, Overview } from "./backup-labels";
+import { BackupTable } from "./backup-table";
+import styles from "./backup.module.css";
+import { CreateBackupDialog } from "./create-backup-dialog";
+import { RestoreDialog } from "./restore-dialog";
+import { RetentionCard } from "./retention-card";
+import { UploadDialog } from "./upload-dialog";
+import { useRunningBackups } from "./use-running-backups";
+
+type BackupList = RouterOutputs["backup"]["list"];
+
+function withRow(list: BackupList | undefined, row: BackupRecord): BackupList | undefined {
+  if (!list) return list;
+  const exists = list.backups.some((b) => b.id === row.id);
+  return {
+    ...list,
+    backups: exists ? list.backups.map((b) => (b.id === row.id ? row : b)) : [row, ...list.backups],
+  };
+}
+
+function withoutRow(list: BackupList | undefined, id: number): BackupList | undefined {
+  if (!list) return list;
+  const gone = list.backups.find((b) => b.id === id);
+  const freed = gone?.status === "completed" ? gone.size_bytes : 0;
+  return {
+    ...list,
+    backups: list.backups.filter((b) => b.id !== id),
+    total_size_bytes: list.total_size_bytes - freed,
+    total_size_mb: Math.round(((list.total_size_bytes - freed) / 1048576) * 100) / 100,
+  };
+}
 
 export function BackupTab() {
+  const utils = trpc.useUtils();
+  const list = trpc.backup.list.useQuery();
+  const backups = list.data?.backups;
+  const running = useRunningBackups(backups);
+  const overview = trpc.backup.overview.useQuery(undefined, {
+    // While something runs, keep "Running" and the free space current; otherwise now and then.
+    refetchInterval: (q) => (running.any || q.state.data?.running ? 1500 : 30_000),
+  });
+
+  const [createOpen, setCreateOpen] = useState(false);
+  const [uploadOpen, setUploadOpen] = useState(false);
+  const [toRestore, setToRestore] = useState<BackupRecord | null>(null);
+  const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
+  const [verifying, setVerifying] = useState<ReadonlySet<number>>(new Set());
+  const [cancelling, setCancelling] = useState<ReadonlySet<number>>(new Set());
+
+  const refreshAll = () => {
+    void utils.backup.list.invalidate();
+    void utils.backup.overview.invalidate();
+    void utils.audit.list.invalidate();
+  };
+
+  const verify = trpc.backup.verify.useMutation();
+  const cancel = trpc.backup.cancel.useMutation();
+  const remove = trpc.backup.delete.useMutation({
+    onSuccess: ({ id }) => {
+      utils.backup.list.setData(undefined, (old) => withoutRow(old, id));
+      toast.success("Backup deleted", { description: toDelete?.filename });
+      setToDelete(null);
+      refreshAll();
+    },
+  });
+
+  const onVerify = (backup: BackupRecord) => {
+    setVerifying((s) => new Set(s).add(backup.id));
+    verify
+      .mutateAsync({ id: backup.id })
+      .then((updated) => {
+        utils.backup.list.setData(undefined, (old) => withRow(old, updated));
+        if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} is complete and readable.` });
+        else toast.error("Verification failed", { description: updated.verify_error ?? updated.filename });
+      })
+      .catch((err: unknown) => toast.error("The backup could not be verified", { description: errorMessage(err) }))
+      .finally(() => {
+        setVerifying((s) => {
+          const next = new Set(s);
+          next.delete(backup.id);
+          return next;
+        });
+        void utils.audit.list.invalidate();
+      });
+  };
+
+  const onCancel = (backup: BackupRecord) => {
+    setCancelling((s) => new Set(s).add(backup.id));
+    running.markCancelled(backup.id);
+    cancel
+      .mutateAsync({ id: backup.id })
+      .catch((err: unknown) => toast.error("The backup could not be cancelled", { description: errorMessage(err) }))
+      .finally(() =>
+        setCancelling((s) => {
+          const next = new Set(s);
+          next.delete(backup.id);
+          return next;
+        }),
+      );
+  };
+
+  const openCreate = () => setCreateOpen(true);
+
+  const header = (
+    <div className={styles.tabHeader}>
+      <div>
+        <h2 className={styles.tabTitle}>Backup &amp; restore</h2>
+        <p className={styles.tabDescription}>
+          Backups hold the database (users, tokens, settings), the files in storage and, if you like, the config folder.
+          Download them to keep a copy elsewhere.
+        </p>
+      </div>
+      <div className={styles.tabActions}>
+        <Button icon={<UploadIcon size={14} />} onClick={() => setUploadOpen(true)}>
+          Upload backup
+        </Button>
+        <Button variant="primary" icon={<ArchiveIcon size={14} />} onClick={openCreate}>
+          Create backup
+        </Button>
+      </div>
+    </div>
+  );
+
   return (
-    <Card>
-      <h2 className="section-title">Backups</h2>
-      <p className="muted">
-        Create, download and restore backups of the database, user files and config of this NAS.
-      </p>
-    </Card>
+    <div className="stack">
+      {header}
+
+      <Summary list={list.data} overview={overview.data} />
+
+      <Card
+        flush
+        headingLevel={3}
+        title="Backups"
+        description={backups && backups.length > 0 ? "Newest first. Restore, download, verify or delete a backup with the buttons on its row." : undefined}
+      >
+        {list.isPending ? (
+          <div className="loading-block">
+            <Spinner /> Loading backups…
+          </div>
+        ) : list.isError && !backups ? (
+          <QueryError title="The backups could not be loaded" error={list.error} onRetry={() => void list.refetch()} />
+        ) : !backups || backups.length === 0 ? (
+          <EmptyState
+            icon={<ArchiveIcon size={22} />}
+            title="No backups yet"
+            headingLevel={3}
+            action={
+              <>
+                <Button variant="primary" icon={<ArchiveIcon size={14} />} onClick={openCreate}>
+                  Create backup
+                </Button>
+                <Button icon={<UploadIcon size={14} />} onClick={() => setUploadOpen(true)}>
+                  Upload backup
+                </Button>
+              </>
+            }
+          >
+            <p>
+              No backups yet. Create your first backup now: it takes a copy of the database and every file in storage,
+              which you can restore or download later. Or upload an archive you downloaded before.
+            </p>
+          </EmptyState>
+        ) : (
+          <BackupTable
+            backups={backups}
+            running={running}
+            actions={{
+              onVerify,
+              onRestore: setToRestore,
+              onDelete: (b) => {
+                remove.reset();
+                setToDelete(b);
+              },
+              onCancel,
+              verifying,
+              cancelling,
+            }}
+          />
+        )}
+      </Card>
+
+      <RetentionCard retention={overview.data?.retention} />
+
+      <BackupAudit />
+
+      <CreateBackupDialog
+        open={createOpen}
+        onOpenChange={setCreateOpen}
+        backups={backups ?? []}
+        onCreated={(backup) => {
+          utils.backup.list.setData(undefined, (old) => withRow(old, backup));
+          void utils.backup.overview.invalidate();
+          void utils.audit.list.invalidate();
+        }}
+      />
+
+      <UploadDialog
+        open={uploadOpen}
+        onOpenChange={setUploadOpen}
+        onUploaded={(backup) => {
+          utils.backup.list.setData(undefined, (old) => withRow(old, backup));
+          toast.success("Backup uploaded", { description: backup.filename });
+          refreshAll();
+        }}
+      />
+
+      {toRestore ? (
+        <RestoreDialog
+          key={toRestore.id}
+          backup={toRestore}
+          onClose={() => setToRestore(null)}
+          onRestored={() => {
+            toast.success("Backup restored", { description: "Reload the application to see the restored data." });
+            refreshAll();
+          }}
+        />
+      ) : null}
+
+      <ConfirmDialog
+        open={toDelete !== null}
+        onOpenChange={(open) => {
+          if (!open) setToDelete(null);
+        }}
+        title={`Delete ${toDelete?.filename ?? "backup"}?`}
+        confirmLabel="Delete backup"
+        tone="danger"
+        busy={remove.isPending}
+        onConfirm={() => toDelete && remove.mutate({ id: toDelete.id })}
+        extra={
+          remove.error ? (
+            <Callout tone="danger" title="The backup was not deleted">
+              {errorMessage(remove.error)}
+            </Callout>
+          ) : null
+        }
+      >
+        {toDelete?.status === "completed"
+          ? `The archive (${formatBytes(toDelete.size_bytes)}) is removed from the backup folder. This cannot be undone; download it first if you may need it.`
+          : "The failed backup's entry is removed from the list."}
+      </ConfirmDialog>
+    </div>
   );
 }
+
+function Summary({ list, overview }: { list: BackupList | undefined; overview: Overview | undefined }) {
+  const backups = list?.backups ?? [];
+  const completed = backups.filter((b) => b.status === "completed").length;
+  const failed = backups.filter((b) => b.status === "failed").length;
+  const inProgress = backups.filter((b) => b.status === "in_progress").length;
+  const runningNow = overview?.running;
+  return (
+    <dl className={styles.stats} aria-label="Backup summary">
+      <div className={styles.stat}>
+        <dt>Total size</dt>
+        <dd className={styles.statValue} data-testid="summary-total-size">
+          {list ? formatBytes(list.total_size_bytes) : "–"}
+        </dd>
+        <dd className={styles.statSub}>of all completed backups</dd>
+      </div>
+      <div className={styles.stat}>
+        <dt>Free space</dt>
+        <dd className={styles.statValue} data-testid="summary-free">
+          {overview ? (overview.free_bytes === null ? "Unknown" : formatBytes(overview.free_bytes)) : "–"}
+        </dd>
+        <dd className={styles.statSub}>on the backup volume</dd>
+      </div>
+      <div className={styles.stat}>
+        <dt>Backups</dt>
+        <dd className={styles.statValue} data-testid="summary-count">
+          {formatCount(backups.length)}
+        </dd>
+        <dd className={styles.statSub}>
+          {backups.length === 0
+            ? "none yet"
+            : [`${formatCount(completed)} completed`, failed ? `${formatCount(failed)} failed` : null, inProgress ? `${formatCount(inProgress)} running` : null]
+                .filter(Boolean)
+                .join(" · ")}
+        </dd>
+      </div>
+      <div className={styles.stat} data-running={runningNow ? true : undefined}>
+        <dt>Running</dt>
+        <dd className={styles.statValue} data-testid="summary-running">
+          {runningNow ? (
+            <span className={styles.runningNow}>
+              <Spinner size={14} /> {runningNow.operation === "restore" ? "Restore" : runningNow.operation === "verify" ? "Verify" : "Backup"}
+            </span>
+          ) : (
+            "Nothing"
+          )}
+        </dd>
+        <dd className={styles.statSub}>
+          {runningNow ? (
+            <>
+              {runningNow.subject} · started <RelativeTime value={runningNow.started_at} />
+            </>
+          ) : (
+            "No backup or restore is running"
+          )}
+        </dd>
+      </div>
+    </dl>
+  );
+}
+

@@ -1,0 +1,204 @@
+"use client";
+/**
+ * Backup activity: the audit log's backup entries (action prefix "backup."), newest
+ * first, filtered by action and user, 20 at a time with "Load more" (keyset pagination
+ * through next_cursor). Who did what, when, and whether it worked (with the error).
+ */
+import { keepPreviousData } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { Badge } from "@/app/_components/badge";
+import { Button } from "@/app/_components/button";
+import { DateTime } from "@/app/_components/date-time";
+import { EmptyState } from "@/app/_components/empty-state";
+import { SelectField, TextField } from "@/app/_components/field";
+import { formatBytes, formatCount } from "@/app/_components/format";
+import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
+import { Card } from "@/app/_components/layout-parts";
+import { QueryError } from "@/app/_components/query-error";
+import { Spinner } from "@/app/_components/spinner";
+import { trpc, type RouterOutputs } from "@/app/_trpc/client";
+import { AUDIT_ACTIONS, auditActionLabel } from "./backup-labels";
+import { backupAuditInput, NO_BACKUP_AUDIT_FILTERS, type BackupAuditFilters } from "./backup-audit-input";
+import styles from "./backup.module.css";
+
+type AuditEntry = RouterOutputs["audit"]["list"]["entries"][number];
+
+/** A short line on what the entry was about, from its resource and details. */
+function subject(entry: AuditEntry): string | null {
+  const d = entry.details ?? {};
+  const parts: string[] = [];
+  if (typeof d.filename === "string") parts.push(d.filename);
+  else if (entry.resource) parts.push(entry.resource.replace(/^backup:/, "backup "));
+  if (typeof d.original_name === "string" && d.original_name) parts.push(`from ${d.original_name}`);
+  if (typeof d.size_bytes === "number" && entry.action !== "backup.download") parts.push(formatBytes(d.size_bytes));
+  if (entry.action === "backup.retention_settings" && typeof d.max_count === "number" && typeof d.retention_days === "number") {
+    parts.push(`at most ${d.max_count} backups, ${d.retention_days} days`);
+  }
+  if (typeof d.safety_backup_id === "number") parts.push(`safety backup ${d.safety_backup_id}`);
+  return parts.length ? parts.join(" · ") : null;
+}
+
+export function BackupAudit() {
+  const [filters, setFilters] = useState<BackupAuditFilters>(NO_BACKUP_AUDIT_FILTERS);
+  const [userDraft, setUserDraft] = useState("");
+  const query = trpc.audit.list.useInfiniteQuery(backupAuditInput(filters), {
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+    placeholderData: keepPreviousData,
+  });
+
+  const entries = query.data?.pages.flatMap((p) => p.entries) ?? [];
+  const total = query.data?.pages[0]?.total ?? 0;
+  const filtered = Boolean(filters.action || filters.user);
+
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    setFilters({ ...filters, user: userDraft.trim() });
+  };
+
+  const clear = () => {
+    setFilters(NO_BACKUP_AUDIT_FILTERS);
+    setUserDraft("");
+  };
+
+  return (
+    <Card
+      flush
+      headingLevel={3}
+      title="Backup activity"
+      description={
+        query.data
+          ? `${formatCount(total)} ${filtered ? "matching " : ""}${total === 1 ? "entry" : "entries"} in the audit log`
+          : "Every backup operation, from the audit log."
+      }
+      actions={
+        <Button
+          size="sm"
+          icon={<RefreshIcon size={14} />}
+          onClick={() => void query.refetch()}
+          loading={query.isFetching && !query.isFetchingNextPage}
+        >
+          Refresh
+        </Button>
+      }
+    >
+      <form className="toolbar" onSubmit={onSubmit} role="search" aria-label="Filter backup activity">
+        <div className="form-row">
+          <SelectField
+            label="Action"
+            name="audit_action"
+            value={filters.action}
+            onChange={(e) => setFilters({ ...filters, action: e.target.value })}
+          >
+            <option value="">All backup actions</option>
+            {AUDIT_ACTIONS.map((a) => (
+              <option key={a.value} value={a.value}>
+                {a.label}
+              </option>
+            ))}
+          </SelectField>
+          <TextField
+            label="User"
+            name="audit_user"
+            placeholder="Username"
+            value={userDraft}
+            onChange={(e) => setUserDraft(e.target.value)}
+            maxLength={100}
+            autoComplete="off"
+            spellCheck={false}
+          />
+          <div className="form-row-actions">
+            <Button type="submit" icon={<SearchIcon size={14} />}>
+              Filter
+            </Button>
+            {filtered || userDraft ? (
+              <Button variant="ghost" onClick={clear}>
+                Clear
+              </Button>
+            ) : null}
+          </div>
+        </div>
+      </form>
+
+      <div aria-busy={query.isFetching}>
+        {query.isPending ? (
+          <div className="loading-block">
+            <Spinner /> Loading backup activity…
+          </div>
+        ) : query.isError && entries.length === 0 ? (
+          <QueryError title="The backup activity could not be loaded" error={query.error} onRetry={() => void query.refetch()} />
+        ) : entries.length === 0 ? (
+          filtered ? (
+            <EmptyState
+              icon={<SearchIcon size={22} />}
+              title="No backup activity matches these filters"
+              headingLevel={3}
+              action={<Button onClick={clear}>Clear filters</Button>}
+            >
+              <p>The user filter matches the exact username.</p>
+            </EmptyState>
+          ) : (
+            <EmptyState icon={<AuditIcon size={22} />} title="No backup activity yet" headingLevel={3}>
+              <p>Creating, downloading, restoring and deleting backups is recorded here.</p>
+            </EmptyState>
+          )
+        ) : (
+          <>
+            <div className="table-wrap">
+              <table className="table table-stacked" data-testid="backup-audit-table">
+                <caption className="visually-hidden">Backup activity, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Who</th>
+                    <th scope="col">What</th>
+                    <th scope="col">When</th>
+                    <th scope="col">Result</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {entries.map((entry) => {
+                    const about = subject(entry);
+                    return (
+                      <tr key={entry.id}>
+                        <td data-label="Who" className="cell-strong">
+                          {entry.actor_name}
+                          {entry.ip ? <span className="cell-sub">{entry.ip}</span> : null}
+                        </td>
+                        <td data-label="What" data-wide={about ? true : undefined}>
+                          {auditActionLabel(entry.action)}
+                          <span className="cell-sub">
+                            <code>{entry.action}</code>
+                            {about ? <span className={styles.auditSubject}> · {about}</span> : null}
+                          </span>
+                        </td>
+                        <td data-label="When" className="nowrap">
+                          <DateTime value={entry.created_at} relative stacked />
+                        </td>
+                        <td data-label="Result" data-wide={entry.error_message ? true : undefined}>
+                          <Badge tone={entry.success ? "success" : "danger"} dot>
+                            {entry.success ? "Success" : "Failed"}
+                          </Badge>
+                          {entry.error_message ? <span className={`error-text ${styles.auditError}`}>{entry.error_message}</span> : null}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+            <div className="table-footer">
+              <span>
+                Showing {formatCount(entries.length)} of {formatCount(total)}
+              </span>
+              {query.hasNextPage ? (
+                <Button onClick={() => void query.fetchNextPage()} loading={query.isFetchingNextPage}>
+                  Load more
+                </Button>
+              ) : null}
+            </div>
+            {query.isFetchNextPageError ? <QueryError title="More entries could not be loaded" error={query.error} /> : null}
+          </>
+        )}
+      </div>
+    </Card>
+  );
+}

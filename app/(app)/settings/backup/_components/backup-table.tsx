@@ -1,0 +1,262 @@
+"use client";
+/**
+ * The backup list, newest first, as one plain table. Everything a row shows comes from
+ * the one `backup.list` query (no per-row requests); only running rows get live progress,
+ * polled by useRunningBackups. Rows are shown PAGE at a time ("Show more"), so hundreds
+ * of backups cost nothing until asked for.
+ */
+import { useState } from "react";
+import { Badge } from "@/app/_components/badge";
+import { Button, buttonClassName } from "@/app/_components/button";
+import { DateTime } from "@/app/_components/date-time";
+import { formatBytes, formatCount, formatDuration } from "@/app/_components/format";
+import { DownloadIcon, RotateCcwIcon, TrashIcon } from "@/app/_components/icons";
+import { Spinner } from "@/app/_components/spinner";
+import {
+  contentsLabel,
+  ORIGIN_LABELS,
+  phaseLabel,
+  STATUS_LABELS,
+  TYPE_LABELS,
+  type BackupProgress,
+  type BackupRecord,
+} from "./backup-labels";
+import styles from "./backup.module.css";
+import { ShieldCheckIcon, StopIcon } from "./local-icons";
+import { ProgressBar } from "./progress-bar";
+import type { RunningBackups } from "./use-running-backups";
+
+export const PAGE = 25;
+
+export interface RowActions {
+  onVerify: (backup: BackupRecord) => void;
+  onRestore: (backup: BackupRecord) => void;
+  onDelete: (backup: BackupRecord) => void;
+  onCancel: (backup: BackupRecord) => void;
+  /** Ids being verified or cancelled right now (their buttons show a spinner). */
+  verifying: ReadonlySet<number>;
+  cancelling: ReadonlySet<number>;
+}
+
+export function BackupTable({ backups, running, actions }: { backups: BackupRecord[]; running: RunningBackups; actions: RowActions }) {
+  const [shown, setShown] = useState(PAGE);
+  const visible = backups.slice(0, shown);
+  const rest = backups.length - visible.length;
+  return (
+    <>
+      <div className="table-wrap">
+        <table className={`table table-stacked ${styles.backupTable}`} data-testid="backup-table">
+          <caption className="visually-hidden">Backups, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Backup</th>
+              <th scope="col">Type</th>
+              <th scope="col">Status</th>
+              <th scope="col">Size</th>
+              <th scope="col">Created</th>
+              <th scope="col">Verification</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {visible.map((backup) => (
+              <BackupRow key={backup.id} backup={backup} live={running.byId.get(backup.id)} actions={actions} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <div className="table-footer">
+        <span>
+          Showing {formatCount(visible.length)} of {formatCount(backups.length)}
+        </span>
+        {rest > 0 ? (
+          <Button onClick={() => setShown(shown + PAGE)}>Show {formatCount(Math.min(PAGE, rest))} more</Button>
+        ) : null}
+      </div>
+    </>
+  );
+}
+
+function BackupRow({
+  backup,
+  live,
+  actions,
+}: {
+  backup: BackupRecord;
+  live: ReturnType<RunningBackups["byId"]["get"]>;
+  actions: RowActions;
+}) {
+  // A finished poll is newer than the list until the list is fetched again.
+  const status = live?.status ?? backup.status;
+  const progress = status === "in_progress" ? (live?.progress ?? backup.progress) : null;
+  const error = live?.error_message ?? backup.error_message;
+  const origin = ORIGIN_LABELS[backup.origin];
+  const statusLabel = STATUS_LABELS[status];
+  const verifying = actions.verifying.has(backup.id);
+  const name = backup.filename;
+
+  return (
+    <tr data-testid={`backup-row-${backup.id}`} data-status={status} className={status === "failed" ? "row-muted" : undefined}>
+      <td data-label="Backup" data-wide className={styles.nameCell}>
+        <span className={`mono ${styles.filename}`}>{name}</span>
+        <span className="cell-sub">{contentsLabel(backup)}{backup.file_count !== null ? ` · ${formatCount(backup.file_count)} files` : ""}</span>
+        {status === "failed" && error ? (
+          <span className={`error-text ${styles.rowError}`} data-testid="backup-error">
+            {error}
+          </span>
+        ) : null}
+      </td>
+      <td data-label="Type">
+        <span className={styles.typeCell}>
+          {TYPE_LABELS[backup.backup_type]}
+          {backup.origin !== "manual" ? (
+            <Badge tone={origin.tone} title={origin.title}>
+              {origin.label}
+            </Badge>
+          ) : null}
+        </span>
+        {backup.parent_id !== null ? <span className="cell-sub">on backup {backup.parent_id}</span> : null}
+      </td>
+      <td data-label="Status" data-wide={status === "in_progress" || undefined} className={status === "in_progress" ? styles.statusRunning : undefined}>
+        <Badge tone={statusLabel.tone} dot>
+          {statusLabel.label}
+        </Badge>
+        {status === "in_progress" ? <LiveProgress progress={progress} /> : null}
+      </td>
+      <td data-label="Size" className="nowrap">
+        {status === "completed" ? formatBytes(backup.size_bytes) : <span className="muted">–</span>}
+      </td>
+      <td data-label="Created" className="nowrap">
+        <DateTime value={backup.created_at} relative stacked />
+        {backup.creator_name ? <span className="cell-sub">by {backup.creator_name}</span> : null}
+      </td>
+      <td data-label="Verification" data-testid="backup-verification">
+        <Verification backup={backup} verifying={verifying} />
+      </td>
+      <td data-label="" data-wide className="cell-actions">
+        <RowButtons backup={backup} status={status} actions={actions} />
+      </td>
+    </tr>
+  );
+}
+
+function LiveProgress({ progress }: { progress: BackupProgress | null }) {
+  if (!progress) {
+    return <span className={styles.progressMeta}>Waiting for progress… (it may be running from the command line)</span>;
+  }
+  const known = progress.bytes_total > 0;
+  return (
+    <div className={styles.liveProgress} data-testid="backup-progress">
+      <div className={styles.progressHead}>
+        <span className={styles.progressPhase}>{phaseLabel(progress.phase)}</span>
+        <span className={styles.progressPercent}>{Math.floor(progress.percent)}%</span>
+      </div>
+      <ProgressBar value={known ? progress.percent : null} label="Backup progress" />
+      <span className={styles.progressMeta}>
+        {formatCount(progress.files_done)} of {formatCount(progress.files_total)} files ·{" "}
+        {known ? `${formatBytes(progress.bytes_done)} of ${formatBytes(progress.bytes_total)}` : formatBytes(progress.bytes_done)} ·{" "}
+        {formatDuration(progress.elapsed_ms)}
+      </span>
+    </div>
+  );
+}
+
+function Verification({ backup, verifying }: { backup: BackupRecord; verifying: boolean }) {
+  if (verifying) {
+    return (
+      <span className={styles.verifying}>
+        <Spinner size={12} /> Verifying…
+      </span>
+    );
+  }
+  if (backup.verify_status === "ok" && backup.verified_at) {
+    return (
+      <>
+        <Badge tone="success">Verified</Badge>
+        <span className="cell-sub">
+          <DateTime value={backup.verified_at} relative stacked />
+        </span>
+      </>
+    );
+  }
+  if (backup.verify_status === "failed") {
+    return (
+      <>
+        <Badge tone="danger">Check failed</Badge>
+        {backup.verified_at ? (
+          <span className="cell-sub">
+            <DateTime value={backup.verified_at} />
+          </span>
+        ) : null}
+        {backup.verify_error ? <span className={`error-text ${styles.rowError}`}>{backup.verify_error}</span> : null}
+      </>
+    );
+  }
+  return <span className="muted">Not verified</span>;
+}
+
+function RowButtons({ backup, status, actions }: { backup: BackupRecord; status: BackupRecord["status"]; actions: RowActions }) {
+  const name = backup.filename;
+  if (status === "in_progress") {
+    return (
+      <Button
+        size="sm"
+        icon={<StopIcon size={14} />}
+        onClick={() => actions.onCancel(backup)}
+        loading={actions.cancelling.has(backup.id)}
+        aria-label={`Cancel backup ${name}`}
+      >
+        Cancel
+      </Button>
+    );
+  }
+  const completed = status === "completed";
+  return (
+    <div className={styles.rowActions}>
+      {completed ? (
+        <>
+          <Button
+            size="sm"
+            variant="ghost"
+            iconOnly
+            icon={<ShieldCheckIcon size={16} />}
+            onClick={() => actions.onVerify(backup)}
+            disabled={actions.verifying.has(backup.id)}
+            aria-label={`Verify ${name}`}
+            title="Verify: read the whole archive and check it"
+          />
+          <a
+            href={`/api/backups/${backup.id}/download`}
+            download={name}
+            className={buttonClassName({ variant: "ghost", size: "sm", iconOnly: true })}
+            aria-label={`Download ${name}`}
+            title="Download"
+          >
+            <DownloadIcon size={16} />
+          </a>
+          <Button
+            size="sm"
+            variant="ghost"
+            iconOnly
+            icon={<RotateCcwIcon size={16} />}
+            onClick={() => actions.onRestore(backup)}
+            aria-label={`Restore ${name}`}
+            title="Restore"
+          />
+        </>
+      ) : null}
+      <Button
+        size="sm"
+        variant="ghost"
+        iconOnly
+        icon={<TrashIcon size={16} />}
+        onClick={() => actions.onDelete(backup)}
+        aria-label={`Delete ${name}`}
+        title="Delete"
+        className={styles.deleteButton}
+      />
+    </div>
+  );
+}

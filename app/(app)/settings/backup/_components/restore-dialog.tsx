@@ -1,0 +1,247 @@
+"use client";
+/**
+ * Restoring a backup: the dialog says exactly what will be overwritten, lets the admin
+ * pick the parts the backup holds, and arms its button only once RESTORE is typed. While
+ * the restore runs (the mutation resolves when it is done) the dialog cannot be closed and
+ * shows the server's step and percentage; at the end it asks for a reload, since the
+ * data the open page shows may no longer exist.
+ */
+import { useState, type FormEvent, type ReactNode } from "react";
+import { Button } from "@/app/_components/button";
+import { Callout } from "@/app/_components/callout";
+import { Dialog } from "@/app/_components/dialog";
+import { TextField } from "@/app/_components/field";
+import { formatBytes, formatDate, formatDuration } from "@/app/_components/format";
+import { DatabaseIcon, FolderIcon, RefreshIcon, RotateCcwIcon, SettingsIcon } from "@/app/_components/icons";
+import { trpc, type RouterOutputs } from "@/app/_trpc/client";
+import { errorMessage } from "@/app/_trpc/errors";
+import { TYPE_LABELS, type BackupRecord } from "./backup-labels";
+import styles from "./backup.module.css";
+import { ProgressBar } from "./progress-bar";
+import { POLL_MS } from "./use-running-backups";
+
+export const CONFIRM_WORD = "RESTORE";
+
+type Part = "database" | "files" | "config";
+type RestoreOutcome = RouterOutputs["backup"]["restore"];
+
+const PARTS: Array<{ part: Part; label: string; icon: ReactNode; overwrites: string; has: (b: BackupRecord) => boolean }> = [
+  {
+    part: "database",
+    label: "Database",
+    icon: <DatabaseIcon size={16} />,
+    overwrites: "All users and their passwords, API tokens and settings are replaced by the backup's. The backup list and the audit log are kept.",
+    has: (b) => b.includes_database,
+  },
+  {
+    part: "files",
+    label: "Files",
+    icon: <FolderIcon size={16} />,
+    overwrites: "Every file in storage is replaced by the backup's files; files added since the backup are removed.",
+    has: (b) => b.includes_files,
+  },
+  {
+    part: "config",
+    label: "Config folder",
+    icon: <SettingsIcon size={16} />,
+    overwrites: "The server's config folder is replaced by the backup's.",
+    has: (b) => b.includes_config,
+  },
+];
+
+const STEP_LABELS: Record<string, string> = {
+  preparing: "Preparing",
+  verifying: "Checking the backup",
+  "safety backup": "Taking a safety backup of the current state",
+  swapping: "Putting the restored data in place",
+};
+
+function stepLabel(step: string): string {
+  if (step.startsWith("verifying backup")) return `Checking ${step.slice("verifying ".length)}`;
+  return STEP_LABELS[step] ?? step.charAt(0).toUpperCase() + step.slice(1);
+}
+
+function defaultParts(backup: BackupRecord): Record<Part, boolean> {
+  return { database: backup.includes_database, files: backup.includes_files, config: false };
+}
+
+/** Mount with a `key` per backup, so each opening starts from the defaults. */
+export function RestoreDialog({
+  backup,
+  onClose,
+  onRestored,
+}: {
+  backup: BackupRecord;
+  onClose: () => void;
+  onRestored: (outcome: RestoreOutcome) => void;
+}) {
+  const [parts, setParts] = useState<Record<Part, boolean>>(() => defaultParts(backup));
+  const [typed, setTyped] = useState("");
+  const restore = trpc.backup.restore.useMutation({ onSuccess: onRestored });
+  const progress = trpc.backup.restoreProgress.useQuery(undefined, {
+    enabled: restore.isPending,
+    refetchInterval: restore.isPending ? POLL_MS : false,
+    staleTime: 0,
+    retry: false,
+  });
+
+  const running = restore.isPending;
+  const done = restore.isSuccess;
+  const nothingChosen = !parts.database && !parts.files && !parts.config;
+  const armed = typed === CONFIRM_WORD && !nothingChosen && !running;
+
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    if (!armed) return;
+    restore.mutate({
+      backup_id: backup.id,
+      restore_database: parts.database,
+      restore_files: parts.files,
+      restore_config: parts.config,
+      confirm: true,
+    });
+  };
+
+  const footer = done ? (
+    <>
+      <Button onClick={onClose}>Close</Button>
+      <Button variant="primary" icon={<RefreshIcon size={14} />} onClick={() => window.location.reload()} autoFocus>
+        Reload now
+      </Button>
+    </>
+  ) : (
+    <>
+      <Button onClick={onClose} disabled={running}>
+        Cancel
+      </Button>
+      <Button
+        type="submit"
+        form="restore-backup-form"
+        variant="danger"
+        icon={<RotateCcwIcon size={14} />}
+        loading={running}
+        disabled={!armed}
+      >
+        {running ? "Restoring…" : "Restore backup"}
+      </Button>
+    </>
+  );
+
+  return (
+    <Dialog
+      open
+      onOpenChange={(open) => !open && onClose()}
+      size="md"
+      busy={running}
+      title={done ? "Backup restored" : `Restore ${backup.filename}?`}
+      description={
+        done ? undefined : (
+          <>
+            A {TYPE_LABELS[backup.backup_type].toLowerCase()} backup from{" "}
+            {formatDate(backup.created_at)}. Restoring overwrites the current data with the backup&apos;s.
+          </>
+        )
+      }
+      footer={footer}
+    >
+      {done ? (
+        <RestoreDone outcome={restore.data} />
+      ) : (
+        <form id="restore-backup-form" onSubmit={onSubmit} className="stack-sm" style={{ gap: "var(--space-4)" }}>
+          <fieldset className={styles.choices} disabled={running}>
+            <legend className="field-label">What to restore (and overwrite)</legend>
+            {PARTS.map(({ part, label, icon, overwrites, has }) => {
+              const available = has(backup);
+              return (
+                <label key={part} className={styles.choice} data-disabled={!available || undefined}>
+                  <input
+                    type="checkbox"
+                    name={`restore_${part}`}
+                    checked={available && parts[part]}
+                    disabled={!available}
+                    onChange={(e) => setParts({ ...parts, [part]: e.target.checked })}
+                  />
+                  <span className={styles.choiceText}>
+                    <span className={styles.choiceLabel}>
+                      {icon} {label}
+                      {available ? null : <span className={styles.choiceNote}>not in this backup</span>}
+                    </span>
+                    <span className={styles.choiceDescription}>{overwrites}</span>
+                  </span>
+                </label>
+              );
+            })}
+          </fieldset>
+          {backup.backup_type === "incremental" ? (
+            <p className="muted" style={{ fontSize: "var(--text-sm)" }}>
+              This is an incremental backup: the backups it builds on are read too, to put every file back.
+            </p>
+          ) : null}
+          <Callout tone="warning" title="A safety backup is taken first">
+            Before anything is overwritten, BaluHost makes a full backup of the current state (marked “Safety” in the
+            list), so this restore can be undone by restoring that one.
+          </Callout>
+          <TextField
+            label={
+              <>
+                Type <span className="mono">{CONFIRM_WORD}</span> to confirm
+              </>
+            }
+            name="confirm"
+            value={typed}
+            onChange={(e) => setTyped(e.target.value)}
+            autoComplete="off"
+            autoCapitalize="characters"
+            spellCheck={false}
+            inputClassName="mono"
+            disabled={running}
+            hint={nothingChosen ? "Tick at least one part to restore." : undefined}
+          />
+          {running ? <RestoreRunning progress={progress.data ?? null} /> : null}
+          {restore.error ? (
+            <Callout tone="danger" title="The backup was not restored">
+              {errorMessage(restore.error)}
+            </Callout>
+          ) : null}
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function RestoreRunning({ progress }: { progress: RouterOutputs["backup"]["restoreProgress"] }) {
+  const percent = progress && progress.bytes_total > 0 ? progress.percent : null;
+  return (
+    <div className={styles.restoreProgress} aria-live="polite" data-testid="restore-progress">
+      <div className={styles.progressHead}>
+        <span className={styles.choiceLabel}>{progress ? stepLabel(progress.step) : "Starting the restore"}…</span>
+        {percent !== null ? <span className={styles.progressPercent}>{Math.floor(percent)}%</span> : null}
+      </div>
+      <ProgressBar value={percent} label="Restore progress" />
+      {progress ? (
+        <span className={styles.progressMeta}>
+          {progress.bytes_total > 0
+            ? `${formatBytes(progress.bytes_done)} of ${formatBytes(progress.bytes_total)} · `
+            : null}
+          {formatDuration(progress.elapsed_ms)}
+        </span>
+      ) : null}
+      <span className={styles.progressMeta}>Keep this page open until the restore has finished.</span>
+    </div>
+  );
+}
+
+function RestoreDone({ outcome }: { outcome: RestoreOutcome | undefined }) {
+  return (
+    <div className="stack-sm" style={{ gap: "var(--space-4)" }} data-testid="restore-done">
+      <Callout tone="success" title="The restore has finished">
+        {outcome?.message ?? "Backup restored successfully."}
+      </Callout>
+      <p>
+        Reload the application now: this page still shows data from before the restore. If something is not as
+        expected, the safety backup{outcome ? ` (backup ${outcome.safety_backup_id})` : ""} holds the state from just
+        before it.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,344 @@
+/**
+ * The admin's backup workflow in the Backup tab, in a real browser against `next start`:
+ * the tests run in order on one signed-in page, each building on the state the previous
+ * one left (as an admin would work through the tab). Screenshots of the main states go
+ * to test-output/e2e/.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ADMIN_PASSWORD, SEED_FILES } from "./support/context";
+import { e2e, launchBrowser, newContext, screenshot, sha256File, signIn } from "./support/browser";
+
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+const BIG_FILE = "big/random.bin";
+
+const rows = () => page.locator('tbody tr[data-testid^="backup-row-"]');
+const rowById = (id: number) => page.getByTestId(`backup-row-${id}`);
+const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
+const toast = (text: string | RegExp) => page.locator(".toast").filter({ hasText: text });
+
+async function idOf(row: Locator): Promise<number> {
+  const testId = await row.getAttribute("data-testid");
+  return Number(testId?.replace("backup-row-", ""));
+}
+
+async function filenameOf(row: Locator): Promise<string> {
+  return (await row.locator("td").first().locator(".mono").first().innerText()).trim();
+}
+
+/** Opens the create dialog, picks the type and starts the backup; returns the new row's id. */
+async function startBackup(type: "Full" | "Incremental" | "Database only" | "Files only", options: { screenshotAs?: string } = {}): Promise<number> {
+  const before = new Set(await Promise.all((await rows().all()).map(idOf)));
+  await page.getByRole("button", { name: "Create backup" }).first().click();
+  const create = dialog("Create backup");
+  await create.waitFor();
+  await create.getByRole("radio", { name: new RegExp(`^${type}`) }).check();
+  if (options.screenshotAs) await screenshot(page, options.screenshotAs, { fullPage: false });
+  await create.getByRole("button", { name: "Create backup" }).click();
+  await create.waitFor({ state: "hidden" });
+  // The new row is in the list at once, before any reload or refetch.
+  const first = rows().first();
+  await expect.poll(async () => before.has(await idOf(first))).toBe(false);
+  return idOf(first);
+}
+
+async function waitForStatus(id: number, status: "completed" | "failed", timeout = 60_000): Promise<void> {
+  await rowById(id).and(page.locator(`[data-status="${status}"]`)).waitFor({ timeout });
+}
+
+function writeRandomFile(file: string, bytes: number): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, "w");
+  try {
+    const chunk = 8 * 1024 * 1024;
+    for (let written = 0; written < bytes; written += chunk) fs.writeSync(fd, crypto.randomBytes(Math.min(chunk, bytes - written)));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  context = await newContext(browser);
+  page = await context.newPage();
+  await signIn(page, "admin", ADMIN_PASSWORD);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("Settings → Backup", () => {
+  test("an empty list tells the admin to create the first backup", async () => {
+    await page.goto("/settings/backup");
+    await page.getByRole("heading", { name: "No backups yet" }).waitFor();
+    expect(await page.getByText("No backups yet. Create your first backup").isVisible()).toBe(true);
+    expect(await page.getByTestId("summary-count").innerText()).toBe("0");
+    expect(await page.getByTestId("summary-running").innerText()).toBe("Nothing");
+    // The free space comes from the overview (never "–" once loaded).
+    expect(await page.getByTestId("summary-free").innerText()).toMatch(/\d.*(B|KiB|MiB|GiB|TiB)$/);
+    await screenshot(page, "01-empty-list");
+  });
+
+  test("a running backup shows live progress and can be cancelled", async () => {
+    const big = path.join(e2e().storagePath, BIG_FILE);
+    writeRandomFile(big, 384 * 1024 * 1024);
+    try {
+      const id = await startBackup("Full", { screenshotAs: "02-create-dialog" });
+      const row = rowById(id);
+      await row.getByTestId("backup-progress").waitFor();
+      // The bar moves without a reload: wait for a second, higher reading.
+      const percent = async () => Number((await row.getByRole("progressbar").getAttribute("aria-valuenow")) ?? 0);
+      await expect.poll(percent, { timeout: 30_000 }).toBeGreaterThan(0);
+      expect(await row.getByTestId("backup-progress").innerText()).toMatch(/of \d+ files · .* of .* · /);
+      await expect.poll(() => page.getByTestId("summary-running").innerText()).toContain("Backup");
+      await screenshot(page, "03-backup-in-progress", { fullPage: false });
+
+      await row.getByRole("button", { name: /^Cancel backup/ }).click();
+      await waitForStatus(id, "failed");
+      expect(await row.getByTestId("backup-error").innerText()).toBe("Cancelled by admin.");
+      await toast("Backup cancelled").waitFor();
+      await expect.poll(() => page.getByTestId("summary-running").innerText()).toBe("Nothing");
+      // Nothing half-written stays in the backup folder.
+      expect(fs.readdirSync(e2e().backupPath).filter((f) => f.endsWith(".tar.gz"))).toEqual([]);
+    } finally {
+      fs.rmSync(path.dirname(big), { recursive: true, force: true });
+    }
+  });
+
+  test("a full backup completes in the list without a reload", async () => {
+    const id = await startBackup("Full");
+    await waitForStatus(id, "completed");
+    await toast("Backup completed").waitFor();
+    const row = rowById(id);
+    expect(await row.locator('td[data-label="Type"]').innerText()).toContain("Full");
+    expect(await row.locator('td[data-label="Created"]').innerText()).toContain("by admin");
+    expect(await row.locator('td[data-label="Size"]').innerText()).toMatch(/\d+(\.\d+)? (B|KiB|MiB)/);
+    expect(await row.getByTestId("backup-verification").innerText()).toBe("Not verified");
+    expect(fs.existsSync(path.join(e2e().backupPath, await filenameOf(row)))).toBe(true);
+  });
+
+  test("downloading a backup gives the archive's exact bytes", async () => {
+    const row = rows().and(page.locator('[data-status="completed"]')).first();
+    const filename = await filenameOf(row);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("link", { name: `Download ${filename}` }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(filename);
+    const saved = await download.path();
+    expect(sha256File(saved)).toBe(sha256File(path.join(e2e().backupPath, filename)));
+  });
+
+  test("verifying a backup shows the result on its row", async () => {
+    const row = rows().and(page.locator('[data-status="completed"]')).first();
+    const filename = await filenameOf(row);
+    await row.getByRole("button", { name: `Verify ${filename}` }).click();
+    await toast("Backup verified").waitFor();
+    await expect.poll(() => row.getByTestId("backup-verification").innerText()).toMatch(/^Verified/);
+  });
+
+  test("a restore needs RESTORE typed, then puts the original files back", async () => {
+    const notes = path.join(e2e().storagePath, "documents/notes.txt");
+    const added = path.join(e2e().storagePath, "documents/added-later.txt");
+    fs.writeFileSync(notes, "Changed after the backup.\n");
+    fs.writeFileSync(added, "This file did not exist when the backup was taken.\n");
+
+    const row = rows().and(page.locator('[data-status="completed"]')).first();
+    const id = await idOf(row);
+    const filename = await filenameOf(row);
+    await row.getByRole("button", { name: `Restore ${filename}` }).click();
+    const restore = dialog(`Restore ${filename}?`);
+    await restore.waitFor();
+
+    // What will be overwritten, and only the parts this backup holds can be ticked.
+    const text = await restore.innerText();
+    expect(text).toContain("All users and their passwords, API tokens and settings");
+    expect(text).toContain("Every file in storage");
+    expect(text).toContain("safety backup");
+    expect(await restore.getByRole("checkbox", { name: /Database/ }).isChecked()).toBe(true);
+    expect(await restore.getByRole("checkbox", { name: /Files/ }).isChecked()).toBe(true);
+    expect(await restore.getByRole("checkbox", { name: /Config folder/ }).isDisabled()).toBe(true);
+
+    const confirm = restore.getByLabel("Type RESTORE to confirm");
+    const go = restore.getByRole("button", { name: "Restore backup" });
+    expect(await go.isDisabled()).toBe(true);
+    await confirm.fill("restore");
+    expect(await go.isDisabled()).toBe(true);
+    await confirm.fill("RESTORE");
+    expect(await go.isEnabled()).toBe(true);
+    await screenshot(page, "05-restore-dialog-confirmed", { fullPage: false });
+
+    await go.click();
+    const done = dialog("Backup restored");
+    await done.getByTestId("restore-done").waitFor({ timeout: 90_000 });
+    await screenshot(page, "06-restore-success", { fullPage: false });
+
+    expect(fs.readFileSync(notes, "utf8")).toBe(SEED_FILES["documents/notes.txt"]);
+    expect(fs.existsSync(added)).toBe(false);
+
+    await done.getByRole("button", { name: "Reload now" }).click();
+    await page.waitForLoadState("load");
+    // Still signed in after the reload, and the safety backup taken first is in the list.
+    const safety = rows().filter({ has: page.locator(".badge", { hasText: "Safety" }) });
+    await safety.first().waitFor();
+    expect(await safety.first().getAttribute("data-status")).toBe("completed");
+    expect(await rowById(id).isVisible()).toBe(true);
+  });
+
+  test("an archive uploaded from this computer appears in the list, with upload progress", async () => {
+    const source = rows().and(page.locator('[data-status="completed"]')).last();
+    const archive = path.join(e2e().backupPath, await filenameOf(source));
+    const copy = path.join(e2e().root, "offsite copy.tar.gz");
+    fs.copyFileSync(archive, copy);
+    const size = fs.statSync(copy).size;
+    const before = await rows().count();
+
+    await page.getByRole("button", { name: "Upload backup" }).first().click();
+    const upload = dialog("Upload backup");
+    await upload.getByTestId("upload-drop-zone").waitFor();
+
+    // Throttle the upload (about 3 s) so its progress can be seen and photographed.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: Math.max(16 * 1024, Math.floor(size / 3)),
+    });
+    try {
+      await upload.locator('input[type="file"]').setInputFiles(copy);
+      const progress = upload.getByTestId("upload-progress");
+      await progress.waitFor();
+      await expect.poll(async () => Number((await progress.getByRole("progressbar").getAttribute("aria-valuenow")) ?? 0), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(await progress.innerText()).toMatch(/offsite copy\.tar\.gz[\s\S]*\d+%[\s\S]*of .* uploaded|Checking the archive/);
+      await screenshot(page, "07-upload-progress", { fullPage: false });
+    } finally {
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
+    await upload.getByTestId("upload-done").waitFor({ timeout: 30_000 });
+    expect(await upload.getByTestId("upload-done").innerText()).toContain("offsite copy.tar.gz");
+    await screenshot(page, "08-upload-done", { fullPage: false });
+    await upload.getByRole("button", { name: "Done" }).click();
+
+    await expect.poll(() => rows().count()).toBe(before + 1);
+    const uploaded = rows().first();
+    expect(await uploaded.locator(".badge", { hasText: "Uploaded" }).isVisible()).toBe(true);
+    expect(await uploaded.getAttribute("data-status")).toBe("completed");
+    expect(await uploaded.getByTestId("backup-verification").innerText()).toMatch(/^Verified/);
+  });
+
+  test("a file that is not an archive is refused with the reason", async () => {
+    const bogus = path.join(e2e().root, "not-a-backup.tar.gz");
+    fs.writeFileSync(bogus, "this is plain text, not gzip");
+    await page.getByRole("button", { name: "Upload backup" }).first().click();
+    const upload = dialog("Upload backup");
+    await upload.locator('input[type="file"]').setInputFiles(bogus);
+    const error = upload.locator(".callout-danger");
+    await error.waitFor({ timeout: 30_000 });
+    // The server's own message (from its JSON error), not a generic one.
+    expect(await error.innerText()).not.toMatch(/HTTP \d+/);
+    expect((await error.innerText()).length).toBeGreaterThan(30);
+    await upload.getByRole("button", { name: "Close" }).last().click();
+    await upload.waitFor({ state: "hidden" });
+  });
+
+  test("deleting asks first, and the server's refusal for the base of an incremental is shown", async () => {
+    const incremental = await startBackup("Incremental");
+    await waitForStatus(incremental, "completed");
+    const parentText = await rowById(incremental).locator('td[data-label="Type"]').innerText();
+    const parentId = Number(/on backup (\d+)/.exec(parentText)?.[1]);
+    expect(parentId).toBeGreaterThan(0);
+
+    // The base cannot go while the incremental needs it.
+    const base = rowById(parentId);
+    await base.getByRole("button", { name: /^Delete / }).click();
+    let confirm = page.getByRole("dialog", { name: /^Delete / });
+    await confirm.getByRole("button", { name: "Delete backup" }).click();
+    await confirm.locator(".callout-danger").waitFor();
+    expect(await confirm.locator(".callout-danger").innerText()).toContain(`is the base of incremental backup ${incremental}`);
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    expect(await base.isVisible()).toBe(true);
+
+    // The incremental itself can.
+    const filename = await filenameOf(rowById(incremental));
+    await rowById(incremental).getByRole("button", { name: `Delete ${filename}` }).click();
+    confirm = dialog(`Delete ${filename}?`);
+    await confirm.getByRole("button", { name: "Delete backup" }).click();
+    await toast("Backup deleted").waitFor();
+    await rowById(incremental).waitFor({ state: "detached" });
+    expect(fs.existsSync(path.join(e2e().backupPath, filename))).toBe(false);
+    await screenshot(page, "04-list-with-backups");
+  });
+
+  test("retention settings save and then show they come from a saved setting", async () => {
+    const maxCount = page.getByLabel("Keep at most (backups)");
+    const days = page.getByLabel("Keep for (days)");
+    expect(await page.getByTestId("retention-max_count-source").innerText()).toMatch(/50 backups · environment variable/);
+    expect(await page.getByTestId("retention-retention_days-source").innerText()).toMatch(/30 days · default/);
+
+    await maxCount.fill("0");
+    await page.getByRole("button", { name: "Save retention" }).click();
+    await page.getByText("Keep at least 1 backup").waitFor();
+
+    await maxCount.fill("40");
+    await days.fill("90");
+    await page.getByRole("button", { name: "Save retention" }).click();
+    await toast("Retention settings saved").waitFor();
+    await expect.poll(() => page.getByTestId("retention-max_count-source").innerText()).toMatch(/40 backups · saved setting/);
+    expect(await page.getByTestId("retention-retention_days-source").innerText()).toMatch(/90 days · saved setting/);
+
+    await page.reload();
+    expect(await page.getByTestId("retention-max_count-source").innerText()).toMatch(/40 backups · saved setting/);
+    expect(await maxCount.inputValue()).toBe("40");
+  });
+
+  test("the activity card lists backup actions, filtered by action and user", async () => {
+    const table = page.getByTestId("backup-audit-table");
+    await table.waitFor();
+    const all = await table.innerText();
+    for (const action of ["backup.create", "backup.restore", "backup.download", "backup.upload", "backup.verify", "backup.delete", "backup.cancel"]) {
+      expect(all).toContain(action);
+    }
+    await page.getByLabel("Action", { exact: true }).selectOption("restore");
+    await expect.poll(async () => (await table.locator("tbody tr").allInnerTexts()).every((t) => t.includes("backup.restore"))).toBe(true);
+    expect(await table.innerText()).toContain("Restored a backup");
+
+    await page.getByLabel("Action", { exact: true }).selectOption("delete");
+    // The refused delete is there with its error.
+    await expect.poll(() => table.innerText()).toContain("is the base of incremental backup");
+    expect(await table.locator(".badge", { hasText: "Failed" }).count()).toBeGreaterThan(0);
+
+    await page.getByLabel("User", { exact: true }).fill("nobody");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("heading", { name: "No backup activity matches these filters" }).waitFor();
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await table.waitFor();
+  });
+
+  test("the list reads well on a 390 px wide phone", async () => {
+    const phone = await newContext(browser, { viewport: { width: 390, height: 844 }, storageState: await context.storageState() });
+    try {
+      const small = await phone.newPage();
+      await small.goto("/settings/backup");
+      await small.locator('tbody tr[data-testid^="backup-row-"]').first().waitFor();
+      // Nothing sticks out sideways.
+      const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await screenshot(small, "09-mobile-list");
+      await small.getByRole("button", { name: "Create backup" }).first().click();
+      await small.getByRole("dialog", { name: "Create backup" }).waitFor();
+      await screenshot(small, "10-mobile-create-dialog", { fullPage: false });
+    } finally {
+      await phone.close();
+    }
+  });
+});

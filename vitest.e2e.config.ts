@@ -1,0 +1,20 @@
+/**
+ * End-to-end tests: a real `next start` (built once by the global setup) on temp folders,
+ * driven by Debian's Chromium through playwright-core. Run with `npm run test:e2e`;
+ * E2E_SKIP_BUILD=1 reuses the last `next build`.
+ */
+import path from "node:path";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: { alias: { "@": path.resolve(__dirname) } },
+  test: {
+    environment: "node",
+    include: ["tests/e2e/**/*.test.ts"],
+    globalSetup: ["tests/e2e/global-setup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    fileParallelism: false,
+    pool: "forks",
+  },
+});
