@@ -13,7 +13,8 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { formatBytes, formatDuration, pluralize } from "@/app/_components/format";
 import { BACKUP_TYPES, type BackupType } from "@/db/schema";
 import { toProgressRecord, type BackupRecord } from "../backup/contract";
-import { importBackup } from "../backup/import";
+import { importBackup, verifyBackup } from "../backup/import";
+import { verifyArchive } from "../backup/restore/extract";
 import { runningJobs, type BackupProgress } from "../backup/progress";
 import { currentRestoreProgress, type RestoreProgress } from "../backup/restore/progress";
 import { restoreBackup } from "../backup/restore/restore";
@@ -133,6 +134,48 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
         );
       },
     );
+
+  registerArchiveCommands(backup, io);
+}
+
+function registerArchiveCommands(backup: Command, io: CliIO): void {
+  backup
+    .command("import")
+    .description("add an archive (downloaded earlier, or from another BaluHost) to the backup list, after verifying it")
+    .argument("<file>", "path of a .tar.gz archive")
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      await startupSettled();
+      const id = await importForRestore(ctx, path.resolve(file));
+      const record = getBackup(ctx.db, id);
+      printResult(ctx, `imported backup ${id}: ${record.filename} (${formatBytes(record.size_bytes)}, ${record.backup_type}); restore it with: backup restore ${id} --yes`, record);
+    });
+
+  backup
+    .command("verify")
+    .description("read a whole archive and check it against its manifest, without restoring; <backup> is an id or a file path")
+    .argument("<backup>", "backup id (see `backup list`), or path of a .tar.gz archive", parseRestoreSource)
+    .action(async (source: RestoreSource, _options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      if ("file" in source) {
+        if (!fs.existsSync(source.file)) throw new AppError("NOT_FOUND", `There is no archive at ${source.file}.`);
+        const result = await verifyArchive(source.file);
+        printResult(
+          ctx,
+          `ok: ${source.file} is intact (${pluralize(result.fileCount, "file")}, ${formatBytes(result.totalBytes)}` +
+            `${result.manifest ? `, ${result.manifest.backup_type} backup from ${result.manifest.created_at}` : ", no BaluHost manifest"})`,
+          { file: source.file, ok: true, file_count: result.fileCount, total_bytes: result.totalBytes, manifest: result.manifest !== null },
+        );
+        return;
+      }
+      const row = await verifyBackup({ db: ctx.db, config: ctx.config, actor: ctx.actor, id: source.id });
+      const record = getBackup(ctx.db, row.id);
+      if (row.verifyStatus !== "ok") {
+        printResult(ctx, `backup ${row.id} FAILED verification: ${row.verifyError}`, record);
+        throw new CliExit(EXIT_FAILURE, `backup ${row.id} is damaged; do not rely on it`);
+      }
+      printResult(ctx, `ok: backup ${row.id} (${row.filename}) is intact`, record);
+    });
 }
 
 type RestoreSource = { id: number } | { file: string };

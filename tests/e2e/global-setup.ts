@@ -24,7 +24,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/^(NAS_|ADMIN_|NEXTAUTH_|BALUHOST_|PORT$|NODE_ENV$)/.test(key)),
   );
-  return { ...inherited, NEXT_TELEMETRY_DISABLED: "1", ...extra } as NodeJS.ProcessEnv;
+  return { ...inherited, NEXT_TELEMETRY_DISABLED: "1", ...extra } as unknown as NodeJS.ProcessEnv;
 }
 
 function freePort(): Promise<number> {

@@ -318,3 +318,53 @@ describe("backup commands", () => {
     ]);
   });
 });
+
+describe("importing and verifying archives from the CLI", () => {
+  let app: TestApp;
+  beforeEach(async () => {
+    app = createTestApp();
+    await app.ready;
+    writeFiles(app.config.storagePath, { "a.txt": "original a\n" });
+  });
+  afterEach(() => app.cleanup());
+
+  const cli = (...args: string[]) => runCliInProcess(args, { groups: [registerBackupCommands] });
+
+  async function archiveCopy(): Promise<string> {
+    const made = await cli("--json", "backup", "create", "--type", "full");
+    const { filename } = JSON.parse(made.stdout) as { filename: string };
+    const copy = path.join(makeTempDir(), "downloaded.tar.gz");
+    fs.copyFileSync(path.join(app.config.backupPath, filename), copy);
+    return copy;
+  }
+
+  it("imports an archive file so it can be restored by id", async () => {
+    const copy = await archiveCopy();
+    const run = await cli("--json", "backup", "import", copy);
+    expect(run.code).toBe(0);
+    const record = backupRecordSchema.parse(JSON.parse(run.stdout));
+    expect(record).toMatchObject({ origin: "imported", status: "completed", verify_status: "ok" });
+    expect(listBackups(app.db).backups).toHaveLength(2);
+  });
+
+  it("verifies a catalogued backup and records the result", async () => {
+    await archiveCopy();
+    const run = await cli("backup", "verify", "1");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^ok: backup 1 /);
+    expect(getBackup(app.db, 1)).toMatchObject({ verify_status: "ok", verified_at: expect.any(String) });
+  });
+
+  it("reports a damaged archive file with exit code 1 and refuses to import it", async () => {
+    const copy = await archiveCopy();
+    const bytes = fs.readFileSync(copy);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    fs.writeFileSync(copy, bytes);
+    const verify = await cli("backup", "verify", copy);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/damaged/i);
+    const imported = await cli("backup", "import", copy);
+    expect(imported.code).toBe(1);
+    expect(listBackups(app.db).backups).toHaveLength(1);
+  });
+});

@@ -460,6 +460,26 @@ describe("writeBackupArchive", () => {
     ).rejects.toThrow(/includes disagrees.*database/);
   });
 
+  it.each(["../escape.txt", "/etc/passwd", "a/./b", "a//b", ""])("refuses a pre-scanned entry with the path %j", async (bad) => {
+    await expect(
+      backupStorage({ trees: [{ name: "files", root: storage, entries: [{ path: bad, type: "file", size: 1, mtimeMs: 0, mode: 0o644 }] }] }),
+    ).rejects.toThrow(/not a plain relative path/);
+  });
+
+  it("refuses an unchanged() hash that is not a SHA-256", async () => {
+    write("a.txt", "a");
+    await expect(
+      backupStorage({ trees: [{ name: "files", root: storage, unchanged: () => ({ sha256: "nope" }) }] }),
+    ).rejects.toThrow(/invalid sha256/);
+  });
+
+  it("leaves its own output out when it is written inside the tree", async () => {
+    write("a.txt", "a");
+    const inside = path.join(storage, "backup.tar.gz.tmp");
+    const { manifest } = await backupStorage({ outputPath: inside });
+    expect(manifest.entries.map((e) => e.path)).toEqual(["files/a.txt"]);
+  });
+
   it("reports progress a few times a second at most, ending at the totals", async () => {
     for (let i = 0; i < 50; i++) write(`t/${i}.txt`, text(10_000 + i));
     const calls: Array<{ filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number }> = [];

@@ -27,7 +27,7 @@ import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
 import { GzipBlockWriter } from "./gzip-blocks";
 import { computeTotals, MANIFEST_ARCHIVE_PATH, serializeManifest } from "./manifest";
-import { scanTree } from "./scan";
+import { absoluteJoiner, scanTree } from "./scan";
 import { IN_MEMORY_MAX_BYTES, ReadArena, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
 import { encodeTarHeader, endOfArchive, padded, TAR_BLOCK } from "./tar-header";
 import type {
@@ -210,6 +210,7 @@ class ArchiveBuilder {
       owned: boolean;
       known: Array<string | undefined> | null;
       rootStat: fs.Stats | null;
+      under: (rel: string) => string;
     }> = [];
     for (const tree of trees) {
       throwIfAborted(this.signal);
@@ -223,8 +224,14 @@ class ArchiveBuilder {
       const known: Array<string | undefined> | null = tree.unchanged ? new Array(entries.length) : null;
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i];
+        if (!isSafeRelativePath(e.path)) {
+          throw new TypeError(`writeBackupArchive: entry path ${JSON.stringify(e.path)} of tree "${tree.name}" is not a plain relative path`);
+        }
         if (e.type !== "file") continue;
         const hit = known && tree.unchanged!(e);
+        if (hit && !/^[0-9a-f]{64}$/.test(hit.sha256)) {
+          throw new TypeError(`writeBackupArchive: unchanged() returned an invalid sha256 for ${e.path}`);
+        }
         if (hit) known![i] = hit.sha256;
         else {
           this.progress.filesTotal++;
@@ -232,7 +239,7 @@ class ArchiveBuilder {
         }
       }
       const rootStat = await fs.promises.stat(tree.root).catch(() => null);
-      planned.push({ name: tree.name, root: tree.root, entries, owned, known, rootStat });
+      planned.push({ name: tree.name, root: tree.root, entries, owned, known, rootStat, under: absoluteJoiner(tree.root) });
     }
 
     function* items(): Generator<Item> {
@@ -257,7 +264,7 @@ class ArchiveBuilder {
             yield { kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true };
             continue;
           }
-          const abs = path.resolve(t.root, entry.path);
+          const abs = t.under(entry.path);
           // A backup folder inside a tree must not swallow the archive being written.
           if (abs === output) continue;
           if (entry.type === "symlink") yield { kind: "symlink", archivePath, abs, entry };
@@ -438,6 +445,18 @@ class ArchiveBuilder {
       bytesTotal: Math.max(p.bytesTotal, p.bytesDone),
     });
   }
+}
+
+/**
+ * Entries come from scanTree or from the caller: a path that is absolute, has "." or ".."
+ * segments, empty segments or NUL would put something outside backup/<tree>/ on restore.
+ */
+function isSafeRelativePath(p: string): boolean {
+  if (p === "" || p.includes("\0")) return false;
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === "." || seg === "..") return false;
+  }
+  return true;
 }
 
 /** "files/a" → "backup/files/a"; "" → "backup". */
