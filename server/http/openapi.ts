@@ -1,0 +1,107 @@
+/**
+ * The OpenAPI 3.1 document of the REST backup API, generated from the same zod contract
+ * the handlers validate with, so the document cannot drift from the code.
+ */
+import { z } from "zod";
+import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, restoreOutcomeSchema } from "../backup/contract";
+import { appVersion } from "../version";
+
+const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+};
+
+const errorBody = {
+  type: "object",
+  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } }, required: ["code", "message"] } },
+};
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]),
+  );
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid input (the message says which field and why)",
+  401: "Not signed in and no valid API token",
+  403: "Not an administrator, or a cross-site request",
+  404: "No such backup",
+  409: "Another backup or restore is in progress, or the backup is in a state that does not allow it",
+  413: "Archive larger than the upload limit",
+  415: "Wrong Content-Type",
+  416: "Range not satisfiable",
+  422: "The archive is invalid, damaged, or from a newer version",
+  507: "Not enough free space",
+};
+
+const idParam = { name: "id", in: "path", required: true, schema: { type: "integer", minimum: 1 } };
+const json = (ref: string) => ({ "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } });
+
+export function buildOpenApiDocument() {
+  return {
+    openapi: "3.1.0",
+    info: { title: "BaluHost backup API", version: appVersion(), description: "All endpoints require an administrator: a session cookie or `Authorization: Bearer <token>`." },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" }, session: { type: "apiKey", in: "cookie", name: "next-auth.session-token" } },
+      schemas: {
+        Error: errorBody,
+        Backup: schema(backupRecordSchema),
+        BackupList: schema(backupListSchema),
+        CreateBackup: schema(createBackupInput, "input"),
+        Restore: schema(restoreInput, "input"),
+        RestoreOutcome: schema(restoreOutcomeSchema),
+      },
+    },
+    security: [{ bearer: [] }, { session: [] }],
+    paths: {
+      "/api/backups": {
+        get: { summary: "List backups", responses: { 200: { description: "Backups, newest first", content: json("BackupList") }, ...errors(401, 403) } },
+        post: {
+          summary: "Create a backup",
+          requestBody: { required: true, content: json("CreateBackup") },
+          responses: { 201: { description: "Created (in_progress, or finished with wait: true)", content: json("Backup") }, ...errors(400, 401, 403, 409, 415, 507) },
+        },
+      },
+      "/api/backups/{id}": {
+        parameters: [idParam],
+        get: { summary: "Get a backup", responses: { 200: { description: "The backup", content: json("Backup") }, ...errors(400, 401, 403, 404) } },
+        delete: { summary: "Delete a backup", responses: { 204: { description: "Deleted" }, ...errors(400, 401, 403, 404, 409) } },
+      },
+      "/api/backups/{id}/download": {
+        parameters: [idParam],
+        get: {
+          summary: "Download the archive (supports Range, If-Range, If-None-Match)",
+          responses: {
+            200: { description: "The .tar.gz", content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
+            206: { description: "Partial content" },
+            ...errors(400, 401, 403, 404, 409, 416),
+          },
+        },
+      },
+      "/api/backups/{id}/restore": {
+        parameters: [idParam],
+        post: {
+          summary: "Restore a backup (confirm: true required)",
+          requestBody: { required: true, content: json("Restore") },
+          responses: { 200: { description: "Restored", content: json("RestoreOutcome") }, ...errors(400, 401, 403, 404, 409, 422, 507) },
+        },
+      },
+      "/api/backups/{id}/verify": {
+        parameters: [idParam],
+        post: { summary: "Verify an archive without restoring", responses: { 200: { description: "The backup with its verification result", content: json("Backup") }, ...errors(400, 401, 403, 404, 409) } },
+      },
+      "/api/backups/{id}/cancel": {
+        parameters: [idParam],
+        post: { summary: "Cancel a running backup", responses: { 202: { description: "Cancelling", content: json("Backup") }, ...errors(400, 401, 403, 404, 409) } },
+      },
+      "/api/backups/upload": {
+        post: {
+          summary: "Upload an archive (the request body is the .tar.gz)",
+          parameters: [{ name: "X-Filename", in: "header", required: false, schema: { type: "string" }, description: "Original file name, URI-encoded" }],
+          requestBody: { required: true, content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
+          responses: { 201: { description: "Verified and added", content: json("Backup") }, ...errors(400, 401, 403, 413, 415, 422, 507) },
+        },
+      },
+    },
+  };
+}
