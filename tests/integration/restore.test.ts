@@ -8,6 +8,7 @@ import { auditLog, backups, users } from "@/db/schema";
 import { recordAudit } from "@/server/audit";
 import { acquireOperationLock } from "@/server/backup/lock";
 import { journalPath, WORK_DIR } from "@/server/backup/restore/journal";
+import { restoreBackup } from "@/server/backup/restore/restore";
 import { createUser } from "@/server/users";
 import { hashTree, writeFiles, writeRandomFile } from "../helpers/files";
 import { createTestApp, type TestApp } from "../helpers/test-app";
@@ -145,6 +146,25 @@ describe("restoring a backup", () => {
     } finally {
       held.release();
     }
+  });
+
+  it("refuses to start without room for staging and the safety backup, changing nothing", async () => {
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    mutate(app);
+    const changed = snapshotState(app);
+    const attempt = restoreBackup({
+      db: app.db,
+      config: app.config,
+      actor: { id: app.admin.id, username: "admin" },
+      backupId: backup.id,
+      parts: { database: true, files: true, config: false },
+      confirm: true,
+      freeSpace: async () => 1024 * 1024,
+    });
+    await expect(attempt).rejects.toMatchObject({ code: "INSUFFICIENT_SPACE", message: expect.stringMatching(/free space/i) });
+    expect(snapshotState(app)).toEqual(changed);
+    expect(leftovers(app)).toEqual([]);
+    expect((await app.caller(app.admin).backup.list()).backups).toHaveLength(1);
   });
 
   it("refuses parts the backup does not hold", async () => {

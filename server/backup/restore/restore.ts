@@ -26,7 +26,7 @@ import type { Backup } from "@/db/schema";
 import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
-import type { BackupManifest, ManifestFileEntry } from "../archive";
+import { scanTree, type BackupManifest, type ManifestFileEntry } from "../archive";
 import { archivePath, getBackupRow, loadManifest } from "../catalog";
 import { crashPoint } from "../failpoints";
 import { freeBytes } from "../fs-safe";
@@ -256,33 +256,36 @@ function finishStagedDatabase(dir: string, what: string): void {
   for (const suffix of ["-wal", "-shm"]) fs.rmSync(file + suffix, { force: true });
 }
 
-async function checkSpace(opts: RestoreOptions, chain: Backup[]): Promise<void> {
+/**
+ * Refuses to start without room for the staging copy (on the data volume) and the safety
+ * backup (on the backup volume); when both are one volume, it needs room for both.
+ */
+async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup): Promise<void> {
   const free = opts.freeSpace ?? freeBytes;
-  // Staging holds the restored data uncompressed: at most the archives' size times a margin for text.
-  const staged = chain.reduce((n, b) => n + b.sizeBytes, 0) * 1.5;
-  const live = (dir: string) => {
-    let total = 0;
-    const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.isFile()) total += fs.statSync(p).size;
-      }
-    };
-    if (fs.existsSync(dir)) walk(dir);
-    return total;
-  };
-  const checks: Array<[string, number]> = [
-    [opts.config.storagePath, staged],
-    [opts.config.backupPath, live(opts.config.storagePath) + fs.statSync(opts.config.databasePath).size],
-  ];
-  for (const [dir, need] of checks) {
+  const { config } = opts;
+  // The manifest knows the exact uncompressed size; an archive without one may expand a lot.
+  const manifest = await loadManifest(config, target).catch(() => null);
+  const staged = manifest ? manifest.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
+  const liveFiles = (await scanTree(config.storagePath)).reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
+  const safety = liveFiles + fs.statSync(config.databasePath).size;
+  const needs = new Map<number, { dir: string; bytes: number }>();
+  for (const [dir, bytes] of [
+    [config.storagePath, staged],
+    [config.backupPath, safety],
+  ] as const) {
+    const device = fs.statSync(dir).dev;
+    const entry = needs.get(device) ?? { dir, bytes: 0 };
+    entry.bytes += bytes;
+    needs.set(device, entry);
+  }
+  for (const { dir, bytes } of needs.values()) {
+    const need = Math.ceil(bytes * 1.05) + 16 * 1024 * 1024;
     const available = await free(dir);
     if (available < need) {
       throw new AppError(
         "INSUFFICIENT_SPACE",
         `Not enough free space to restore safely on the volume of ${dir}: about ${Math.ceil(need / 1048576)} MB needed ` +
-          `(staging and the safety backup), ${Math.floor(available / 1048576)} MB free. Free space or delete old backups, then try again.`,
+          `(the staged copy and the safety backup), ${Math.floor(available / 1048576)} MB free. Free space or delete old backups, then try again.`,
       );
     }
   }
@@ -310,7 +313,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
     lock = acquireOperationLock(config.backupPath, "restore", `restore of backup ${backupId} by ${actor.username}`);
     progress = startRestoreProgress(backupId);
     const chain = resolveChain(db, config, target);
-    await checkSpace(opts, chain);
+    await checkSpace(opts, chain, target);
 
     progress.step = "verifying";
     staging = prepareStaging(config, parts);
