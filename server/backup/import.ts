@@ -120,7 +120,14 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     const { bytes, sha256 } = metered.result();
     if (bytes === 0) throw new AppError("ARCHIVE_INVALID", "The archive is empty.");
 
-    const verified = await verifyArchive(tmp);
+    const verified = await verifyArchive(tmp).catch((err: unknown) => {
+      // The reader names the file it read: say the name the admin knows, not our temporary one.
+      if (err instanceof AppError) {
+        const known = opts.originalName ? `"${opts.originalName}"` : "the uploaded archive";
+        err.message = err.message.split(path.basename(tmp)).join(known);
+      }
+      throw err;
+    });
     const contents = verified.manifest
       ? { database: false, files: false, config: false, fileCount: 0 }
       : { database: verified.databaseIntegrity === "ok", files: verified.fileCount > 0, config: false, fileCount: verified.fileCount };

@@ -157,3 +157,27 @@ describe("archives from outside", () => {
     expect((await app.caller(app.admin).backup.list()).backups.map((b) => b.origin).sort()).toEqual(["imported", "safety"]);
   });
 });
+
+describe("messages about uploads", () => {
+  it("name the file the admin uploaded, not the temporary one", async () => {
+    const app = createTestApp();
+    try {
+      const attempt = importBackup({
+        db: app.db,
+        config: app.config,
+        actor: { id: null, username: "cli" },
+        source: { path: (() => {
+          const file = path.join(makeTempDir(), "holiday-photos.tar.gz");
+          fs.writeFileSync(file, "this is not an archive");
+          return file;
+        })() },
+        origin: "imported",
+        originalName: "holiday-photos.tar.gz",
+      });
+      await expect(attempt).rejects.toMatchObject({ code: "ARCHIVE_INVALID", message: expect.stringContaining('"holiday-photos.tar.gz"') });
+      await expect(attempt).rejects.toMatchObject({ message: expect.not.stringContaining(".incoming-") });
+    } finally {
+      await app.cleanup();
+    }
+  });
+});
