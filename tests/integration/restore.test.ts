@@ -167,6 +167,17 @@ describe("restoring a backup", () => {
     expect((await app.caller(app.admin).backup.list()).backups).toHaveLength(1);
   });
 
+  it("restores a file of nothing but zeros, which compresses close to deflate's limit", async () => {
+    const image = path.join(app.config.storagePath, "vm/disk.img");
+    fs.mkdirSync(path.dirname(image), { recursive: true });
+    fs.writeFileSync(image, Buffer.alloc(96 * 1024 * 1024));
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "files_only", wait: true });
+    expect(backup.size_bytes).toBeLessThan(3 * 1024 * 1024); // the zeros shrink ~1000:1 beside 2 MiB of random seed data
+    fs.rmSync(image);
+    await app.caller(app.admin).backup.restore({ backup_id: backup.id, restore_database: false, confirm: true });
+    expect(fs.statSync(image).size).toBe(96 * 1024 * 1024);
+  });
+
   it("refuses parts the backup does not hold", async () => {
     const dbOnly = await app.caller(app.admin).backup.create({ backup_type: "database_only", wait: true });
     await expect(

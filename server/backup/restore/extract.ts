@@ -40,7 +40,13 @@ export interface ExtractLimits {
   maxEntries: number;
   /** Sum of the sizes the headers declare, refused before the body is read. Default 16 TiB. */
   maxTotalBytes: number;
-  /** Uncompressed bytes / compressed bytes read so far, checked on every chunk once 4 MiB are out. Default 1000. */
+  /**
+   * Uncompressed bytes / compressed bytes read so far, checked on every chunk once 4 MiB are
+   * out. Default 1100: one layer of deflate cannot exceed about 1032:1, and a NAS may hold
+   * files of nothing but zeros (disk images) that legitimately come close to it, so the
+   * default refuses only streams no honest gzip produces. What stops a bomb from filling
+   * the disk is maxTotalBytes, which a restore sets to the free space of its staging volume.
+   */
   maxCompressionRatio: number;
   /** Bytes in an entry name or link target. Default 4096. */
   maxPathBytes: number;
@@ -49,7 +55,7 @@ export interface ExtractLimits {
 export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
   maxEntries: 2_000_000,
   maxTotalBytes: 16 * 1024 ** 4,
-  maxCompressionRatio: 1000,
+  maxCompressionRatio: 1100,
   maxPathBytes: 4096,
 });
 
@@ -243,9 +249,11 @@ class Extraction {
     await this.writer.drain();
 
     let manifest: BackupManifest | null = null;
+    let mtimes: Map<string, number> | null = null;
     if (this.manifestText !== null) {
       manifest = readManifest(this.manifestText);
-      checkAgainstManifest(
+      this.manifestText = "";
+      mtimes = await checkAgainstManifest(
         manifest,
         this.index,
         this.sidecars.map((s) => s.name),
@@ -256,12 +264,8 @@ class Extraction {
     }
     if (signal?.aborted) throw abortError(signal);
 
-    let precise: ((rel: string) => number | undefined) | undefined;
-    if (manifest) {
-      const mtimes = new Map<string, number>();
-      for (const e of manifest.entries) if (e.in_archive && e.type !== "symlink") mtimes.set(e.path, e.mtime);
-      precise = (rel) => mtimes.get(rel);
-    }
+    // Headers carry whole seconds; the manifest has the milliseconds.
+    const precise = mtimes ? (rel: string) => mtimes.get(rel) : undefined;
     await this.writer.finish(precise);
     if (!manifest) await this.keepSidecars();
     this.progress(true);

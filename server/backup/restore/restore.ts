@@ -17,9 +17,11 @@
  *
  * Until step 4 the live data is untouched, and any failure just deletes the staging.
  */
+import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { appliedMigrationLevel, closeDatabase, getDb, openDatabase, shippedMigrationLevel, type AppDatabase } from "@/db/client";
 import type { Backup } from "@/db/schema";
@@ -29,13 +31,15 @@ import { AppError, describeError } from "../../errors";
 import { scanTree, type BackupManifest, type ManifestFileEntry } from "../archive";
 import { archivePath, getBackupRow, loadManifest } from "../catalog";
 import { crashPoint } from "../failpoints";
-import { freeBytes } from "../fs-safe";
+import { freeBytes, fsyncDir, fsyncFile } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
 import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
 import { extractArchive } from "./extract";
 import { completeSwap, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
+
+const execFileAsync = promisify(execFile);
 
 export interface RestoreParts {
   database: boolean;
@@ -177,6 +181,8 @@ async function stageChain(opts: {
   parts: RestoreParts;
   staging: Staging;
   progress: RestoreProgress;
+  /** Free bytes of the staging volume: no archive may unpack to more (a decompression bomb). */
+  maxTotalBytes: number;
 }): Promise<{ manifest: BackupManifest | null }> {
   const { config, chain, parts, staging, progress } = opts;
   const destinations = { database: staging.database, files: staging.files, config: staging.config };
@@ -193,6 +199,7 @@ async function stageChain(opts: {
       archivePath: archivePath(config, backup.filename),
       destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
       wanted: wantedHere ? (p) => wantedHere.has(p) : (p) => isRequestedPart(p, parts),
+      limits: { maxTotalBytes: opts.maxTotalBytes },
       onProgress: (p) => {
         progress.bytesDone = bytesBefore + p.compressedBytesRead;
         progress.filesDone = p.entriesDone;
@@ -291,6 +298,25 @@ async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup)
   }
 }
 
+/**
+ * Makes the staged data durable before the journal commits to it: after a power cut the
+ * roll-forward must find every staged byte on disk. `sync -f` flushes each staging
+ * filesystem in one call (syncfs); where it is missing, every staged file is fsynced.
+ */
+async function syncStaging(staging: Staging): Promise<void> {
+  const roots = [staging.database, staging.files, staging.config].filter((d): d is string => Boolean(d));
+  for (const root of roots) {
+    try {
+      await execFileAsync("sync", ["-f", root]);
+    } catch {
+      for (const entry of await scanTree(root)) {
+        if (entry.type === "file") await fsyncFile(path.join(root, entry.path));
+      }
+    }
+    await fsyncDir(root);
+  }
+}
+
 /** Opens and closes a database file once, which applies this version's migrations to it. */
 function migrateFile(file: string): void {
   openDatabase(file).sqlite.close();
@@ -317,8 +343,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
 
     progress.step = "verifying";
     staging = prepareStaging(config, parts);
-    const { manifest } = await stageChain({ config, chain, target, parts, staging, progress });
+    const stagingSpace = await (opts.freeSpace ?? freeBytes)(config.storagePath);
+    const { manifest } = await stageChain({ config, chain, target, parts, staging, progress, maxTotalBytes: stagingSpace });
     if (staging.database) finishStagedDatabase(staging.database, `Backup ${backupId}`);
+    await syncStaging(staging);
     crashPoint("restore:staged");
 
     progress.step = "safety backup";
