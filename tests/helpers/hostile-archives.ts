@@ -12,6 +12,7 @@
 import crypto from "node:crypto";
 import zlib from "node:zlib";
 import { computeTotals, serializeManifest } from "@/server/backup/archive/manifest";
+import { paxRecord } from "@/server/backup/archive/tar-header";
 import type { BackupManifest, ManifestFileEntry } from "@/server/backup/archive";
 import type { ArchiveProblem, ExtractLimits } from "@/server/backup/restore/extract";
 
@@ -72,14 +73,6 @@ export function tarHeader(h: {
 
 function octal(b: Buffer, off: number, len: number, value: number): void {
   b.write(Math.floor(value).toString(8).padStart(len - 1, "0") + "\u0000", off, len, "latin1");
-}
-
-function paxRecord(key: string, value: string): string {
-  const rest = ` ${key}=${value}\n`;
-  const restLen = Buffer.byteLength(rest, "utf8");
-  let len = restLen + String(restLen).length;
-  if (String(len).length !== String(restLen).length) len = restLen + String(len).length;
-  return `${len}${rest}`;
 }
 
 function padTo512(buf: Buffer): Buffer {
@@ -319,14 +312,14 @@ export function hostileCases(): HostileCase[] {
       name: "NFC/NFD collision",
       archive: gz(tarArchive(root([{ name: "backup/files/caf\u00e9.txt", body: "1" }, { name: "backup/files/cafe\u0301.txt", body: "2" }]))),
       problem: "duplicate",
-      message: /differ only in upper\/lower case or Unicode normalisation/,
+      message: /"backup\/files\/caf[^"]+\.txt" and "backup\/files\/caf[^"]+\.txt" have names that differ only in Unicode normalisation/,
     },
-    { name: "case collision", archive: gz(tarArchive(root([{ name: "backup/files/A.txt", body: "1" }, { name: "backup/files/a.txt", body: "2" }]))), problem: "duplicate", message: /"backup\/files\/A\.txt" and "backup\/files\/a\.txt"/ },
+    { name: "case collision", archive: gz(tarArchive(root([{ name: "backup/files/A.txt", body: "1" }, { name: "backup/files/a.txt", body: "2" }]))), problem: "duplicate", message: /"backup\/files\/A\.txt" and "backup\/files\/a\.txt" have names that differ only in upper\/lower case/ },
     {
       name: "case collision of a folder",
       archive: gz(tarArchive(root([{ name: "backup/files/Docs/", type: "5" }, { name: "backup/files/docs/x.txt", body: "1" }]))),
       problem: "duplicate",
-      message: /"backup\/files\/docs".*"backup\/files\/Docs"/,
+      message: /"backup\/files\/docs\/x\.txt" is inside "backup\/files\/docs", a folder whose name and that of "backup\/files\/Docs" differ only in upper\/lower case/,
     },
     { name: "file inside a file", archive: gz(tarArchive(root([{ name: "backup/files/a", body: "1" }, { name: "backup/files/a/b", body: "2" }]))), problem: "duplicate", message: /inside "backup\/files\/a", which is a file/ },
     {
@@ -391,6 +384,19 @@ export function hostileCases(): HostileCase[] {
       problem: "version",
       message: /made by a newer BaluHost \(backup format version 2/,
     },
+    {
+      name: "manifest entry of the wrong shape",
+      archive: ourArchive(SAMPLE_ITEMS, { mutateManifest: (m) => void (m.entries.find((e) => e.path === "files/docs/a.txt")!.sha256 = "not-a-hash") }),
+      problem: "manifest",
+      message: /invalid entry #2/,
+    },
+    {
+      name: "manifest listing a path outside the layout",
+      archive: ourArchive(SAMPLE_ITEMS, { mutateManifest: (m) => void (m.entries[0].path = "../etc") }),
+      problem: "manifest",
+      message: /lists the invalid path "\.\.\/etc"/,
+    },
+    { name: "manifest without created_at", archive: ourArchive(SAMPLE_ITEMS, { mutateManifest: (m) => void ((m as Partial<BackupManifest>).created_at = undefined) }), problem: "manifest", message: /invalid created_at/ },
     { name: "manifest not JSON", archive: gz(tarArchive(root([{ name: "backup/manifest.json", body: "{not json" }]))), problem: "manifest", message: /not valid JSON/ },
     { name: "manifest not last", archive: ourArchive(SAMPLE_ITEMS, { afterManifest: [{ name: "backup/files/late.txt", body: "x" }] }), problem: "layout", message: /comes after backup\/manifest\.json/ },
     { name: "garbage (not gzip)", archive: Buffer.from("this is not an archive, just some text\n".repeat(50)), problem: "corrupt", message: /not a gzip-compressed tar archive/ },

@@ -79,6 +79,7 @@ async function makeRealArchive(): Promise<{ archive: string; snapshot: string }>
   put(`${deep}/deep file with a long name.txt`, "deep\n");
   put("media/video.bin", crypto.randomBytes(5 * 1024 * 1024 + 123));
   fs.mkdirSync(path.join(storage, "empty-folder"));
+  fs.chmodSync(path.join(storage, "empty-folder"), 0o700);
   fs.mkdirSync(path.join(storage, "shared"));
   fs.symlinkSync("../docs", path.join(storage, "shared", "docs-link"));
   fs.symlinkSync("readme.txt", path.join(storage, "docs", "latest"));

@@ -10,7 +10,7 @@
  * and link is listed with the same type, size, SHA-256 and link target; every listed entry with
  * in_archive:true is present, every one with in_archive:false is absent; the totals add up.
  */
-import { ArchiveError, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, parseManifest, type BackupManifest } from "../archive";
+import { ArchiveError, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, parseManifest, type BackupManifest, type ManifestFileEntry } from "../archive";
 import { computeTotals } from "../archive/manifest";
 import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
 import { checkEntryPath, collisionKey, placeEntry } from "./extract-paths";
@@ -45,7 +45,7 @@ export class EntryIndex {
       if (existing.rel !== rel) {
         refuse(
           "duplicate",
-          `the entries ${quoteName(`backup/${existing.rel}`)} and ${quoteName(name)} have names that differ only in upper/lower case or Unicode normalisation; they would be the same file for many clients`,
+          `the entries ${quoteName(`backup/${existing.rel}`)} and ${quoteName(name)} have names that ${howTheyDiffer(existing.rel, rel)}; they would be the same file for many clients`,
           name,
         );
       }
@@ -73,7 +73,7 @@ export class EntryIndex {
       } else if (existing.rel !== a) {
         refuse(
           "duplicate",
-          `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, whose name differs from ${quoteName(`backup/${existing.rel}`)} only in upper/lower case or Unicode normalisation`,
+          `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, a folder whose name and that of ${quoteName(`backup/${existing.rel}`)} ${howTheyDiffer(existing.rel, a)}`,
           name,
         );
       } else if (existing.kind === "symlink") {
@@ -95,40 +95,56 @@ export class EntryIndex {
   }
 }
 
-/** Parses the manifest text; refuses with what is wrong (a newer format is a "version" problem). */
+/**
+ * Parses the manifest text once; refuses with what is wrong (a newer format is a "version"
+ * problem). The fields around the entry list are checked here by the archive engine's own
+ * parseManifest; the entries, which can number millions, are checked by checkAgainstManifest
+ * in slices that let the event loop breathe.
+ */
 export function readManifest(text: string): BackupManifest {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    return refuse("manifest", "its manifest (backup/manifest.json) is not valid JSON", "backup/manifest.json");
+    return refuse("manifest", "its manifest (backup/manifest.json) is not valid JSON", MANIFEST_ENTRY);
   }
-  const head = (typeof data === "object" && data !== null ? data : {}) as { format?: unknown; format_version?: unknown };
+  if (typeof data !== "object" || data === null || Array.isArray(data)) refuse("manifest", "its manifest is not a JSON object", MANIFEST_ENTRY);
+  const head = data as Record<string, unknown>;
   if (head.format !== MANIFEST_FORMAT) {
-    refuse("manifest", `its backup/manifest.json is not a BaluHost manifest (format ${quoteName(String(head.format))})`, "backup/manifest.json");
+    refuse("manifest", `its backup/manifest.json is not a BaluHost manifest (format ${quoteName(String(head.format))})`, MANIFEST_ENTRY);
   }
   if (typeof head.format_version === "number" && head.format_version > MANIFEST_FORMAT_VERSION) {
     refuse(
       "version",
       `it was made by a newer BaluHost (backup format version ${head.format_version}; this version reads version ${MANIFEST_FORMAT_VERSION})`,
-      "backup/manifest.json",
+      MANIFEST_ENTRY,
     );
   }
+  if (!Array.isArray(head.entries)) refuse("manifest", "its manifest has no entry list", MANIFEST_ENTRY);
   try {
-    return parseManifest(text, "The archive");
+    parseManifest(JSON.stringify({ ...head, entries: [] }), "The archive");
   } catch (err) {
     if (err instanceof ArchiveError) {
       const why = err.message.replace(/^.*? is not a valid backup: /, "");
-      refuse("manifest", `its manifest is invalid: ${why}`, "backup/manifest.json", err);
+      refuse("manifest", `its manifest is invalid: ${why}`, MANIFEST_ENTRY, err);
     }
     throw err;
   }
+  return data as BackupManifest;
 }
 
+const MANIFEST_ENTRY = "backup/manifest.json";
 const MANIFEST_PATH_LIMIT = 1 << 20;
+const YIELD_EVERY = 2000;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/** See the module comment. `sidecars` are the -wal/-shm names seen in backup/database/. */
-export function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex, sidecars: readonly string[]): void {
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * See the module comment. `sidecars` are the -wal/-shm names seen in backup/database/.
+ * Returns the manifest's (millisecond) mtimes of the files and folders the archive holds.
+ */
+export async function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex, sidecars: readonly string[]): Promise<Map<string, number>> {
   if (sidecars.length > 0) {
     refuse(
       "database",
@@ -137,10 +153,13 @@ export function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex
     );
   }
   const listed = new Set<string>();
+  const mtimes = new Map<string, number>();
   let matched = 0;
-  for (const e of manifest.entries) {
+  for (let i = 0; i < manifest.entries.length; i++) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await breathe();
+    const e = manifest.entries[i];
+    checkListedEntry(e, i);
     const name = `backup/${e.path}`;
-    checkListedPath(e.path, e.type);
     if (listed.has(e.path)) refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
     listed.add(e.path);
     const found = index.get(e.path);
@@ -162,6 +181,7 @@ export function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex
     } else if (e.type === "symlink" && found.linkTarget !== e.link_target) {
       refuse("manifest", `the symlink ${quoteName(name)} points to ${quoteName(found.linkTarget ?? "")} but the manifest says ${quoteName(e.link_target ?? "")}`, name);
     }
+    if (e.type !== "symlink") mtimes.set(e.path, e.mtime);
     found.matched = true;
     matched++;
   }
@@ -181,7 +201,7 @@ export function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex
   const totals = computeTotals(manifest.entries);
   for (const key of Object.keys(totals) as Array<keyof typeof totals>) {
     if (totals[key] !== manifest.totals[key]) {
-      refuse("manifest", `its manifest's totals disagree with its entries (${key}: ${manifest.totals[key]} stated, ${totals[key]} listed)`, "backup/manifest.json");
+      refuse("manifest", `its manifest's totals disagree with its entries (${key}: ${manifest.totals[key]} stated, ${totals[key]} listed)`, MANIFEST_ENTRY);
     }
   }
   const hasDatabase = listed.has("database/baluhost.db");
@@ -197,6 +217,30 @@ export function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex
       refuse("manifest", `it contains ${part}/ entries although its manifest says it does not include ${part}`, `backup/${part}/`);
     }
   }
+  return mtimes;
+}
+
+/** One manifest entry, from an archive not yet trusted: shape first, then its path. */
+function checkListedEntry(e: ManifestFileEntry, i: number): void {
+  const x = e as unknown as Record<string, unknown> | null;
+  const ok =
+    typeof x === "object" &&
+    x !== null &&
+    typeof x.path === "string" &&
+    (x.type === "file" || x.type === "dir" || x.type === "symlink") &&
+    isCount(x.size) &&
+    typeof x.mtime === "number" &&
+    Number.isFinite(x.mtime) &&
+    isCount(x.mode) &&
+    typeof x.in_archive === "boolean" &&
+    (x.type === "file" ? typeof x.sha256 === "string" && SHA256_HEX.test(x.sha256) : x.sha256 === undefined) &&
+    (x.type === "symlink" ? typeof x.link_target === "string" : x.link_target === undefined);
+  if (!ok) refuse("manifest", `its manifest has an invalid entry #${i + 1}`, MANIFEST_ENTRY);
+  checkListedPath(e.path, e.type);
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
 function checkListedPath(rel: string, type: string): void {
@@ -209,6 +253,13 @@ function checkListedPath(rel: string, type: string): void {
     if (!(err instanceof ArchiveRefusal)) throw err;
   }
   refuse("manifest", `its manifest lists the invalid path ${quoteName(rel)}`, name);
+}
+
+/** Why two different names collide, in words: both can look identical in a message. */
+function howTheyDiffer(a: string, b: string): string {
+  if (a.normalize("NFC") === b.normalize("NFC")) return "differ only in Unicode normalisation (the same accented letters, encoded differently)";
+  if (a.toLowerCase() === b.toLowerCase()) return "differ only in upper/lower case";
+  return "differ only in upper/lower case and Unicode normalisation";
 }
 
 function isRootDir(rel: string): boolean {

@@ -24,6 +24,7 @@ import path from "node:path";
 export const SMALL_FILE_MAX = 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 const FINISH_CONCURRENCY = 16;
+const DIR_CREATE_MODE = 0o755;
 
 const CREATE_FLAGS =
   fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
@@ -98,6 +99,8 @@ interface PendingDir {
 export class DestinationWriter {
   private readonly pool: TaskPool;
   private readonly dirs = new Map<string, Promise<void>>();
+  /** Folders this writer created, so with mode DIR_CREATE_MODE & ~umask: most need no chmod. */
+  private readonly created = new Set<string>();
   private readonly links: PendingLink[] = [];
   private readonly dirMeta: PendingDir[] = [];
   /** Files written, for the final mtime pass (their mtime may still be refined by the manifest). */
@@ -120,10 +123,21 @@ export class DestinationWriter {
       p =
         segments.length === 0
           ? fs.promises.mkdir(root, { recursive: true }).then(() => assertDir(root))
-          : this.ensureDir(root, segments.slice(0, -1)).then(() => mkdirOne(abs));
+          : this.ensureDir(root, segments.slice(0, -1)).then(() => this.mkdirOne(abs));
       this.dirs.set(abs, p);
     }
     return p;
+  }
+
+  /** Creates one folder level; an existing name must be a real folder (lstat), never a link to one. */
+  private async mkdirOne(abs: string): Promise<void> {
+    try {
+      await fs.promises.mkdir(abs, DIR_CREATE_MODE);
+      this.created.add(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      await assertRealDir(abs);
+    }
   }
 
   /** A folder entry: created now (in the background), mode and mtime applied at the end. */
@@ -239,20 +253,11 @@ export class DestinationWriter {
     }
     for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
       await forEachLimited(byDepth.get(depth)!, async (d) => {
-        await fs.promises.chmod(d.abs, d.mode);
+        if (!(this.created.has(d.abs) && d.mode === (DIR_CREATE_MODE & ~umask()))) await fs.promises.chmod(d.abs, d.mode);
         const m = preciseMtime?.(d.rel) ?? d.mtimeMs;
-        if (m !== null) await fs.promises.utimes(d.abs, now, m / 1000);
+        if (m !== null) await fs.promises.lutimes(d.abs, now, m / 1000);
       });
     }
-  }
-}
-
-async function mkdirOne(abs: string): Promise<void> {
-  try {
-    await fs.promises.mkdir(abs, 0o755);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    await assertRealDir(abs);
   }
 }
 
