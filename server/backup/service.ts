@@ -358,6 +358,9 @@ async function runBackupJob(job: JobOptions): Promise<void> {
         files: written.manifest.totals.files,
         archived_files: written.manifest.totals.archived_files,
         parent_id: job.parent?.id ?? null,
+        // Left out: special files, files deleted meanwhile, links pointing outside the tree.
+        skipped: written.skipped.length ? written.skipped.slice(0, 50) : undefined,
+        skipped_count: written.skipped.length || undefined,
       },
     });
   } catch (err) {

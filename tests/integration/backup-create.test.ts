@@ -56,8 +56,12 @@ describe("creating backups", () => {
 
     const out = gnuTarExtract(archive, makeTempDir());
     expect(hashTree(path.join(out, "backup/files"))).toEqual(hashTree(app.config.storagePath));
+    expect(names).not.toContain("backup/files/link-outside");
     expect(fs.readlinkSync(path.join(out, "backup/files/link-to-a"))).toBe("a.txt");
-    expect(fs.readlinkSync(path.join(out, "backup/files/link-outside"))).toBe("/etc/passwd");
+    // A link out of the tree is left out (a restore would refuse it) and reported in the audit log.
+    expect(fs.existsSync(path.join(out, "backup/files/link-outside"))).toBe(false);
+    const created = app.db.select().from(auditLog).where(eq(auditLog.action, "backup.create")).get();
+    expect(created?.details).toMatchObject({ skipped: [{ path: "files/link-outside", reason: "unsafe-link" }] });
     fs.rmSync(out, { recursive: true, force: true });
   });
 

@@ -135,25 +135,41 @@ describe("writeBackupArchive", () => {
     expect(st.mtime.toISOString()).toBe("2020-02-02T02:02:02.000Z");
   });
 
-  it("stores symlinks as links with their target unchanged, never following them", async () => {
+  it("stores symlinks inside the tree as links with their target unchanged, never following them", async () => {
+    fs.mkdirSync(path.join(storage, "sub"));
+    fs.symlinkSync("does/not/exist", path.join(storage, "dangling"));
+    fs.symlinkSync("../dangling", path.join(storage, "sub", "up-one"));
+
+    const { manifest, skipped } = await backupStorage();
+
+    const entries = await listArchive(out);
+    const byPath = new Map(entries.map((e) => [e.path, e]));
+    expect(byPath.get("backup/files/dangling")).toMatchObject({ type: "symlink", linkTarget: "does/not/exist" });
+    expect(byPath.get("backup/files/sub/up-one")).toMatchObject({ type: "symlink", linkTarget: "../dangling" });
+    expect(manifest.entries.find((e) => e.path === "files/sub/up-one")).toMatchObject({ type: "symlink", link_target: "../dangling" });
+    expect(skipped).toEqual([]);
+    const x = extract(out);
+    expect(fs.readlinkSync(path.join(x, "backup/files/sub/up-one"))).toBe("../dangling");
+  });
+
+  it("leaves out links that point outside the tree, which a restore would refuse, and reports them", async () => {
     const outside = path.join(dir, "outside");
     fs.mkdirSync(outside);
     fs.writeFileSync(path.join(outside, "secret.txt"), "not part of the backup");
     fs.symlinkSync(outside, path.join(storage, "escape"));
     fs.symlinkSync("../../../../etc/passwd", path.join(storage, "relative-escape"));
-    fs.symlinkSync("does/not/exist", path.join(storage, "dangling"));
+    fs.symlinkSync("a/../../b", path.join(storage, "dotdot-after-name"));
 
-    const { manifest } = await backupStorage();
+    const { manifest, skipped } = await backupStorage();
 
     const entries = await listArchive(out);
-    const byPath = new Map(entries.map((e) => [e.path, e]));
-    expect(byPath.get("backup/files/escape")).toMatchObject({ type: "symlink", linkTarget: outside });
-    expect(byPath.get("backup/files/relative-escape")).toMatchObject({ type: "symlink", linkTarget: "../../../../etc/passwd" });
-    expect(byPath.get("backup/files/dangling")).toMatchObject({ type: "symlink", linkTarget: "does/not/exist" });
-    expect(entries.some((e) => e.path.includes("secret.txt"))).toBe(false);
-    expect(manifest.entries.find((e) => e.path === "files/escape")).toMatchObject({ type: "symlink", link_target: outside });
-    const x = extract(out);
-    expect(fs.readlinkSync(path.join(x, "backup/files/escape"))).toBe(outside);
+    expect(entries.some((e) => /escape|dotdot|secret\.txt/.test(e.path))).toBe(false);
+    expect(manifest.entries.some((e) => e.type === "symlink")).toBe(false);
+    expect(skipped.map((s) => [s.path, s.reason]).sort()).toEqual([
+      ["files/dotdot-after-name", "unsafe-link"],
+      ["files/escape", "unsafe-link"],
+      ["files/relative-escape", "unsafe-link"],
+    ]);
   });
 
   it("writes the manifest as the last entry, with a hash that matches every file", async () => {
@@ -300,45 +316,28 @@ describe("writeBackupArchive", () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it("fails naming the file when a big file shrinks while it is read", async () => {
+  it.each([
+    ["shrinks", (file: string) => fs.truncateSync(file, 1024 * 1024)],
+    ["grows", (file: string) => fs.appendFileSync(file, "more")],
+  ])("fails naming the file when a big file %s while it is read", async (_what, change) => {
     const big = write("video.mp4", noise(24 * 1024 * 1024));
-    let truncated = false;
+    let changed = false;
     const promise = writeBackupArchive(
       {
         outputPath: out,
         trees: [{ name: "files", root: storage }],
         meta: meta(),
         onProgress: (p) => {
-          if (p.bytesDone > 0 && !truncated) {
-            truncated = true;
-            fs.truncateSync(big, 1024 * 1024);
+          if (p.bytesDone > 0 && !changed) {
+            changed = true;
+            change(big);
           }
         },
       },
       { progressIntervalMs: 0 },
     );
     await expect(promise).rejects.toMatchObject({ code: "SOURCE_CHANGED", path: big });
-    await expect(promise).rejects.toThrow(`${big} changed while it was being backed up`);
-  });
-
-  it("fails naming the file when a big file grows while it is read", async () => {
-    const big = write("video.mp4", noise(24 * 1024 * 1024));
-    let grown = false;
-    const promise = writeBackupArchive(
-      {
-        outputPath: out,
-        trees: [{ name: "files", root: storage }],
-        meta: meta(),
-        onProgress: (p) => {
-          if (p.bytesDone > 0 && !grown) {
-            grown = true;
-            fs.appendFileSync(big, "more");
-          }
-        },
-      },
-      { progressIntervalMs: 0 },
-    );
-    await expect(promise).rejects.toMatchObject({ code: "SOURCE_CHANGED", path: big });
+    await expect(promise).rejects.toThrow(`${big} changed while it was being backed up; try again when nothing is writing to it`);
   });
 
   it.each([
@@ -442,8 +441,11 @@ describe("writeBackupArchive", () => {
     expect(fs.readFileSync(out, "utf8")).toBe("precious");
   });
 
-  it("surfaces a full disk as an error with code ENOSPC", async () => {
-    write("a.bin", noise(2 * 1024 * 1024));
+  it.each([
+    ["small files", 2 * 1024 * 1024],
+    ["a streamed file", 40 * 1024 * 1024],
+  ])("surfaces a full disk as an error with code ENOSPC while writing %s", async (_what, size) => {
+    write("a.bin", noise(size));
     const fh = await fs.promises.open("/dev/full", "w");
     try {
       await expect(

@@ -29,7 +29,8 @@ export interface SkippedEntry {
   reason:
     | "special-file" /* socket, FIFO, block or character device */
     | "vanished" /* deleted (or replaced by something that is not a file) between scan and read */
-    | "invalid-name" /* a name or link target that is not valid UTF-8: it cannot be listed faithfully */;
+    | "invalid-name" /* a name or link target that is not valid UTF-8: it cannot be listed faithfully */
+    | "unsafe-link" /* a symlink pointing outside its tree (absolute, or "..") that a restore would refuse */;
 }
 
 export interface ManifestFileEntry {

@@ -21,15 +21,17 @@
  *   closed, and the partial file is left for the caller to delete. Output errors keep Node's
  *   code (ENOSPC stays ENOSPC).
  */
+import { linkTargetProblem } from "./link-policy";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
 import { GzipBlockWriter } from "./gzip-blocks";
-import { computeTotals, MANIFEST_ARCHIVE_PATH, serializeManifest } from "./manifest";
+import { computeTotals, MANIFEST_ARCHIVE_PATH, manifestText } from "./manifest";
 import { absoluteJoiner, scanTree } from "./scan";
 import { IN_MEMORY_MAX_BYTES, ReadArena, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
 import { encodeTarHeader, endOfArchive, padded, TAR_BLOCK } from "./tar-header";
+import { writevAll } from "./write-all";
 import type {
   ArchiveProgress,
   BackupManifest,
@@ -85,7 +87,7 @@ export async function writeArchiveToHandle(
   tuning: ArchiveTuning = {},
 ): Promise<WrittenArchive> {
   const sink = new GzipBlockWriter({
-    write: (chunks) => writeAll(fh, chunks),
+    write: (chunks) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks),
     level: tuning.level,
     blockSize: tuning.blockSize,
     concurrency: tuning.concurrency,
@@ -167,11 +169,7 @@ class ArchiveBuilder {
       entries: this.entries,
       totals: computeTotals(this.entries),
     };
-    const body = serializeManifest(manifest);
-    await this.pushEntry(
-      { path: MANIFEST_ARCHIVE_PATH, type: "file", size: body.length, mode: 0o644, mtimeMs: Date.parse(this.opts.meta.created_at) || Date.now() },
-      body,
-    );
+    await this.pushManifest(manifest);
     await this.push(endOfArchive());
     const { sizeBytes, sha256 } = await this.sink.finish();
     this.reportProgress(true);
@@ -339,6 +337,10 @@ class ArchiveBuilder {
         throw err;
       }
     }
+    // A link a restore would refuse (absolute, or leading out of its tree) is left out and
+    // reported, so that every archive written here can be restored.
+    const folderDepth = item.archivePath.split("/").length - 2; // minus the tree name and the link itself
+    if (linkTargetProblem(target, folderDepth) !== null) return this.skip(item.archivePath, "unsafe-link");
     const { mode, mtimeMs } = item.entry;
     await this.pushEntry({ path: tarPath(item.archivePath), type: "symlink", size: 0, mode, mtimeMs, linkTarget: target });
     this.entries.push({
@@ -417,6 +419,35 @@ class ArchiveBuilder {
     this.skipped.push({ path: archivePath, reason });
   }
 
+  /** The manifest entry, measured first and then streamed in pieces (see manifestText). */
+  private async pushManifest(manifest: BackupManifest): Promise<void> {
+    let size = 0;
+    for (const piece of manifestText(manifest)) size += Buffer.byteLength(piece, "utf8");
+    const mtimeMs = Date.parse(this.opts.meta.created_at) || Date.now();
+    await this.push(encodeTarHeader({ path: MANIFEST_ARCHIVE_PATH, type: "file", size, mode: 0o644, mtimeMs }, this.headerScratch));
+    const staging = Buffer.allocUnsafe(256 * 1024);
+    let used = 0;
+    let written = 0;
+    for (const piece of manifestText(manifest)) {
+      const len = Buffer.byteLength(piece, "utf8");
+      if (used + len > staging.length && used > 0) {
+        await this.push(staging.subarray(0, used));
+        written += used;
+        used = 0;
+      }
+      if (len > staging.length) {
+        await this.push(Buffer.from(piece, "utf8"));
+        written += len;
+      } else {
+        used += staging.write(piece, used, "utf8");
+      }
+    }
+    await this.push(staging.subarray(0, used));
+    written += used;
+    if (written !== size) throw new Error(`internal error: manifest measured ${size} bytes but ${written} were written`);
+    await this.push(ZEROS.subarray(0, padded(size) - size));
+  }
+
   /** Header, body and padding of one entry whose body is in memory. */
   private async pushEntry(h: Parameters<typeof encodeTarHeader>[0], body?: Buffer): Promise<void> {
     await this.push(encodeTarHeader(h, this.headerScratch));
@@ -462,18 +493,4 @@ function isSafeRelativePath(p: string): boolean {
 /** "files/a" → "backup/files/a"; "" → "backup". */
 function tarPath(archivePath: string): string {
   return archivePath === "" ? "backup" : `backup/${archivePath}`;
-}
-
-/** Writes every byte of `chunks` at the file's current position (writev may write less). */
-async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[]): Promise<void> {
-  let bufs = chunks.filter((c) => c.length > 0);
-  while (bufs.length > 0) {
-    const { bytesWritten } = await fh.writev(bufs);
-    let n = bytesWritten;
-    let i = 0;
-    while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
-    if (i === bufs.length) return;
-    if (bytesWritten === 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
-    bufs = [bufs[i].subarray(n), ...bufs.slice(i + 1)];
-  }
 }

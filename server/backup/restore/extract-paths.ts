@@ -18,6 +18,7 @@
  * segment, not longer than the limit. Everything else is refused, never "cleaned up": an
  * archive that needs cleaning is not one we made, and a cleaned name could collide with another.
  */
+import { linkTargetProblem } from "../archive/link-policy";
 import { quoteName, refuse } from "./extract-errors";
 
 export type TreePart = "files" | "config";
@@ -109,36 +110,10 @@ export function placeEntry(name: string, segments: string[], kind: EntryKind): P
   return refuse("layout", `the entry ${quoteName(name)} is not part of a backup (expected manifest.json, database/, files/ or config/)`, name);
 }
 
-/**
- * A symlink's target must be relative and, resolved from the link's folder, stay inside the
- * link's tree (files/ or config/). "" and "." segments are harmless and allowed; ".." is allowed
- * only as a prefix ("../../a/b"), never after a name ("a/../b"): after a name, ".." climbs out of
- * whatever that name turns out to be, and if it is another symlink, lexical containment no
- * longer implies containment on disk. With ".." only leading, every link lands on a real folder
- * inside the tree and only descends from there, so no chain of links can leave it.
- */
+/** Refuses a symlink whose target the shared link policy does not allow (see link-policy.ts). */
 export function checkLinkTarget(name: string, inside: string[], target: string, maxPathBytes: number): void {
-  const bad = (why: string): never =>
-    refuse("type", `the symlink ${quoteName(name)} points to ${quoteName(target)}, ${why}`, name);
-  if (target.length === 0) bad("an empty target");
-  if (target.includes("\u0000")) bad("a target with a NUL byte");
-  if (Buffer.byteLength(target, "utf8") > maxPathBytes) bad(`a target longer than ${maxPathBytes} bytes`);
-  if (target.startsWith("/")) bad("an absolute path; only relative links inside the backup are allowed");
-  if (/^[A-Za-z]:/.test(target)) bad("a path with a drive letter");
-  if (target.includes("\\")) bad("a path with a backslash");
-  const folderDepth = inside.length - 1; // folders between the tree root and the link
-  let ups = 0;
-  let sawName = false;
-  for (const s of target.split("/")) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") {
-      if (sawName) bad('a path with ".." after a folder name; only leading "../" is allowed');
-      ups++;
-      if (ups > folderDepth) bad("which is outside the backed-up folder");
-    } else {
-      sawName = true;
-    }
-  }
+  const problem = linkTargetProblem(target, inside.length - 1, maxPathBytes);
+  if (problem) refuse("type", `the symlink ${quoteName(name)} points to ${quoteName(target)}, ${problem}`, name);
 }
 
 /** The key two names collide on: same text after Unicode NFC normalisation and lower-casing. */
