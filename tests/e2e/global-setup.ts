@@ -6,6 +6,7 @@
  * is stopped when the run ends, whether the tests passed or not, and when setup fails.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -71,6 +72,8 @@ function seedFolders(ctx: E2EContext): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, content);
   }
+  // Incompressible, so an archive is big enough for a throttled upload to show its progress.
+  fs.writeFileSync(path.join(ctx.storagePath, "photos/2024/raw-image.bin"), crypto.randomBytes(3 * 1024 * 1024));
   fs.mkdirSync(ctx.configPath, { recursive: true });
   fs.writeFileSync(path.join(ctx.configPath, "baluhost.conf"), "# e2e config\nshare_name=family\n");
 }

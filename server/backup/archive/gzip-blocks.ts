@@ -29,9 +29,13 @@ export interface GzipBlockOptions {
    */
   write: (chunks: Buffer[]) => Promise<void>;
   blockSize?: number;
-  /** Deflate level for blocks that compress (default 6, gzip's own default). */
+  /**
+   * Deflate level for blocks that compress. Default 4: on NAS text it costs 45 % of level 6's
+   * time for 3 % more output (Node's zlib at 6 is itself ~3 % above GNU gzip -6 on text); on
+   * the benchmark tree the whole archive stays within 0.3 % of GNU tar czf's size.
+   */
   level?: number;
-  /** Blocks being compressed at once (default: cores, at most 3 so libuv keeps a thread for file I/O). */
+  /** Blocks being compressed at once (default: cores, at most libuv's pool size - 1, so file I/O keeps a thread). */
   concurrency?: number;
   /** Raw blocks alive at once, being filled, compressed or written (default 4 + 2 × concurrency). */
   maxBlocks?: number;
@@ -80,7 +84,10 @@ export class GzipBlockWriter {
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.level = opts.level ?? 4;
     const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-    this.concurrency = Math.max(1, opts.concurrency ?? Math.min(cores, 3));
+    // libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise) also runs every file
+    // read: leave it at least one thread.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    this.concurrency = Math.max(1, opts.concurrency ?? Math.min(cores, pool - 1));
     this.maxBlocks = Math.max(2, opts.maxBlocks ?? 4 + 2 * this.concurrency);
   }
 
@@ -133,6 +140,7 @@ export class GzipBlockWriter {
 
   /** Marks `n` bytes of the region returned by space() as part of the stream. */
   commit(n: number): Promise<void> | undefined {
+    this.check(); // the output may have failed while the caller was reading
     this.used += n;
     if (this.used < this.blockSize) return undefined;
     return this.flushBlock();
@@ -192,6 +200,9 @@ export class GzipBlockWriter {
       this.allocated++;
       return Buffer.allocUnsafeSlow(this.blockSize);
     }
+    // Only the write loop gives blocks back: never wait on one that has stopped.
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.stopped) return Promise.reject(new Error("archive writer stopped"));
     return new Promise((resolve, reject) => this.blockWaiters.push({ resolve, reject }));
   }
 

@@ -24,6 +24,6 @@ export {
 } from "./types";
 export { ArchiveError, type ArchiveErrorCode } from "./errors";
 export { scanTree, comparePaths, type ScanOptions } from "./scan";
-export { writeBackupArchive, DATABASE_ARCHIVE_PATH } from "./writer";
+export { writeBackupArchive, DATABASE_ARCHIVE_PATH, type ArchiveTuning } from "./writer";
 export { readManifestFromArchive, listArchive } from "./reader";
-export { parseManifest, MANIFEST_ARCHIVE_PATH } from "./manifest";
+export { parseManifest, isManifestFileEntry, MANIFEST_ARCHIVE_PATH } from "./manifest";

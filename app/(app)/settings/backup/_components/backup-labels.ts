@@ -25,7 +25,8 @@ export const TYPE_CHOICES: Array<{ value: BackupType; label: string; description
   {
     value: "incremental",
     label: "Incremental",
-    description: "Only the files changed since the last backup, plus the database. Faster and smaller; restoring needs the backups it builds on.",
+    description:
+      "Only the files changed since the last backup, plus the database: faster and smaller. With no backup to build on yet, it starts as a full backup.",
   },
   { value: "database_only", label: "Database only", description: "Users, API tokens and settings, without the files." },
   { value: "files_only", label: "Files only", description: "Every file in storage, without the database." },

@@ -54,12 +54,14 @@ function withoutRow(list: BackupList | undefined, id: number): BackupList | unde
 
 export function BackupTab() {
   const utils = trpc.useUtils();
-  const list = trpc.backup.list.useQuery();
+  // While a restore runs, the list is re-read so its safety backup appears and progresses.
+  const [restoring, setRestoring] = useState(false);
+  const list = trpc.backup.list.useQuery(undefined, { refetchInterval: restoring ? 1500 : false });
   const backups = list.data?.backups;
   const running = useRunningBackups(backups);
   const overview = trpc.backup.overview.useQuery(undefined, {
     // While something runs, keep "Running" and the free space current; otherwise now and then.
-    refetchInterval: (q) => (running.any || q.state.data?.running ? 1500 : 30_000),
+    refetchInterval: (q) => (running.any || restoring || q.state.data?.running ? 1500 : 30_000),
   });
 
   const [createOpen, setCreateOpen] = useState(false);
@@ -231,6 +233,7 @@ export function BackupTab() {
           key={toRestore.id}
           backup={toRestore}
           onClose={() => setToRestore(null)}
+          onRunningChange={setRestoring}
           onRestored={() => {
             toast.success("Backup restored", { description: "Reload the application to see the restored data." });
             refreshAll();

@@ -8,7 +8,7 @@
 import { useState } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Button, buttonClassName } from "@/app/_components/button";
-import { DateTime } from "@/app/_components/date-time";
+import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/app/_components/format";
 import { DownloadIcon, RotateCcwIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
@@ -101,7 +101,11 @@ function BackupRow({
     <tr data-testid={`backup-row-${backup.id}`} data-status={status} className={status === "failed" ? "row-muted" : undefined}>
       <td data-label="Backup" data-wide className={styles.nameCell}>
         <span className={`mono ${styles.filename}`}>{name}</span>
-        <span className="cell-sub">{contentsLabel(backup)}{backup.file_count !== null ? ` · ${formatCount(backup.file_count)} files` : ""}</span>
+        <span className="cell-sub">
+          {contentsLabel(backup)}
+          {backup.file_count !== null ? ` · ${formatCount(backup.file_count)} files` : ""}
+        </span>
+        {status === "in_progress" ? <LiveProgress progress={progress} /> : null}
         {status === "failed" && error ? (
           <span className={`error-text ${styles.rowError}`} data-testid="backup-error">
             {error}
@@ -119,16 +123,15 @@ function BackupRow({
         </span>
         {backup.parent_id !== null ? <span className="cell-sub">on backup {backup.parent_id}</span> : null}
       </td>
-      <td data-label="Status" data-wide={status === "in_progress" || undefined} className={status === "in_progress" ? styles.statusRunning : undefined}>
+      <td data-label="Status">
         <Badge tone={statusLabel.tone} dot>
           {statusLabel.label}
         </Badge>
-        {status === "in_progress" ? <LiveProgress progress={progress} /> : null}
       </td>
       <td data-label="Size" className="nowrap">
         {status === "completed" ? formatBytes(backup.size_bytes) : <span className="muted">–</span>}
       </td>
-      <td data-label="Created" className="nowrap">
+      <td data-label="Created" className={styles.createdCell}>
         <DateTime value={backup.created_at} relative stacked />
         {backup.creator_name ? <span className="cell-sub">by {backup.creator_name}</span> : null}
       </td>
@@ -176,7 +179,7 @@ function Verification({ backup, verifying }: { backup: BackupRecord; verifying: 
       <>
         <Badge tone="success">Verified</Badge>
         <span className="cell-sub">
-          <DateTime value={backup.verified_at} relative stacked />
+          checked <RelativeTime value={backup.verified_at} />
         </span>
       </>
     );
@@ -187,7 +190,7 @@ function Verification({ backup, verifying }: { backup: BackupRecord; verifying: 
         <Badge tone="danger">Check failed</Badge>
         {backup.verified_at ? (
           <span className="cell-sub">
-            <DateTime value={backup.verified_at} />
+            checked <RelativeTime value={backup.verified_at} />
           </span>
         ) : null}
         {backup.verify_error ? <span className={`error-text ${styles.rowError}`}>{backup.verify_error}</span> : null}
@@ -200,6 +203,8 @@ function Verification({ backup, verifying }: { backup: BackupRecord; verifying: 
 function RowButtons({ backup, status, actions }: { backup: BackupRecord; status: BackupRecord["status"]; actions: RowActions }) {
   const name = backup.filename;
   if (status === "in_progress") {
+    // A safety backup belongs to the restore that started it: it ends with that restore.
+    if (backup.origin === "safety") return null;
     return (
       <Button
         size="sm"

@@ -6,7 +6,7 @@
  * shows the server's step and percentage; at the end it asks for a reload, since the
  * data the open page shows may no longer exist.
  */
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { Dialog } from "@/app/_components/dialog";
@@ -49,16 +49,18 @@ const PARTS: Array<{ part: Part; label: string; icon: ReactNode; overwrites: str
   },
 ];
 
-const STEP_LABELS: Record<string, string> = {
-  preparing: "Preparing",
-  verifying: "Checking the backup",
-  "safety backup": "Taking a safety backup of the current state",
-  swapping: "Putting the restored data in place",
-};
+/** The restore's steps as the server names them, in order, with what the admin reads. */
+const STEPS: Array<{ match: (step: string) => boolean; label: string; measured: boolean }> = [
+  { match: (step) => step.startsWith("verifying"), label: "Checking the backup", measured: true },
+  { match: (step) => step === "safety backup", label: "Taking a safety backup of the current state", measured: false },
+  { match: (step) => step === "swapping", label: "Putting the restored data in place", measured: false },
+];
 
-function stepLabel(step: string): string {
-  if (step.startsWith("verifying backup")) return `Checking ${step.slice("verifying ".length)}`;
-  return STEP_LABELS[step] ?? step.charAt(0).toUpperCase() + step.slice(1);
+function describeStep(step: string): { label: string; measured: boolean } {
+  const index = STEPS.findIndex((s) => s.match(step));
+  if (index < 0) return { label: step === "preparing" ? "Preparing" : step.charAt(0).toUpperCase() + step.slice(1), measured: false };
+  const chain = step.startsWith("verifying backup") ? ` (${step.slice("verifying ".length)})` : "";
+  return { label: `Step ${index + 1} of ${STEPS.length}: ${STEPS[index]!.label}${chain}`, measured: STEPS[index]!.measured };
 }
 
 function defaultParts(backup: BackupRecord): Record<Part, boolean> {
@@ -70,10 +72,13 @@ export function RestoreDialog({
   backup,
   onClose,
   onRestored,
+  onRunningChange,
 }: {
   backup: BackupRecord;
   onClose: () => void;
   onRestored: (outcome: RestoreOutcome) => void;
+  /** Told when the restore starts and ends, so the tab can follow it (the safety backup, "Running"). */
+  onRunningChange?: (running: boolean) => void;
 }) {
   const [parts, setParts] = useState<Record<Part, boolean>>(() => defaultParts(backup));
   const [typed, setTyped] = useState("");
@@ -87,6 +92,12 @@ export function RestoreDialog({
 
   const running = restore.isPending;
   const done = restore.isSuccess;
+  useEffect(() => {
+    onRunningChange?.(running);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [running]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => () => onRunningChange?.(false), []);
   const nothingChosen = !parts.database && !parts.files && !parts.config;
   const armed = typed === CONFIRM_WORD && !nothingChosen && !running;
 
@@ -133,9 +144,9 @@ export function RestoreDialog({
       onOpenChange={(open) => !open && onClose()}
       size="md"
       busy={running}
-      title={done ? "Backup restored" : `Restore ${backup.filename}?`}
+      title={done ? "Backup restored" : running ? `Restoring ${backup.filename}` : `Restore ${backup.filename}?`}
       description={
-        done ? undefined : (
+        done || running ? undefined : (
           <>
             A {TYPE_LABELS[backup.backup_type].toLowerCase()} backup from{" "}
             {formatDate(backup.created_at)}. Restoring overwrites the current data with the backup&apos;s.
@@ -146,6 +157,8 @@ export function RestoreDialog({
     >
       {done ? (
         <RestoreDone outcome={restore.data} />
+      ) : running ? (
+        <RestoreRunning backup={backup} parts={parts} progress={progress.data ?? null} />
       ) : (
         <form id="restore-backup-form" onSubmit={onSubmit} className="stack-sm" style={{ gap: "var(--space-4)" }}>
           <fieldset className={styles.choices} disabled={running}>
@@ -197,7 +210,6 @@ export function RestoreDialog({
             disabled={running}
             hint={nothingChosen ? "Tick at least one part to restore." : undefined}
           />
-          {running ? <RestoreRunning progress={progress.data ?? null} /> : null}
           {restore.error ? (
             <Callout tone="danger" title="The backup was not restored">
               {errorMessage(restore.error)}
@@ -209,24 +221,37 @@ export function RestoreDialog({
   );
 }
 
-function RestoreRunning({ progress }: { progress: RouterOutputs["backup"]["restoreProgress"] }) {
-  const percent = progress && progress.bytes_total > 0 ? progress.percent : null;
+function RestoreRunning({
+  backup,
+  parts,
+  progress,
+}: {
+  backup: BackupRecord;
+  parts: Record<Part, boolean>;
+  progress: RouterOutputs["backup"]["restoreProgress"];
+}) {
+  const step = progress ? describeStep(progress.step) : { label: "Starting the restore", measured: false };
+  const percent = progress && step.measured && progress.bytes_total > 0 ? progress.percent : null;
+  const what = PARTS.filter(({ part, has }) => parts[part] && has(backup)).map(({ label }) => label.toLowerCase());
   return (
-    <div className={styles.restoreProgress} aria-live="polite" data-testid="restore-progress">
-      <div className={styles.progressHead}>
-        <span className={styles.choiceLabel}>{progress ? stepLabel(progress.step) : "Starting the restore"}…</span>
-        {percent !== null ? <span className={styles.progressPercent}>{Math.floor(percent)}%</span> : null}
+    <div className="stack-sm" style={{ gap: "var(--space-4)" }}>
+      <p>
+        Restoring {what.length > 1 ? `${what.slice(0, -1).join(", ")} and ${what[what.length - 1]}` : what[0]} from <span className="mono">{backup.filename}</span>. The application is read-only
+        until it has finished; keep this page open.
+      </p>
+      <div className={styles.restoreProgress} aria-live="polite" data-testid="restore-progress">
+        <div className={styles.progressHead}>
+          <span className={styles.choiceLabel}>{step.label}…</span>
+          {percent !== null ? <span className={styles.progressPercent}>{Math.floor(percent)}%</span> : null}
+        </div>
+        <ProgressBar value={percent} label="Restore progress" />
+        {progress ? (
+          <span className={styles.progressMeta}>
+            {percent !== null ? `${formatBytes(progress.bytes_done)} of ${formatBytes(progress.bytes_total)} · ` : null}
+            {formatDuration(progress.elapsed_ms)} so far
+          </span>
+        ) : null}
       </div>
-      <ProgressBar value={percent} label="Restore progress" />
-      {progress ? (
-        <span className={styles.progressMeta}>
-          {progress.bytes_total > 0
-            ? `${formatBytes(progress.bytes_done)} of ${formatBytes(progress.bytes_total)} · `
-            : null}
-          {formatDuration(progress.elapsed_ms)}
-        </span>
-      ) : null}
-      <span className={styles.progressMeta}>Keep this page open until the restore has finished.</span>
     </div>
   );
 }
