@@ -4,10 +4,11 @@
  * E2E_SKIP_BUILD=1 reuses the last `next build`.
  */
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  resolve: { alias: { "@": path.resolve(__dirname) } },
+  resolve: { alias: { "@": path.dirname(fileURLToPath(import.meta.url)) } },
   test: {
     environment: "node",
     include: ["tests/e2e/**/*.test.ts"],
