@@ -1,0 +1,28 @@
+/** REST: POST /api/backups/{id}/restore with the spec's body; 400 without confirm: true. */
+import { backupIdSchema, restoreInput } from "@/server/backup/contract";
+import { restoreBackup } from "@/server/backup/restore/restore";
+import { getConfig } from "@/server/config";
+import { AppError } from "@/server/errors";
+import { adminRoute, readJsonBody } from "@/server/http/route-handler";
+
+export const dynamic = "force-dynamic";
+// A restore of a large archive takes minutes; the response comes when it is done.
+export const maxDuration = 3600;
+
+export const POST = adminRoute<{ id: string }>(async ({ req, db, actor, params }) => {
+  const id = backupIdSchema.parse(params.id);
+  const body = (await readJsonBody(req)) as Record<string, unknown>;
+  if (body.backup_id !== undefined && Number(body.backup_id) !== id) {
+    throw new AppError("BAD_REQUEST", `backup_id in the body (${String(body.backup_id)}) does not match the backup in the path (${id}).`);
+  }
+  const input = restoreInput.parse({ ...body, backup_id: id });
+  const outcome = await restoreBackup({
+    db,
+    config: getConfig(),
+    actor,
+    backupId: id,
+    parts: { database: input.restore_database, files: input.restore_files, config: input.restore_config },
+    confirm: input.confirm,
+  });
+  return Response.json(outcome);
+});

@@ -1,0 +1,13 @@
+/** REST: POST /api/backups/{id}/verify — checks the archive without restoring; records the result. */
+import { backupIdSchema, toBackupRecord } from "@/server/backup/contract";
+import { verifyBackup } from "@/server/backup/import";
+import { getConfig } from "@/server/config";
+import { adminRoute } from "@/server/http/route-handler";
+
+export const dynamic = "force-dynamic";
+export const maxDuration = 3600;
+
+export const POST = adminRoute<{ id: string }>(async ({ db, actor, params }) => {
+  const row = await verifyBackup({ db, config: getConfig(), actor, id: backupIdSchema.parse(params.id) });
+  return Response.json(toBackupRecord(row));
+});

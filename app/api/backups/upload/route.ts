@@ -1,0 +1,36 @@
+/**
+ * REST: POST /api/backups/upload — the request body is the .tar.gz itself, streamed to
+ * disk (never buffered), then verified like any archive from outside. 201 with the new
+ * backup on success.
+ */
+import { Readable } from "node:stream";
+import { toBackupRecord } from "@/server/backup/contract";
+import { importBackup } from "@/server/backup/import";
+import { getConfig } from "@/server/config";
+import { AppError } from "@/server/errors";
+import { adminRoute } from "@/server/http/route-handler";
+
+export const dynamic = "force-dynamic";
+export const maxDuration = 3600;
+
+const ARCHIVE_TYPES = new Set(["application/gzip", "application/x-gzip", "application/octet-stream", "application/x-tar", "application/x-compressed-tar"]);
+
+export const POST = adminRoute(async ({ req, db, actor }) => {
+  const type = req.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!ARCHIVE_TYPES.has(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the archive itself as the request body (Content-Type: application/gzip).");
+  }
+  if (!req.body) throw new AppError("BAD_REQUEST", "The request has no body: send the .tar.gz archive as the body.");
+  const length = Number(req.headers.get("content-length"));
+  const name = req.headers.get("x-filename");
+  const row = await importBackup({
+    db,
+    config: getConfig(),
+    actor,
+    source: Readable.fromWeb(req.body as import("node:stream/web").ReadableStream<Uint8Array>),
+    origin: "uploaded",
+    expectedBytes: Number.isFinite(length) && length > 0 ? length : undefined,
+    originalName: name ? decodeURIComponent(name).slice(0, 255) : undefined,
+  });
+  return Response.json(toBackupRecord(row), { status: 201 });
+});
