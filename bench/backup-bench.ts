@@ -9,10 +9,10 @@
  * The tree is built in --dir (default: a fixed folder under the OS temp dir) and reused when it
  * was built with the same parameters; a --dir holding any other tree is benchmarked as it is.
  *
- * Extending: scenarios are a list of named functions returning a measurement, and comparisons
- * pair one of ours with a baseline and state the targets. To add "incremental with nothing
- * changed" or "restore vs tar xzf", push a Scenario to SCENARIOS and a Comparison to
- * COMPARISONS (see the placeholders at the bottom of the list).
+ * Scenarios are a list of named functions returning a measurement; comparisons pair one of
+ * ours with a baseline (or an absolute time) and state the targets: full backup vs GNU
+ * `tar czf`, restore (verification and extraction) vs GNU `tar xzf` of the same archive, and
+ * an incremental backup with nothing changed.
  */
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -70,6 +70,8 @@ export interface BenchContext {
   run: number;
   /** Bytes in the tree's files (for MB/s). */
   treeBytes: number;
+  /** Made once before the timed runs: an app whose newest backup is a full one of the tree. */
+  prepared: { appDir: string; archive: string };
 }
 
 export interface Measurement {
@@ -89,8 +91,9 @@ export interface Scenario {
 export interface Comparison {
   label: string;
   ours: string;
-  baseline: string;
-  targets: { timeRatio?: number; sizeRatio?: number; rssMb?: number };
+  /** What our time is divided by; none for a target in absolute seconds. */
+  baseline?: string;
+  targets: { timeRatio?: number; sizeRatio?: number; rssMb?: number; wallS?: number };
 }
 
 const hasCommand = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -154,31 +157,50 @@ export const SCENARIOS: Scenario[] = [
     name: "ours: full backup",
     available: () => true,
     run: async (ctx) => {
-      const out = path.join(ctx.workDir, "ours.tar.gz");
-      const args = [path.join(__dirname, "run-writer.ts"), "--root", ctx.treeDir, "--out", out];
-      if (ctx.opts.level !== undefined) args.push("--level", String(ctx.opts.level));
-      const { stdout } = await runNode(args);
-      const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
-        wallMs: number;
-        sizeBytes: number;
-        maxRssKb: number;
-        cpuUserMs: number;
-        cpuSystemMs: number;
-      };
-      if (ctx.run === 0) verifyWithGnuTar(out);
-      return {
-        // The writer's own time (scan included), without tsx's start-up, which the app never pays.
-        wallMs: r.wallMs,
-        sizeBytes: r.sizeBytes,
-        maxRssKb: r.maxRssKb,
-        note: `cpu ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(1)} s`,
-      };
+      // Through the backup service, as the app runs it: scan, database snapshot, archive, fsync, rename.
+      const r = await runApp(["full", "--storage", ctx.treeDir, "--app", ctx.workDir]);
+      if (ctx.run === 0) verifyWithGnuTar(r.archive!);
+      return { wallMs: r.wallMs, sizeBytes: r.sizeBytes, maxRssKb: r.maxRssKb, note: `cpu ${(r.cpuMs / 1000).toFixed(1)} s` };
     },
   },
-  // Hooks for later issues, e.g.:
-  // { name: "ours: incremental, nothing changed", available: () => true, run: async (ctx) => {...} },
-  // { name: "GNU tar xzf", ... }, { name: "ours: restore", ... },
+  {
+    name: "ours: incremental, nothing changed",
+    available: () => true,
+    run: async (ctx) => {
+      const r = await runApp(["incremental", "--storage", ctx.treeDir, "--app", ctx.prepared.appDir]);
+      if (r.type !== "incremental") throw new Error(`expected an incremental backup, got ${r.type}`);
+      return { wallMs: r.wallMs, sizeBytes: r.sizeBytes, maxRssKb: r.maxRssKb };
+    },
+  },
+  {
+    name: "GNU tar xzf",
+    available: () => (hasCommand("tar") ? true : "GNU tar missing"),
+    run: async (ctx) => ({ wallMs: await timeShell(`tar xzf ${q(ctx.prepared.archive)} -C ${q(ctx.workDir)}`) }),
+  },
+  {
+    name: "ours: restore",
+    available: () => true,
+    run: async (ctx) => {
+      // Verification and extraction of the same archive (the restore's staging step).
+      const r = await runApp(["restore", "--archive", ctx.prepared.archive, "--into", ctx.workDir]);
+      return { wallMs: r.wallMs, maxRssKb: r.maxRssKb, note: `cpu ${(r.cpuMs / 1000).toFixed(1)} s` };
+    },
+  },
 ];
+
+interface AppRun {
+  wallMs: number;
+  sizeBytes?: number;
+  archive?: string;
+  type?: string;
+  cpuMs: number;
+  maxRssKb: number;
+}
+
+async function runApp(args: string[]): Promise<AppRun> {
+  const { stdout } = await runNode([path.join(__dirname, "run-app.ts"), ...args]);
+  return JSON.parse(stdout.trim().split("\n").pop()!) as AppRun;
+}
 
 export const COMPARISONS: Comparison[] = [
   {
@@ -187,7 +209,17 @@ export const COMPARISONS: Comparison[] = [
     baseline: "GNU tar czf",
     targets: { timeRatio: 0.25, sizeRatio: 1.02, rssMb: 256 },
   },
-  // { label: "restore vs GNU tar xzf", ours: "ours: restore", baseline: "GNU tar xzf", targets: {...} },
+  {
+    label: "restore (verify + extract) vs GNU tar xzf of the same archive",
+    ours: "ours: restore",
+    baseline: "GNU tar xzf",
+    targets: { timeRatio: 1.0, rssMb: 256 },
+  },
+  {
+    label: "incremental backup, nothing changed",
+    ours: "ours: incremental, nothing changed",
+    targets: { wallS: 1.5, rssMb: 256 },
+  },
 ];
 
 /** Not timed: the first archive of each run set must be one GNU tar reads to the end. */
@@ -260,13 +292,20 @@ async function main(): Promise<void> {
   });
   const results = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]));
 
+  // Untimed: an app with a full backup of the tree, the base of the incremental runs and the
+  // archive both restore scenarios extract.
+  const appDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-app-"));
+  log("preparing: a full backup of the tree for the incremental and restore scenarios ...");
+  const base = await runApp(["full", "--storage", opts.dir, "--app", appDir]);
+  const prepared = { appDir, archive: base.archive! };
+
   for (let run = 0; run < opts.runs; run++) {
     // Alternate the order so that neither side always runs on a machine the other just warmed.
     const order = run % 2 ? [...scenarios].reverse() : scenarios;
     for (const s of order) {
       const workDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-out-"));
       try {
-        const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes });
+        const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes, prepared });
         results.get(s.name)!.push(m);
         log(
           `run ${run + 1}/${opts.runs}  ${s.name.padEnd(22)} ${(m.wallMs / 1000).toFixed(2).padStart(7)} s` +
@@ -292,17 +331,17 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push("");
   lines.push(`tree: ${opts.dir} (${mb(treeBytes)} MB), ${opts.runs} run(s), medians`);
-  lines.push(`${"scenario".padEnd(24)} ${"time s".padStart(8)} ${"MB/s".padStart(8)} ${"size MB".padStart(10)} ${"peak RSS MB".padStart(12)}`);
+  lines.push(`${"scenario".padEnd(36)} ${"time s".padStart(8)} ${"MB/s".padStart(8)} ${"size MB".padStart(10)} ${"peak RSS MB".padStart(12)}`);
   for (const r of rows) {
     lines.push(
-      `${r.name.padEnd(24)} ${r.wallS.toFixed(2).padStart(8)} ${r.mbPerS.toFixed(0).padStart(8)} ${(r.sizeMb?.toFixed(1) ?? "-").padStart(10)} ${(r.rssMb?.toFixed(0) ?? "-").padStart(12)}`,
+      `${r.name.padEnd(36)} ${r.wallS.toFixed(2).padStart(8)} ${r.mbPerS.toFixed(0).padStart(8)} ${(r.sizeMb?.toFixed(1) ?? "-").padStart(10)} ${(r.rssMb?.toFixed(0) ?? "-").padStart(12)}`,
     );
   }
 
   const verdicts: Array<Record<string, unknown>> = [];
   for (const c of COMPARISONS) {
     const ours = results.get(c.ours);
-    const base = results.get(c.baseline);
+    const base = c.baseline ? results.get(c.baseline) : ours;
     if (!ours || !base) {
       lines.push(`${c.label}: skipped (a scenario is unavailable)`);
       continue;
@@ -310,14 +349,18 @@ async function main(): Promise<void> {
     // Ratios per run (each pair measured back to back), then the median.
     const n = Math.min(ours.length, base.length);
     const timeRatio = median(Array.from({ length: n }, (_, i) => ours[i].wallMs / base[i].wallMs));
+    const wallS = median(ours.map((m) => m.wallMs)) / 1000;
     const sizeRatio =
-      ours[0].sizeBytes !== undefined && base[0].sizeBytes !== undefined
+      c.baseline && ours[0].sizeBytes !== undefined && base[0].sizeBytes !== undefined
         ? median(Array.from({ length: n }, (_, i) => ours[i].sizeBytes! / base[i].sizeBytes!))
         : undefined;
     const rssMb = ours[0].maxRssKb !== undefined ? Math.max(...ours.map((m) => m.maxRssKb!)) / 1024 : undefined;
     const mark = (ok: boolean) => (ok ? "PASS" : "FAIL");
     lines.push("");
     lines.push(`${c.label}:`);
+    if (c.targets.wallS !== undefined) {
+      lines.push(`  wall time  ${wallS.toFixed(2)} s  (target <= ${c.targets.wallS} s)  ${mark(wallS <= c.targets.wallS)}`);
+    }
     if (c.targets.timeRatio !== undefined) {
       lines.push(`  time ratio ${timeRatio.toFixed(3)}  (target <= ${c.targets.timeRatio})  ${mark(timeRatio <= c.targets.timeRatio)}`);
     }
@@ -327,8 +370,9 @@ async function main(): Promise<void> {
     if (c.targets.rssMb !== undefined && rssMb !== undefined) {
       lines.push(`  peak RSS   ${rssMb.toFixed(0)} MB  (target <= ${c.targets.rssMb} MB)  ${mark(rssMb <= c.targets.rssMb)}`);
     }
-    verdicts.push({ label: c.label, timeRatio, sizeRatio, rssMb, targets: c.targets });
+    verdicts.push({ label: c.label, timeRatio: c.baseline ? timeRatio : undefined, wallS, sizeRatio, rssMb, targets: c.targets });
   }
+  fs.rmSync(appDir, { recursive: true, force: true });
   console.log(lines.join("\n"));
   if (opts.json) console.log(JSON.stringify({ options: opts, treeBytes, rows, verdicts }));
 }

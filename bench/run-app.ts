@@ -1,0 +1,74 @@
+/**
+ * The app's own operations, each in a process of its own so the benchmark can read that
+ * process's peak RSS. Prints one line of JSON. Usage:
+ *
+ *   tsx bench/run-app.ts full        --storage DIR --app DIR             full backup through the service
+ *   tsx bench/run-app.ts incremental --storage DIR --app DIR             incremental (after a full one)
+ *   tsx bench/run-app.ts restore     --archive FILE --into DIR           verification + extraction
+ *
+ * `--app DIR` holds the app's database, config and backup folders (the storage is the tree).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { getDb } from "../db/client";
+import { extractArchive } from "../server/backup/restore/extract";
+import { createBackup } from "../server/backup/service";
+import { getConfig } from "../server/config";
+import { ensureStarted, startupSettled } from "../server/startup";
+
+function arg(name: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  if (!value) throw new Error(`--${name} is required`);
+  return value;
+}
+
+function useAppFolders(storage: string, app: string): void {
+  process.env.NAS_STORAGE_PATH = storage;
+  process.env.NAS_DATABASE_PATH = path.join(app, "data", "baluhost.db");
+  process.env.NAS_CONFIG_PATH = path.join(app, "config");
+  process.env.NAS_BACKUP_PATH = path.join(app, "backups");
+  process.env.NAS_BACKUP_MAX_COUNT = "1000";
+  process.env.ADMIN_PASSWORD ??= "bench-password-1";
+}
+
+async function backup(type: "full" | "incremental") {
+  useAppFolders(arg("storage"), arg("app"));
+  ensureStarted({ announceAdminPassword: false });
+  await startupSettled();
+  const t0 = performance.now();
+  const row = await createBackup({
+    db: getDb(),
+    config: getConfig(),
+    actor: { id: null, username: "bench" },
+    input: { backup_type: type, wait: true },
+  });
+  const wallMs = performance.now() - t0;
+  if (row.status !== "completed") throw new Error(`backup failed: ${row.errorMessage}`);
+  return { wallMs, sizeBytes: row.sizeBytes, archive: path.join(getConfig().backupPath, row.filename), type: row.backupType };
+}
+
+async function restore() {
+  const into = arg("into");
+  const destinations = { database: path.join(into, "database"), files: path.join(into, "files"), config: path.join(into, "config") };
+  for (const dir of Object.values(destinations)) fs.mkdirSync(dir, { recursive: true });
+  const t0 = performance.now();
+  const result = await extractArchive({ archivePath: arg("archive"), destinations });
+  return { wallMs: performance.now() - t0, files: result.written.length, totalBytes: result.totalBytes };
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2];
+  const cpu0 = process.cpuUsage();
+  const result =
+    mode === "full" ? await backup("full") : mode === "incremental" ? await backup("incremental") : mode === "restore" ? await restore() : null;
+  if (!result) throw new Error("mode must be full, incremental or restore");
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ ...result, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
