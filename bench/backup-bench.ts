@@ -304,6 +304,8 @@ async function main(): Promise<void> {
     const order = run % 2 ? [...scenarios].reverse() : scenarios;
     for (const s of order) {
       const workDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-out-"));
+      // Untimed: flush the previous scenario's dirty pages, or its write-back lands in this one's time.
+      spawnSync("sync");
       try {
         const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes, prepared });
         results.get(s.name)!.push(m);
