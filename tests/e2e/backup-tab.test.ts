@@ -91,7 +91,7 @@ describe("Settings → Backup", () => {
   test("an empty list tells the admin to create the first backup", async () => {
     await page.goto("/settings/backup");
     await page.getByRole("heading", { name: "No backups yet" }).waitFor();
-    expect(await page.getByText("No backups yet. Create your first backup").isVisible()).toBe(true);
+    expect(await page.getByText("Create your first backup now").isVisible()).toBe(true);
     expect(await page.getByTestId("summary-count").innerText()).toBe("0");
     expect(await page.getByTestId("summary-running").innerText()).toBe("Nothing");
     // The free space comes from the overview (never "–" once loaded).

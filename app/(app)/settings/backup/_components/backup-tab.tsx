@@ -180,7 +180,7 @@ export function BackupTab() {
             }
           >
             <p>
-              No backups yet. Create your first backup now: it takes a copy of the database and every file in storage,
+              Create your first backup now: it takes a copy of the database and every file in storage,
               which you can restore or download later. Or upload an archive you downloaded before.
             </p>
           </EmptyState>
