@@ -10,7 +10,7 @@
  * and link is listed with the same type, size, SHA-256 and link target; every listed entry with
  * in_archive:true is present, every one with in_archive:false is absent; the totals add up.
  */
-import { ArchiveError, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, parseManifest, type BackupManifest, type ManifestFileEntry } from "../archive";
+import { ArchiveError, isManifestFileEntry, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, parseManifest, type BackupManifest, type ManifestFileEntry } from "../archive";
 import { computeTotals } from "../archive/manifest";
 import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
 import { checkEntryPath, collisionKey, placeEntry } from "./extract-paths";
@@ -136,7 +136,6 @@ export function readManifest(text: string): BackupManifest {
 const MANIFEST_ENTRY = "backup/manifest.json";
 const MANIFEST_PATH_LIMIT = 1 << 20;
 const YIELD_EVERY = 2000;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -220,27 +219,10 @@ export async function checkAgainstManifest(manifest: BackupManifest, index: Entr
   return mtimes;
 }
 
-/** One manifest entry, from an archive not yet trusted: shape first, then its path. */
+/** One manifest entry, from an archive not yet trusted: shape first (the writer's own rule), then its path. */
 function checkListedEntry(e: ManifestFileEntry, i: number): void {
-  const x = e as unknown as Record<string, unknown> | null;
-  const ok =
-    typeof x === "object" &&
-    x !== null &&
-    typeof x.path === "string" &&
-    (x.type === "file" || x.type === "dir" || x.type === "symlink") &&
-    isCount(x.size) &&
-    typeof x.mtime === "number" &&
-    Number.isFinite(x.mtime) &&
-    isCount(x.mode) &&
-    typeof x.in_archive === "boolean" &&
-    (x.type === "file" ? typeof x.sha256 === "string" && SHA256_HEX.test(x.sha256) : x.sha256 === undefined) &&
-    (x.type === "symlink" ? typeof x.link_target === "string" : x.link_target === undefined);
-  if (!ok) refuse("manifest", `its manifest has an invalid entry #${i + 1}`, MANIFEST_ENTRY);
+  if (!isManifestFileEntry(e)) refuse("manifest", `its manifest has an invalid entry #${i + 1}`, MANIFEST_ENTRY);
   checkListedPath(e.path, e.type);
-}
-
-function isCount(v: unknown): boolean {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
 function checkListedPath(rel: string, type: string): void {

@@ -20,6 +20,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { writevAll } from "../archive/write-all";
 
 export const SMALL_FILE_MAX = 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
@@ -165,7 +166,7 @@ export class DestinationWriter {
       await this.ensureDir(root, segments.slice(0, -1));
       const fd = await createExclusive(abs, mode);
       try {
-        await writevAll(fd, chunks);
+        await writeAllAt(fd, chunks);
         await fixMode(fd, mode);
       } finally {
         await closeFd(fd);
@@ -200,14 +201,14 @@ export class DestinationWriter {
           batchBytes += c.length;
           if (batchBytes >= BATCH_BYTES) {
             if (inFlight) await inFlight;
-            inFlight = writevAll(fd, batch);
+            inFlight = writeAllAt(fd, batch);
             batch = [];
             batchBytes = 0;
           }
         }
         if (inFlight) await inFlight;
         inFlight = null;
-        if (batch.length > 0) await writevAll(fd, batch);
+        if (batch.length > 0) await writeAllAt(fd, batch);
         await fixMode(fd, mode);
       } finally {
         // Never close while a write is pending: the descriptor could be reused by another file.
@@ -310,17 +311,8 @@ function writev(fd: number, bufs: Buffer[]): Promise<number> {
 }
 
 /** Writes every byte of `chunks` at the current position (writev may write less). */
-async function writevAll(fd: number, chunks: Buffer[]): Promise<void> {
-  let bufs = chunks;
-  while (bufs.length > 0) {
-    const bytesWritten = await writev(fd, bufs);
-    let n = bytesWritten;
-    let i = 0;
-    while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
-    if (i === bufs.length) return;
-    if (bytesWritten === 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
-    bufs = [bufs[i].subarray(n), ...bufs.slice(i + 1)];
-  }
+function writeAllAt(fd: number, chunks: Buffer[]): Promise<void> {
+  return writevAll((bufs) => writev(fd, bufs), chunks);
 }
 
 async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
