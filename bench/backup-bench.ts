@@ -4,7 +4,7 @@
  * both). Reports medians and the ratios the targets are set on.
  *
  *   npm run bench -- [--small-files N=20000] [--media-mb N=1000] [--scale K=1] [--runs N=3]
- *                    [--dir PATH] [--level N] [--json]
+ *                    [--dir PATH] [--level N] [--only WORD,WORD] [--json]
  *
  * The tree is built in --dir (default: a fixed folder under the OS temp dir) and reused when it
  * was built with the same parameters; a --dir holding any other tree is benchmarked as it is.
@@ -31,6 +31,8 @@ interface BenchOptions {
   dir: string;
   level?: number;
   json: boolean;
+  /** Run only the scenarios whose name contains one of these words (e.g. --only restore,xzf). */
+  only?: string[];
 }
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]): BenchOptions {
     dir: get("dir") ?? path.join(os.tmpdir(), `baluhost-bench-tree-${smallFiles}-${mediaMb}`),
     level: get("level") === undefined ? undefined : num("level", 6),
     json: argv.includes("--json"),
+    only: get("only")?.split(",").map((w) => w.trim()).filter(Boolean),
   };
 }
 
@@ -286,6 +289,7 @@ async function main(): Promise<void> {
   await timeShell(`tar cf - -C ${q(opts.dir)} . | cat > /dev/null`);
 
   const scenarios = SCENARIOS.filter((s) => {
+    if (opts.only && !opts.only.some((word) => s.name.includes(word))) return false;
     const ok = s.available();
     if (ok !== true) log(`skipping "${s.name}": ${ok}`);
     return ok === true;
