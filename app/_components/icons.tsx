@@ -299,3 +299,21 @@ export const RotateCcwIcon = makeIcon(
     <path d="M3 3v5h5" />
   </>,
 );
+
+/** Verify: a shield with a check. */
+export const ShieldCheckIcon = makeIcon(
+  "ShieldCheck",
+  <>
+    <path d="M20 13c0 5-3.5 7.5-7.66 8.95a1 1 0 0 1-.67-.01C7.5 20.5 4 18 4 13V6a1 1 0 0 1 1-1c2 0 4.5-1.2 6.24-2.72a1.17 1.17 0 0 1 1.52 0C14.51 3.81 17 5 19 5a1 1 0 0 1 1 1z" />
+    <path d="m9 12 2 2 4-4" />
+  </>,
+);
+
+/** Cancel a running operation: a square "stop". */
+export const StopIcon = makeIcon(
+  "Stop",
+  <>
+    <circle cx="12" cy="12" r="10" />
+    <rect x="9" y="9" width="6" height="6" rx="1" />
+  </>,
+);

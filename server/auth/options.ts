@@ -51,7 +51,9 @@ export function getAuthOptions(): NextAuthOptions {
         return token;
       },
       session({ session, token }) {
-        const user = typeof token.uid === "number" ? findUserById(getDb(), token.uid) : undefined;
+        const found = typeof token.uid === "number" ? findUserById(getDb(), token.uid) : undefined;
+        // The id must still name the same account: after a restore an id may belong to someone else.
+        const user = found && found.username === token.name ? found : undefined;
         if (!user) return { ...session, user: undefined };
         return { ...session, user: { id: user.id, name: user.username, role: user.role } };
       },

@@ -10,7 +10,7 @@ import { Badge } from "@/app/_components/badge";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/app/_components/format";
-import { DownloadIcon, RotateCcwIcon, TrashIcon } from "@/app/_components/icons";
+import { DownloadIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
   contentsLabel,
@@ -22,7 +22,6 @@ import {
   type BackupRecord,
 } from "./backup-labels";
 import styles from "./backup.module.css";
-import { ShieldCheckIcon, StopIcon } from "./local-icons";
 import { ProgressBar } from "./progress-bar";
 import type { RunningBackups } from "./use-running-backups";
 
