@@ -181,3 +181,39 @@ describe("messages about uploads", () => {
     }
   });
 });
+
+describe("a database from another program", () => {
+  it("is refused before the restore commits, leaving everything as it was", async () => {
+    const app = createTestApp();
+    try {
+      writeFiles(app.config.storagePath, { "docs/keep.txt": "precious\n" });
+      const other = makeTempDir();
+      const dbDir = path.join(other, "backup", "database");
+      fs.mkdirSync(dbDir, { recursive: true });
+      // A users table, as another NAS manager might have, but not our schema and no migration history.
+      const foreign = new Database(path.join(dbDir, "baluhost.db"));
+      foreign.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, hashed_password TEXT)");
+      foreign.exec("INSERT INTO users (email, hashed_password) VALUES ('x@example.org', 'y')");
+      foreign.close();
+      writeFiles(path.join(other, "backup", "files"), { "theirs.txt": "theirs\n" });
+      const archive = path.join(other, "foreign.tar.gz");
+      execFileSync("tar", ["-czf", archive, "-C", other, "backup"]);
+      const imported = await importBackup({ db: app.db, config: app.config, actor: { id: null, username: "cli" }, source: { path: archive }, origin: "imported" });
+      const before = liveState(app);
+
+      await expect(app.caller(app.admin).backup.restore({ backup_id: imported.id, confirm: true })).rejects.toMatchObject({
+        code: "UNPROCESSABLE_CONTENT",
+        message: expect.stringMatching(/cannot be brought to this version's schema/),
+      });
+      expect(liveState(app)).toEqual(before);
+      expect(noStagingLeft(app)).toBe(true);
+      // The app still works: a restart finds no journal to replay and the data as it was.
+      const again = await app.restart();
+      expect(liveState(again)).toEqual(before);
+      await again.cleanup();
+    } catch (err) {
+      await app.cleanup();
+      throw err;
+    }
+  });
+});

@@ -260,6 +260,25 @@ function finishStagedDatabase(dir: string, what: string): void {
   } finally {
     staged.close();
   }
+  // Migrate here, in staging, before the restore commits: a database whose schema cannot be
+  // brought to this version (another program's, or damaged) is refused while nothing is touched,
+  // instead of failing after the swap.
+  try {
+    migrateFile(file);
+    const migrated = new Database(file);
+    try {
+      migrated.pragma("wal_checkpoint(TRUNCATE)");
+      migrated.pragma("journal_mode = DELETE");
+    } finally {
+      migrated.close();
+    }
+  } catch (err) {
+    throw new AppError(
+      "INCOMPATIBLE_VERSION",
+      `The database in ${what} cannot be brought to this version's schema (${describeError(err)}). ` +
+        "It may come from another program or a damaged installation. Nothing was restored.",
+    );
+  }
   for (const suffix of ["-wal", "-shm"]) fs.rmSync(file + suffix, { force: true });
 }
 
