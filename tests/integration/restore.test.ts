@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -176,6 +176,28 @@ describe("restoring a backup", () => {
     fs.rmSync(image);
     await app.caller(app.admin).backup.restore({ backup_id: backup.id, restore_database: false, confirm: true });
     expect(fs.statSync(image).size).toBe(96 * 1024 * 1024);
+  });
+
+  it("refuses before committing when a volume is mounted inside the storage folder", async (ctx) => {
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    const mountPoint = path.join(app.config.storagePath, "usb-disk");
+    fs.mkdirSync(mountPoint);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // needs root to mount; CI runs as root
+    }
+    try {
+      const before = snapshotState(app);
+      await expect(app.caller(app.admin).backup.restore({ backup_id: backup.id, confirm: true })).rejects.toMatchObject({
+        code: "CONFLICT",
+        message: expect.stringContaining("separate volume mounted"),
+      });
+      expect(snapshotState(app)).toEqual(before);
+      expect(leftovers(app)).toEqual([]);
+    } finally {
+      execFileSync("umount", [mountPoint]);
+    }
   });
 
   it("refuses parts the backup does not hold", async () => {

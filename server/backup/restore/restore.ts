@@ -134,6 +134,29 @@ interface Staging {
   workDirs: string[];
 }
 
+/**
+ * The swap renames each top-level entry of the storage and config folders. A volume mounted
+ * inside one of them cannot be renamed (EBUSY), and that must be found now, before the
+ * restore commits, not halfway through the swap.
+ */
+function checkSwappable(config: AppConfig, parts: RestoreParts): void {
+  const roots = [parts.files ? config.storagePath : null, parts.config ? config.configPath : null].filter((r): r is string => r !== null);
+  for (const root of roots) {
+    const device = fs.statSync(root).dev;
+    for (const name of fs.readdirSync(root)) {
+      if (name === WORK_DIR) continue;
+      const entry = fs.lstatSync(path.join(root, name));
+      if (entry.isDirectory() && entry.dev !== device) {
+        throw new AppError(
+          "CONFLICT",
+          `${path.join(root, name)} is a separate volume mounted inside ${root}; a restore cannot move it aside. ` +
+            "Unmount it first, or restore without files.",
+        );
+      }
+    }
+  }
+}
+
 function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
   const fresh = (dir: string) => {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -359,6 +382,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
     progress = startRestoreProgress(backupId);
     const chain = resolveChain(db, config, target);
     await checkSpace(opts, chain, target);
+    checkSwappable(config, parts);
 
     progress.step = "verifying";
     staging = prepareStaging(config, parts);
