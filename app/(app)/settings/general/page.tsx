@@ -1,6 +1,7 @@
 /**
  * Settings → General: read-only facts about this installation. Values come from the
- * environment (server/config.ts); secrets (session secret, admin password) are never
+ * environment (server/config.ts), retention as in effect (a value saved in Settings → Backup
+ * wins over the environment); secrets (session secret, admin password) are never
  * shown, and the server's folder paths only to admins.
  */
 import type { Metadata } from "next";
@@ -10,6 +11,8 @@ import { Callout } from "@/app/_components/callout";
 import { pluralize } from "@/app/_components/format";
 import { Card } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
+import { getDb } from "@/db/client";
+import { getRetentionSettings, type RetentionSource } from "@/server/backup/settings";
 import { getConfig } from "@/server/config";
 
 export const metadata: Metadata = { title: "General settings" };
@@ -26,9 +29,15 @@ function Row({ label, hint, children }: { label: string; hint?: ReactNode; child
   );
 }
 
+function retentionHint(source: RetentionSource, variable: string): ReactNode {
+  if (source === "settings") return <>Saved in Settings → Backup (overrides <code>{variable}</code>)</>;
+  return source === "environment" ? <>Set with <code>{variable}</code></> : <>Default; set with <code>{variable}</code></>;
+}
+
 export default async function GeneralSettingsPage() {
   const user = await requireUser("/settings/general");
   const config = getConfig();
+  const retention = getRetentionSettings(getDb(), config);
   const isAdmin = user.role === "admin";
   return (
     <div className="stack">
@@ -43,11 +52,11 @@ export default async function GeneralSettingsPage() {
 
       <Card title="Backup retention" description="Old backups are removed automatically when either limit is passed.">
         <dl className="details">
-          <Row label="Keep backups for" hint={<>Set with <code>NAS_BACKUP_RETENTION_DAYS</code></>}>
-            {pluralize(config.backupRetentionDays, "day")}
+          <Row label="Keep backups for" hint={retentionHint(retention.sources.retentionDays, "NAS_BACKUP_RETENTION_DAYS")}>
+            {pluralize(retention.retentionDays, "day")}
           </Row>
-          <Row label="Keep at most" hint={<>Set with <code>NAS_BACKUP_MAX_COUNT</code></>}>
-            {pluralize(config.backupMaxCount, "backup")}
+          <Row label="Keep at most" hint={retentionHint(retention.sources.maxCount, "NAS_BACKUP_MAX_COUNT")}>
+            {pluralize(retention.maxCount, "backup")}
           </Row>
         </dl>
       </Card>
