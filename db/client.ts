@@ -16,6 +16,8 @@ export type AppDatabase = BetterSQLite3Database<typeof schema> & { $client: Data
 
 export interface DatabaseHandle {
   file: string;
+  /** The file's inode when opened: a different one at the path means the file was replaced. */
+  inode: number | null;
   sqlite: Database.Database;
   db: AppDatabase;
 }
@@ -52,21 +54,43 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
   sqlite.pragma("busy_timeout = 5000");
   const db = drizzle(sqlite, { schema });
   if (options.migrate !== false) migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { file, sqlite, db };
+  return { file, sqlite, db, inode: fileInode(file) };
 }
 
 const holder = globalThis as unknown as {
   __baluhostDb?: DatabaseHandle;
   __baluhostDbFile?: () => string;
+  __baluhostDbUnavailable?: string;
 };
+
+function fileInode(file: string): number | null {
+  try {
+    return fs.statSync(file).ino;
+  } catch {
+    return null;
+  }
+}
 
 /** Tells getDb() where the database lives (the config's path); called once at start-up. */
 export function setDatabaseLocator(locate: () => string): void {
   holder.__baluhostDbFile = locate;
 }
 
+/**
+ * Refuses every further use of the database in this process (a restore that committed but
+ * could not finish): opening the live path then could create an empty database in its place.
+ */
+export function markDatabaseUnavailable(reason: string): void {
+  closeDatabase();
+  holder.__baluhostDbUnavailable = reason;
+}
+
 /** The current handle, opened (and migrated) on first use. */
 export function getDatabaseHandle(): DatabaseHandle {
+  if (holder.__baluhostDbUnavailable) throw new Error(holder.__baluhostDbUnavailable);
+  const current = holder.__baluhostDb;
+  // Another process (a CLI restore) may have swapped the file under this handle: reopen then.
+  if (current && current.inode !== fileInode(current.file)) closeDatabase();
   if (!holder.__baluhostDb) {
     const locate = holder.__baluhostDbFile;
     if (!locate) throw new Error("database location not set: call setDatabaseLocator() first");
@@ -89,4 +113,5 @@ export function closeDatabase(): void {
 /** Uses an already open handle as the process database (tests inject their own). */
 export function useDatabase(handle: DatabaseHandle | undefined): void {
   holder.__baluhostDb = handle;
+  holder.__baluhostDbUnavailable = undefined;
 }

@@ -15,7 +15,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { AppConfig } from "../../config";
 import { crashPoint } from "../failpoints";
-import { readLiveLock } from "../lock";
+import { acquireOperationLock, readLiveLock, type HeldLock } from "../lock";
 
 export const WORK_DIR = ".baluhost-restore";
 const JOURNAL_NAME = ".restore-journal.json";
@@ -107,26 +107,53 @@ function exists(p: string): boolean {
 function swapDatabase(db: NonNullable<RestoreJournal["database"]>): void {
   if (!exists(db.staged)) return; // already moved in by an earlier run
   for (const suffix of ["", "-wal", "-shm"]) {
-    if (exists(db.live + suffix)) fs.renameSync(db.live + suffix, db.aside + suffix);
+    if (!exists(db.live + suffix)) continue;
+    // An aside copy is the real pre-restore database: never overwrite it. A live file that
+    // appeared after it was moved aside (an empty database opened meanwhile) is kept apart.
+    if (exists(db.aside + suffix)) fs.renameSync(db.live + suffix, `${db.aside}${suffix}.stray`);
+    else fs.renameSync(db.live + suffix, db.aside + suffix);
   }
   crashPoint("restore:database-aside");
   fs.renameSync(db.staged, db.live);
   fsyncDirSync(path.dirname(db.live));
 }
 
+/**
+ * Moving a folder to another parent needs write permission on the folder itself (its ".."
+ * changes): a read-only folder is made writable for the move and given its mode back.
+ */
+function renameEntry(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const stat = fs.lstatSync(from);
+    if ((code !== "EACCES" && code !== "EPERM") || !stat.isDirectory()) throw err;
+    fs.chmodSync(from, stat.mode | 0o200);
+    fs.renameSync(from, to);
+    fs.chmodSync(to, stat.mode & 0o7777);
+  }
+}
+
 function swapTree(config: AppConfig, journal: RestoreJournal, tree: TreeSwap): void {
-  fs.mkdirSync(tree.aside, { recursive: true });
   if (!tree.asideDone) {
+    // The staged tree must be complete before the live one is moved away; if it is missing,
+    // this journal was already completed (by another process) and nothing may be touched.
+    if (!exists(tree.staged)) throw new Error(`restore journal names ${tree.staged}, which does not exist; refusing to move live data`);
+    fs.mkdirSync(tree.aside, { recursive: true });
     for (const name of fs.readdirSync(tree.root)) {
-      if (name !== WORK_DIR) fs.renameSync(path.join(tree.root, name), path.join(tree.aside, name));
+      if (name !== WORK_DIR) renameEntry(path.join(tree.root, name), path.join(tree.aside, name));
     }
+    fsyncDirSync(tree.root);
+    fsyncDirSync(tree.aside);
     tree.asideDone = true;
     writeJournal(config, journal);
   }
   crashPoint(`restore:tree-aside:${path.basename(tree.root)}`);
   if (exists(tree.staged)) {
     for (const [i, name] of fs.readdirSync(tree.staged).entries()) {
-      fs.renameSync(path.join(tree.staged, name), path.join(tree.root, name));
+      if (name === WORK_DIR) continue; // our own work folder's name is never restored
+      renameEntry(path.join(tree.staged, name), path.join(tree.root, name));
       if (i === 0) crashPoint(`restore:tree-first-moved:${path.basename(tree.root)}`);
     }
   }
@@ -205,18 +232,40 @@ export function stagingLocations(config: AppConfig): string[] {
   ];
 }
 
+/** Blocks the thread for a moment (start-up is synchronous and may wait for another process). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
  * Start-up: finishes a committed restore, or removes the staging of one that never
- * committed. Runs before the database is opened. Returns the journal it completed.
+ * committed. Runs before the database is opened, under the operation lock, so two
+ * processes starting at once (the server and a CLI command) never replay it together:
+ * the second waits, then finds the journal gone. Returns the journal it completed.
  */
 export function recoverRestore(config: AppConfig, migrate: (file: string) => void): RestoreJournal | null {
-  // A restore running in another live process (the CLI) owns its staging and journal.
-  if (readLiveLock(config.backupPath)?.operation === "restore") return null;
-  const journal = readJournal(config);
-  if (journal) {
+  if (!readJournal(config)) {
+    // A restore running in another live process owns its staging.
+    if (readLiveLock(config.backupPath)) return null;
+    for (const dir of stagingLocations(config)) fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  let lock: HeldLock | undefined;
+  for (let waited = 0; !lock; waited += 250) {
+    try {
+      lock = acquireOperationLock(config.backupPath, "maintenance", "finishing an interrupted restore");
+    } catch (err) {
+      // The committing restore itself may still be running in another process: let it finish.
+      if (waited > 10 * 60 * 1000) throw err;
+      pause(250);
+    }
+  }
+  try {
+    const journal = readJournal(config);
+    if (!journal) return null; // another process finished it while we waited
     completeSwap(config, journal, migrate);
     return journal;
+  } finally {
+    lock.release();
   }
-  for (const dir of stagingLocations(config)) fs.rmSync(dir, { recursive: true, force: true });
-  return null;
 }

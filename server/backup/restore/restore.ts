@@ -23,7 +23,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { appliedMigrationLevel, closeDatabase, getDb, openDatabase, shippedMigrationLevel, type AppDatabase } from "@/db/client";
+import {
+  appliedMigrationLevel,
+  closeDatabase,
+  getDb,
+  markDatabaseUnavailable,
+  openDatabase,
+  shippedMigrationLevel,
+  type AppDatabase,
+} from "@/db/client";
 import type { Backup } from "@/db/schema";
 import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
@@ -36,7 +44,7 @@ import { acquireOperationLock, type HeldLock } from "../lock";
 import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
 import { extractArchive } from "./extract";
-import { completeSwap, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
+import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
 
 const execFileAsync = promisify(execFile);
@@ -184,6 +192,7 @@ function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
 function wantedEntries(manifest: BackupManifest, parts: RestoreParts): Map<string, ManifestFileEntry> {
   const wanted = new Map<string, ManifestFileEntry>();
   for (const entry of manifest.entries) {
+    if (isWorkFolderPath(entry.path)) continue;
     const part = entry.path.split("/")[0];
     if ((part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config)) {
       wanted.set(entry.path, entry);
@@ -256,7 +265,13 @@ async function stageChain(opts: {
   return { manifest: targetManifest };
 }
 
+/** Our work folder at the top of a tree ("files/.baluhost-restore/…") is never restored over the live one. */
+function isWorkFolderPath(p: string): boolean {
+  return p.split("/")[1] === WORK_DIR;
+}
+
 function isRequestedPart(p: string, parts: RestoreParts): boolean {
+  if (isWorkFolderPath(p)) return false;
   const part = p.split("/")[0];
   return (part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config);
 }
@@ -427,7 +442,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       config: staging.config ? { root: config.configPath, staged: staging.config, aside: path.join(config.configPath, WORK_DIR, "old") } : undefined,
       workDirs: staging.workDirs,
     };
-    writeJournal(config, journal);
+    try {
+      writeJournal(config, journal);
+    } catch (err) {
+      // Once the journal is on disk the restore is committed, even if a later fsync failed:
+      // its staging must survive for the roll-forward.
+      if (readJournal(config)) committed = true;
+      throw err;
+    }
     committed = true;
     crashPoint("restore:journal-written");
     // One synchronous step: no request of this process can run between close and reopen.
@@ -447,15 +469,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
     if (committed) {
       console.error("[restore] the swap failed after commit; it will be finished at the next start:", err);
     }
-    recordAudit(committed ? getDb() : db, {
-      action: "backup.restore",
-      actor,
-      resource: `backup:${backupId}`,
-      success: false,
-      errorMessage: describeError(err),
-      details: { parts },
-    });
+    // After the commit the database may be half swapped: opening it here could create an empty
+    // one at the live path. The start-up that finishes the restore audits it instead.
+    if (!committed) {
+      recordAudit(db, {
+        action: "backup.restore",
+        actor,
+        resource: `backup:${backupId}`,
+        success: false,
+        errorMessage: describeError(err),
+        details: { parts },
+      });
+    }
     if (committed) {
+      markDatabaseUnavailable(
+        "A restore was committed but could not finish; the data is being swapped. Restart BaluHost: it completes the restore on start-up.",
+      );
       // The lock stays with this live process until it restarts and finishes the swap,
       // so nothing else runs on a half-swapped state.
       keepLock = true;
