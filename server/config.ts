@@ -63,7 +63,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   }
   const c = result.data;
   const databasePath = path.resolve(c.NAS_DATABASE_PATH);
-  return {
+  const config = {
     databasePath,
     storagePath: path.resolve(c.NAS_STORAGE_PATH),
     configPath: path.resolve(c.NAS_CONFIG_PATH),
@@ -75,6 +75,39 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     authSecret: c.NEXTAUTH_SECRET,
     adminPassword: c.ADMIN_PASSWORD,
   };
+  checkFoldersApart(config);
+  return config;
+}
+
+const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
+
+/**
+ * A restore replaces everything in the storage and config folders. If the backups, the
+ * database or the secrets lived inside one of them, a restore would move them aside and
+ * delete them, so such a layout is refused at start-up.
+ */
+function checkFoldersApart(config: AppConfig): void {
+  const replaced: Array<[string, string]> = [
+    ["NAS_STORAGE_PATH", config.storagePath],
+    ["NAS_CONFIG_PATH", config.configPath],
+  ];
+  const kept: Array<[string, string]> = [
+    ["NAS_BACKUP_PATH", config.backupPath],
+    ["NAS_DATABASE_PATH", path.dirname(config.databasePath)],
+    ["NAS_SECRETS_PATH", config.secretsPath],
+  ];
+  const problems: string[] = [];
+  for (const [name, dir] of replaced) {
+    for (const [otherName, other] of [...kept, ...replaced]) {
+      if (otherName === name) continue;
+      if (inside(other, dir) || (inside(dir, other) && replaced.some(([n]) => n === otherName))) {
+        problems.push(
+          `  ${otherName} (${other}) must not be inside or overlap ${name} (${dir}): a restore replaces everything in ${name}.`,
+        );
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n${[...new Set(problems)].join("\n")}`);
 }
 
 const holder = globalThis as unknown as { __baluhostConfig?: AppConfig };

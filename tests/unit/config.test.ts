@@ -109,3 +109,26 @@ describe("resolveAuthSecret", () => {
     expect(() => resolveAuthSecret(config)).toThrow(ConfigError);
   });
 });
+
+describe("folders a restore replaces", () => {
+  it("refuses backups kept inside the storage folder, naming both variables", () => {
+    expect(() => parseConfig({ NAS_STORAGE_PATH: "/srv/nas", NAS_BACKUP_PATH: "/srv/nas/backups" })).toThrow(
+      /NAS_BACKUP_PATH \(\/srv\/nas\/backups\) must not be inside or overlap NAS_STORAGE_PATH/,
+    );
+  });
+
+  it("refuses the database inside the storage folder", () => {
+    expect(() => parseConfig({ NAS_STORAGE_PATH: "/srv/nas", NAS_DATABASE_PATH: "/srv/nas/db/baluhost.db" })).toThrow(/NAS_DATABASE_PATH/);
+  });
+
+  it("refuses overlapping storage and config folders", () => {
+    expect(() => parseConfig({ NAS_STORAGE_PATH: "/srv/nas", NAS_CONFIG_PATH: "/srv/nas/config" })).toThrow(/NAS_CONFIG_PATH/);
+  });
+
+  it("accepts sibling folders, and the defaults", () => {
+    expect(() =>
+      parseConfig({ NAS_STORAGE_PATH: "/srv/nas/storage", NAS_BACKUP_PATH: "/srv/nas/backups", NAS_DATABASE_PATH: "/srv/nas/db/x.db", NAS_CONFIG_PATH: "/srv/nas/config" }),
+    ).not.toThrow();
+    expect(() => parseConfig({})).not.toThrow();
+  });
+});
