@@ -178,10 +178,10 @@ describe("restoring a backup", () => {
     expect(fs.statSync(image).size).toBe(96 * 1024 * 1024);
   });
 
-  it("refuses before committing when a volume is mounted inside the storage folder", async (ctx) => {
+  it.each([["at the top", "usb-disk"], ["deeper down", "media/usb-disk"]])("refuses before committing when a volume is mounted inside the storage folder (%s)", async (_where, rel, ctx) => {
     const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
-    const mountPoint = path.join(app.config.storagePath, "usb-disk");
-    fs.mkdirSync(mountPoint);
+    const mountPoint = path.join(app.config.storagePath, rel);
+    fs.mkdirSync(mountPoint, { recursive: true });
     try {
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint], { stdio: "ignore" });
     } catch {

@@ -142,25 +142,46 @@ interface Staging {
   workDirs: string[];
 }
 
+/** Mount points of this process's mount namespace (Linux); null where /proc is missing. */
+function mountPoints(): string[] | null {
+  try {
+    return fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" ")[4]!.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The swap renames each top-level entry of the storage and config folders. A volume mounted
- * inside one of them cannot be renamed (EBUSY), and that must be found now, before the
- * restore commits, not halfway through the swap.
+ * The swap renames each top-level entry of the storage and config folders and finally
+ * deletes the old tree. A volume mounted anywhere inside them cannot be renamed at the top
+ * (EBUSY), and below the top it would be moved aside and emptied by that delete; so it must
+ * be found now, before the restore commits.
  */
 function checkSwappable(config: AppConfig, parts: RestoreParts): void {
   const roots = [parts.files ? config.storagePath : null, parts.config ? config.configPath : null].filter((r): r is string => r !== null);
+  const mounts = mountPoints();
   for (const root of roots) {
-    const device = fs.statSync(root).dev;
-    for (const name of fs.readdirSync(root)) {
-      if (name === WORK_DIR) continue;
-      const entry = fs.lstatSync(path.join(root, name));
-      if (entry.isDirectory() && entry.dev !== device) {
-        throw new AppError(
-          "CONFLICT",
-          `${path.join(root, name)} is a separate volume mounted inside ${root}; a restore cannot move it aside. ` +
-            "Unmount it first, or restore without files.",
-        );
-      }
+    const real = fs.realpathSync(root);
+    const nested = mounts
+      ? mounts.filter((m) => m.startsWith(real + path.sep))
+      : fs
+          .readdirSync(root)
+          .filter((name) => name !== WORK_DIR)
+          .map((name) => path.join(root, name))
+          .filter((p) => {
+            const entry = fs.lstatSync(p);
+            return entry.isDirectory() && entry.dev !== fs.statSync(root).dev;
+          });
+    if (nested.length) {
+      throw new AppError(
+        "CONFLICT",
+        `${nested[0]} is a separate volume mounted inside ${root}; a restore replaces that folder and cannot move it aside. ` +
+          "Unmount it first, or restore without files.",
+      );
     }
   }
 }
