@@ -29,6 +29,16 @@ export async function durableRename(from: string, to: string): Promise<void> {
   await fsyncDir(path.dirname(to));
 }
 
+/**
+ * Gives `from` the name `to` only if no file has that name yet (link, then unlink), and makes
+ * it durable: unlike rename, it can never replace another archive. Throws EEXIST otherwise.
+ */
+export async function linkIntoPlace(from: string, to: string): Promise<void> {
+  await fs.promises.link(from, to);
+  await fs.promises.unlink(from);
+  await fsyncDir(path.dirname(to));
+}
+
 /** Writes a small file atomically: temp name, fsync, rename, fsync the folder. */
 export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;

@@ -18,7 +18,7 @@ import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { BackupManifest } from "./archive";
 import { archivePath, getBackupRow, INCOMING_PREFIX, saveManifestCopy, uniqueArchiveName } from "./catalog";
-import { durableRename, freeBytes } from "./fs-safe";
+import { freeBytes, linkIntoPlace } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
 
 /** Uploads larger than this are refused (the admin can raise it with NAS_BACKUP_MAX_UPLOAD_GB). */
@@ -137,9 +137,19 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     }
 
     const now = new Date();
-    const filename = uniqueArchiveName(db, config, now);
+    // Imports run outside the operation lock: claim the name with a link, which fails
+    // instead of replacing an archive another import named in the same second.
+    let filename = uniqueArchiveName(db, config, now);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await linkIntoPlace(tmp, archivePath(config, filename));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 20) throw err;
+        filename = uniqueArchiveName(db, config, now);
+      }
+    }
     if (verified.manifest) await saveManifestCopy(config, filename, verified.manifest);
-    await durableRename(tmp, archivePath(config, filename));
     const row = db
       .insert(backups)
       .values({

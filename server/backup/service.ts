@@ -39,7 +39,7 @@ import {
   uniqueArchiveName,
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
-import { durableRename, freeBytes } from "./fs-safe";
+import { freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
 import { startupRecoveryDone } from "./recovery";
@@ -334,7 +334,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
     signal.throwIfAborted();
     progress.phase = "finalizing";
     await saveManifestCopy(config, row.filename, written.manifest);
-    await durableRename(tmp, archivePath(config, row.filename));
+    await linkIntoPlace(tmp, archivePath(config, row.filename));
     db.update(backups)
       .set({
         status: "completed",

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -214,6 +215,30 @@ describe("a database from another program", () => {
     } catch (err) {
       await app.cleanup();
       throw err;
+    }
+  });
+});
+
+describe("two imports in the same second", () => {
+  it("get distinct names, and each row keeps its own archive", async () => {
+    const app = createTestApp();
+    try {
+      const dir = makeTempDir();
+      const first = path.join(dir, "first.tar.gz");
+      const second = path.join(dir, "second.tar.gz");
+      fs.writeFileSync(first, ourArchive(SAMPLE_ITEMS));
+      fs.writeFileSync(second, ourArchive([...SAMPLE_ITEMS, { path: "files/docs/c.txt", content: "third\n" }]));
+      const actor = { id: null, username: "cli" };
+      const rows = await Promise.all(
+        [first, second].map((file) => importBackup({ db: app.db, config: app.config, actor, source: { path: file }, origin: "imported" })),
+      );
+      expect(new Set(rows.map((r) => r.filename)).size).toBe(2);
+      for (const row of rows) {
+        const bytes = fs.readFileSync(path.join(app.config.backupPath, row.filename));
+        expect(createHash("sha256").update(bytes).digest("hex")).toBe(row.sha256);
+      }
+    } finally {
+      await app.cleanup();
     }
   });
 });

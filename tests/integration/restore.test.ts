@@ -178,7 +178,10 @@ describe("restoring a backup", () => {
     expect(fs.statSync(image).size).toBe(96 * 1024 * 1024);
   });
 
-  it.each([["at the top", "usb-disk"], ["deeper down", "media/usb-disk"]])("refuses before committing when a volume is mounted inside the storage folder (%s)", async (_where, rel, ctx) => {
+  it.for([
+    ["at the top", "usb-disk"],
+    ["deeper down", "media/usb-disk"],
+  ] as const)("refuses before committing when a volume is mounted inside the storage folder (%s)", async ([, rel], ctx) => {
     const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
     const mountPoint = path.join(app.config.storagePath, rel);
     fs.mkdirSync(mountPoint, { recursive: true });
