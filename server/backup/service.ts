@@ -40,7 +40,7 @@ import {
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
 import { freeBytes, linkIntoPlace } from "./fs-safe";
-import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
+import { acquireOperationLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
 import { startupRecoveryDone } from "./recovery";
 import { applyRetention } from "./retention";
@@ -438,15 +438,16 @@ export function cancelBackup(opts: BackupServiceContext & { id: number }): Backu
 
 export async function deleteBackup(opts: BackupServiceContext & { id: number }): Promise<void> {
   const { db, config, actor, id } = opts;
+  let lock: HeldLock | undefined;
+  await startupRecoveryDone();
   try {
     const row = getBackupRow(db, id);
     if (row.status === "in_progress") {
       throw new AppError("CONFLICT", `Backup ${id} is still running. Cancel it first, or wait for it to finish.`);
     }
-    const live = readLiveLock(config.backupPath);
-    if (live?.operation === "restore") {
-      throw new AppError("RESTORE_IN_PROGRESS", "A restore is in progress. Wait for it to finish, then delete the backup.");
-    }
+    // Under the lock: a starting incremental may have chosen this backup as its parent before
+    // its own row exists, and a restore may be reading it.
+    lock = acquireOperationLock(config.backupPath, "maintenance", `deleting backup ${id}`);
     const dependents = dependentsOf(db, id);
     if (dependents.length) {
       throw new AppError(
@@ -468,6 +469,8 @@ export async function deleteBackup(opts: BackupServiceContext & { id: number }):
   } catch (err) {
     recordAudit(db, { action: "backup.delete", actor, resource: `backup:${id}`, success: false, errorMessage: describeError(err) });
     throw err;
+  } finally {
+    lock?.release();
   }
 }
 
