@@ -10,14 +10,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
 import { backups, type Backup, type BackupType } from "@/db/schema";
 import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { BackupManifest } from "./archive";
-import { archivePath, getBackupRow, INCOMING_PREFIX, saveManifestCopy, uniqueArchiveName } from "./catalog";
+import { archivePath, getBackupRow, INCOMING_PREFIX, loadManifest, saveManifestCopy, uniqueArchiveName } from "./catalog";
 import { freeBytes, linkIntoPlace } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
 
@@ -55,15 +55,20 @@ interface Described {
 }
 
 /** What the archive holds, from its manifest or (a foreign archive) from its contents. */
-function describe(db: AppDatabase, manifest: BackupManifest | null, contents: { database: boolean; files: boolean; config: boolean; fileCount: number }): Described {
+async function describe(
+  db: AppDatabase,
+  config: AppConfig,
+  manifest: BackupManifest | null,
+  contents: { database: boolean; files: boolean; config: boolean; fileCount: number },
+): Promise<Described> {
   if (!manifest) {
     const type: BackupType = contents.database && contents.files ? "full" : contents.database ? "database_only" : "files_only";
     return { type, includesDatabase: contents.database, includesFiles: contents.files, includesConfig: contents.config, parentId: null, fileCount: contents.fileCount };
   }
   let parentId: number | null = null;
   if (manifest.backup_type === "incremental" && manifest.parent) {
-    const parent = db.select().from(backups).where(eq(backups.filename, manifest.parent.filename)).get();
-    if (!parent || parent.status !== "completed") {
+    const parent = await findParentByContent(db, config, manifest);
+    if (!parent) {
       throw new AppError(
         "ARCHIVE_INVALID",
         `This archive is an incremental backup built on ${manifest.parent.filename}, which is not in the backup list. ` +
@@ -80,6 +85,30 @@ function describe(db: AppDatabase, manifest: BackupManifest | null, contents: { 
     parentId,
     fileCount: manifest.totals.files,
   };
+}
+
+/**
+ * The backup an imported incremental builds on. Imported archives get new names, so the
+ * parent is recognised by content, not by the name the incremental remembers: the newest
+ * catalogued backup whose manifest holds every file the incremental lists as unchanged, with
+ * the same SHA-256 (the name it remembers is only a tie-breaker).
+ */
+async function findParentByContent(db: AppDatabase, config: AppConfig, manifest: BackupManifest): Promise<Backup | null> {
+  const unchanged = manifest.entries.filter((e) => e.type === "file" && !e.in_archive);
+  const candidates = db
+    .select()
+    .from(backups)
+    .where(and(eq(backups.status, "completed"), eq(backups.includesFiles, true)))
+    .orderBy(desc(backups.createdAt))
+    .all()
+    .sort((a, b) => Number(b.filename === manifest.parent?.filename) - Number(a.filename === manifest.parent?.filename));
+  for (const candidate of candidates) {
+    const theirs = await loadManifest(config, candidate).catch(() => null);
+    if (!theirs) continue;
+    const hashes = new Map(theirs.entries.filter((e) => e.type === "file").map((e) => [e.path, e.sha256]));
+    if (unchanged.every((e) => hashes.get(e.path) === e.sha256)) return candidate;
+  }
+  return null;
 }
 
 export interface ImportOptions {
@@ -131,7 +160,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     const contents = verified.manifest
       ? { database: false, files: false, config: false, fileCount: 0 }
       : { database: verified.databaseIntegrity === "ok", files: verified.fileCount > 0, config: false, fileCount: verified.fileCount };
-    const described = describe(db, verified.manifest, contents);
+    const described = await describe(db, config, verified.manifest, contents);
     if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
       throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
     }

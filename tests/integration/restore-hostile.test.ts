@@ -242,3 +242,35 @@ describe("two imports in the same second", () => {
     }
   });
 });
+
+describe("disaster recovery of an incremental chain on a fresh machine", () => {
+  it("imports the full backup and the incremental, links them by content, and restores the incremental", async () => {
+    const source = createTestApp();
+    const carried = makeTempDir();
+    let expected: Record<string, string>;
+    try {
+      writeFiles(source.config.storagePath, { "keep.txt": "unchanged\n", "edit.txt": "v1\n", "gone.txt": "bye\n" });
+      const full = await source.caller(source.admin).backup.create({ backup_type: "full", wait: true });
+      fs.writeFileSync(path.join(source.config.storagePath, "edit.txt"), "version two\n");
+      fs.rmSync(path.join(source.config.storagePath, "gone.txt"));
+      const inc = await source.caller(source.admin).backup.create({ backup_type: "incremental", wait: true });
+      expected = hashTree(source.config.storagePath);
+      fs.copyFileSync(path.join(source.config.backupPath, full.filename), path.join(carried, "full.tar.gz"));
+      fs.copyFileSync(path.join(source.config.backupPath, inc.filename), path.join(carried, "inc.tar.gz"));
+    } finally {
+      await source.cleanup();
+    }
+
+    const fresh = createTestApp();
+    try {
+      const actor = { id: null, username: "cli" };
+      const importedFull = await importBackup({ db: fresh.db, config: fresh.config, actor, source: { path: path.join(carried, "full.tar.gz") }, origin: "imported" });
+      const importedInc = await importBackup({ db: fresh.db, config: fresh.config, actor, source: { path: path.join(carried, "inc.tar.gz") }, origin: "imported" });
+      expect(importedInc).toMatchObject({ backupType: "incremental", parentId: importedFull.id });
+      await fresh.caller(fresh.admin).backup.restore({ backup_id: importedInc.id, confirm: true });
+      expect(hashTree(fresh.config.storagePath)).toEqual(expected);
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+});
