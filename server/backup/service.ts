@@ -40,9 +40,9 @@ import {
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
 import { freeBytes, linkIntoPlace } from "./fs-safe";
-import { acquireOperationLock, type HeldLock } from "./lock";
+import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
-import { startupRecoveryDone } from "./recovery";
+import { INTERRUPTED_MESSAGE, startupRecoveryDone } from "./recovery";
 import { applyRetention } from "./retention";
 import { snapshotDatabase } from "./snapshot";
 
@@ -399,8 +399,22 @@ export function progressOf(backupId: number): BackupProgress | null {
   return getJob(backupId)?.progress ?? null;
 }
 
-export function listBackups(db: AppDatabase): BackupList {
-  const rows = listBackupRows(db);
+/**
+ * A row left in_progress although nothing runs it (no job in this process, no live lock in
+ * any): its job died without recording the end (the database refused both updates). It is
+ * marked interrupted here rather than only at the next start.
+ */
+function reconcileOrphans(db: AppDatabase, config: AppConfig, rows: Backup[]): Backup[] {
+  const orphans = rows.filter((r) => r.status === "in_progress" && !getJob(r.id));
+  if (!orphans.length || readLiveLock(config.backupPath)) return rows;
+  for (const row of orphans) {
+    db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: INTERRUPTED_MESSAGE }).where(eq(backups.id, row.id)).run();
+  }
+  return listBackupRows(db);
+}
+
+export function listBackups(db: AppDatabase, config?: AppConfig): BackupList {
+  const rows = config ? reconcileOrphans(db, config, listBackupRows(db)) : listBackupRows(db);
   const total = rows.filter((r) => r.status === "completed").reduce((sum, r) => sum + r.sizeBytes, 0);
   return {
     backups: rows.map((r) => toBackupRecord(r, progressOf(r.id))),

@@ -68,7 +68,7 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
     .description("list backups, newest first")
     .action((_options: unknown, command: Command) => {
       const ctx = startCommand(io, command);
-      const list = listBackups(ctx.db);
+      const list = listBackups(ctx.db, ctx.config);
       const human = list.backups.length
         ? `${backupTable(list.backups)}\n${pluralize(list.backups.length, "backup")}, ` +
           `${formatBytes(list.total_size_bytes)} in completed backups`

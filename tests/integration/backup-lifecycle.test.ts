@@ -165,6 +165,18 @@ describe("crash recovery", () => {
     expect(fs.readdirSync(app.config.backupPath).filter((n) => n !== ".manifests")).toEqual([]);
   });
 
+  it("marks a row in progress that nothing runs as interrupted when the list is read", async () => {
+    app = createTestApp();
+    await app.ready;
+    const row = app.db
+      .insert(backups)
+      .values({ filename: "backup_20260101_000002.tar.gz", filepath: "x", backupType: "full", includesDatabase: true, includesFiles: true, includesConfig: false })
+      .returning()
+      .get();
+    const listed = await app.caller(app.admin).backup.list();
+    expect(listed.backups.find((b) => b.id === row.id)).toMatchObject({ status: "failed", error_message: INTERRUPTED_MESSAGE });
+  });
+
   it("leaves a backup alone while a live process holds the lock", async () => {
     app = createTestApp();
     const row = app.db

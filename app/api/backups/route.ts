@@ -6,7 +6,7 @@ import { adminRoute, readJsonBody } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 
-export const GET = adminRoute(({ db }) => Response.json(listBackups(db)));
+export const GET = adminRoute(({ db }) => Response.json(listBackups(db, getConfig())));
 
 export const POST = adminRoute(async ({ req, db, actor }) => {
   const input = createBackupInput.parse(await readJsonBody(req));

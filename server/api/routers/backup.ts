@@ -63,7 +63,7 @@ export const backupRouter = createTRPCRouter({
       return toBackupRecord(row, progressOf(row.id));
     }),
 
-  list: adminProcedure.output(backupListSchema).query(({ ctx }) => listBackups(ctx.db)),
+  list: adminProcedure.output(backupListSchema).query(({ ctx }) => listBackups(ctx.db, getConfig())),
 
   get: adminProcedure
     .input(byId)
