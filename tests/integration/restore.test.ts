@@ -100,6 +100,13 @@ describe("restoring a backup", () => {
     expect(snapshotState(app)).toEqual(changed);
   });
 
+  it("keeps the retention settings saved after the backup", async () => {
+    const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    await app.caller(app.admin).backup.updateRetention({ max_count: 42, retention_days: 99 });
+    await app.caller(app.admin).backup.restore({ backup_id: backup.id, confirm: true });
+    expect((await app.caller(app.admin).backup.overview()).retention).toMatchObject({ max_count: 42, retention_days: 99 });
+  });
+
   it("keeps every archive in the list and every later audit entry", async () => {
     const backup = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
     mutate(app);

@@ -161,8 +161,8 @@ function swapTree(config: AppConfig, journal: RestoreJournal, tree: TreeSwap): v
 }
 
 /**
- * Makes the restored database hold the current catalog and audit log: the backups table
- * and audit_log are copied over from the database that was live before (a superset of what
+ * Makes the restored database hold the current catalog, audit log and backup settings: the
+ * backups, audit_log and settings tables are copied over from the database that was live before (a superset of what
  * the backup holds), so the list still shows every archive on disk, including newer ones
  * and the safety backup, and no audit entry is lost.
  */
@@ -184,6 +184,9 @@ function mergeCatalog(journal: RestoreJournal, migrate: (file: string) => void):
     live.transaction(() => {
       copy("backups");
       copy("audit_log");
+      // The backup settings (retention) are the backup system's own, like the catalog: a
+      // restore must not bring back an older policy that would delete more than the admin set.
+      copy("settings");
     })();
     live.prepare("DETACH DATABASE previous").run();
   } finally {
