@@ -161,3 +161,20 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Manifest metadata for tests that call writeBackupArchive directly: a files_only backup unless overridden. */
+export function archiveMeta(
+  overrides: Partial<import("@/server/backup/archive").WriteArchiveOptions["meta"]> = {},
+): import("@/server/backup/archive").WriteArchiveOptions["meta"] {
+  return {
+    format: "baluhost-backup",
+    format_version: 1,
+    app_version: "0.1.0",
+    migration_level: 3,
+    backup_type: "files_only",
+    parent: null,
+    created_at: "2025-01-01T12:00:00.000Z",
+    includes: { database: false, files: true, config: false },
+    ...overrides,
+  };
+}

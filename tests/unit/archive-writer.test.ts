@@ -15,6 +15,7 @@ import {
   type WriteArchiveOptions,
 } from "@/server/backup/archive";
 import { writeArchiveToHandle } from "@/server/backup/archive/writer";
+import { archiveMeta } from "../helpers/tree";
 
 let dir: string;
 let storage: string;
@@ -30,19 +31,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function meta(overrides: Partial<WriteArchiveOptions["meta"]> = {}): WriteArchiveOptions["meta"] {
-  return {
-    format: "baluhost-backup",
-    format_version: 1,
-    app_version: "0.1.0",
-    migration_level: 3,
-    backup_type: "files_only",
-    parent: null,
-    created_at: "2025-01-01T12:00:00.000Z",
-    includes: { database: false, files: true, config: false },
-    ...overrides,
-  };
-}
+const meta = archiveMeta;
 
 function write(file: string, content: string | Buffer): string {
   const abs = path.join(storage, file);

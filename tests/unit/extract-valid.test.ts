@@ -9,6 +9,7 @@ import { writeBackupArchive, type WriteArchiveOptions } from "@/server/backup/ar
 import { ArchiveInvalidError, extractArchive, verifyArchive, type ExtractProgress } from "@/server/backup/restore/extract";
 import { hashTree } from "../helpers/files";
 import { gz, ourArchive, SAMPLE_ITEMS, tarArchive } from "../helpers/hostile-archives";
+import { archiveMeta } from "../helpers/tree";
 
 let dir: string;
 let storage: string;
@@ -25,17 +26,7 @@ afterEach(() => {
 });
 
 function meta(overrides: Partial<WriteArchiveOptions["meta"]> = {}): WriteArchiveOptions["meta"] {
-  return {
-    format: "baluhost-backup",
-    format_version: 1,
-    app_version: "0.1.0",
-    migration_level: 3,
-    backup_type: "full",
-    parent: null,
-    created_at: "2025-01-01T12:00:00.000Z",
-    includes: { database: true, files: true, config: false },
-    ...overrides,
-  };
+  return archiveMeta({ backup_type: "full", includes: { database: true, files: true, config: false }, ...overrides });
 }
 
 function put(rel: string, content: string | Buffer, mode?: number): void {
