@@ -15,6 +15,8 @@ import { backups, type Backup } from "@/db/schema";
 import type { AppConfig } from "../config";
 import { AppError } from "../errors";
 import { readManifestFromArchive, type BackupManifest } from "./archive";
+import { splitLines } from "./archive/line-spool";
+import { manifestAsStream, readManifestStream, serializeManifest, type ManifestStream } from "./archive/manifest";
 import { writeFileAtomic } from "./fs-safe";
 
 export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz$/;
@@ -72,7 +74,7 @@ export function manifestCopyPath(config: AppConfig, filename: string): string {
 
 export async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {
   await fs.promises.mkdir(path.join(config.backupPath, MANIFEST_DIR), { recursive: true });
-  await writeFileAtomic(manifestCopyPath(config, filename), JSON.stringify(manifest));
+  await writeFileAtomic(manifestCopyPath(config, filename), serializeManifest(manifest));
 }
 
 /** A backup's manifest: the copy beside the archive, or else read from the archive itself. */
@@ -83,6 +85,23 @@ export async function loadManifest(config: AppConfig, row: Backup): Promise<Back
     const manifest = await readManifestFromArchive(archivePath(config, row.filename));
     await saveManifestCopy(config, row.filename, manifest).catch(() => undefined);
     return manifest;
+  }
+}
+
+/**
+ * A backup's manifest as a stream (head first, entries in batches): from the copy beside the
+ * archive, which the writer saves in the line form, so that an incremental can walk its
+ * parent's list of millions of files without holding it. Without a copy, read from the archive.
+ */
+export async function streamManifest(config: AppConfig, row: Backup): Promise<ManifestStream> {
+  const copy = manifestCopyPath(config, row.filename);
+  const handle = await fs.promises.open(copy, "r").catch(() => null);
+  if (!handle) return manifestAsStream(await loadManifest(config, row));
+  try {
+    return await readManifestStream(splitLines(handle.createReadStream({ highWaterMark: 1 << 20 })), row.filename);
+  } catch {
+    await handle.close().catch(() => undefined);
+    return manifestAsStream(await loadManifest(config, row));
   }
 }
 

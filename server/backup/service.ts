@@ -17,34 +17,28 @@ import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import { appVersion } from "../version";
-import {
-  MANIFEST_FORMAT,
-  MANIFEST_FORMAT_VERSION,
-  scanTree,
-  writeBackupArchive,
-  type BackupManifest,
-  type ManifestFileEntry,
-  type ScannedEntry,
-} from "./archive";
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, writeBackupArchive, type BackupManifest } from "./archive";
 import {
   archivePath,
   dependentsOf,
   getBackupRow,
   listBackupRows,
-  loadManifest,
+  manifestCopyPath,
+  PARTIAL_SUFFIX,
   partialPath,
   removeBackupFiles,
-  saveManifestCopy,
   stagingPath,
+  streamManifest,
   uniqueArchiveName,
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
-import { freeBytes, linkIntoPlace } from "./fs-safe";
+import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
 import { INTERRUPTED_MESSAGE, startupRecoveryDone } from "./recovery";
 import { applyRetention } from "./retention";
 import { snapshotDatabase } from "./snapshot";
+import { planTrees, plannedEntries, type TreePlan } from "./tree-plan";
 
 export interface BackupServiceContext {
   db: AppDatabase;
@@ -157,25 +151,27 @@ export interface CreateBackupOptions extends BackupServiceContext {
 export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
   const { db, config, actor, input } = opts;
   let lock: HeldLock | undefined;
+  let treePlan: TreePlan | undefined;
   if (!opts.heldLock) await startupRecoveryDone();
   try {
     const plan = resolvePlan(input);
     if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
     const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
     if (plan.type === "incremental" && !parent) plan.type = "full";
-    const parentManifest = parent ? await loadManifest(config, parent) : null;
 
-    const trees: Array<{ name: "files" | "config"; root: string; entries: ScannedEntry[] }> = [];
-    if (plan.includesFiles) trees.push({ name: "files", root: config.storagePath, entries: await scanDataTree(config.storagePath) });
-    if (plan.includesConfig) trees.push({ name: "config", root: config.configPath, entries: await scanDataTree(config.configPath) });
-    const unchanged = parentManifest ? unchangedLookup(parentManifest) : null;
+    const dataTrees: Array<{ name: "files" | "config"; root: string }> = [];
+    if (plan.includesFiles) dataTrees.push({ name: "files", root: config.storagePath });
+    if (plan.includesConfig) dataTrees.push({ name: "config", root: config.configPath });
+    treePlan = await planTrees({
+      workDir: config.backupPath,
+      trees: dataTrees,
+      parent: parent ? await streamManifest(config, parent) : null,
+      excludeTopLevel: [RESTORE_WORK_DIR],
+    });
 
     // Preflight: the archive can be as large as the data (media does not compress), plus the snapshot.
     const dbBytes = plan.includesDatabase ? databaseBytes(config.databasePath) : 0;
-    const fileBytes = trees
-      .flatMap((t) => t.entries.map((e) => ({ tree: t.name, e })))
-      .filter(({ tree, e }) => e.type === "file" && !(tree === "files" && unchanged?.(e)))
-      .reduce((sum, { e }) => sum + e.size, 0);
+    const fileBytes = treePlan.bytes;
     const needed = Math.ceil((dbBytes * 2 + fileBytes) * 1.05) + 8 * 1024 * 1024;
     const available = await (opts.freeSpace ?? freeBytes)(config.backupPath);
     if (available < needed) {
@@ -212,20 +208,21 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     const progress: BackupProgress = {
       phase: "preparing",
       filesDone: 0,
-      filesTotal: trees.reduce((n, t) => n + t.entries.filter((e) => e.type === "file").length, 0) + (plan.includesDatabase ? 1 : 0),
+      filesTotal: treePlan.files + (plan.includesDatabase ? 1 : 0),
       bytesDone: 0,
       bytesTotal: fileBytes + dbBytes,
       startedAt: Date.now(),
     };
     const jobLock = lock ?? opts.heldLock!;
     lock = undefined; // the job owns it now
+    const jobTrees = treePlan;
+    treePlan = undefined; // and the planned file lists
     const done = runBackupJob({
       ...opts,
       row,
       plan,
-      trees,
+      trees: jobTrees,
       parent,
-      unchanged,
       progress,
       signal: controller.signal,
       lock: jobLock,
@@ -235,6 +232,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     if (input.wait) await done;
     return getBackupRow(db, row.id);
   } catch (err) {
+    await treePlan?.remove();
     lock?.release();
     recordAudit(db, {
       action: "backup.create",
@@ -250,30 +248,11 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
 /** Folder (at the top of a data tree) where a restore stages and sets aside data; never backed up. */
 export const RESTORE_WORK_DIR = ".baluhost-restore";
 
-/** A data tree's entries, without the restore work folder a crash may have left behind. */
-async function scanDataTree(root: string): Promise<ScannedEntry[]> {
-  const entries = await scanTree(root);
-  return entries.filter((e) => e.path !== RESTORE_WORK_DIR && !e.path.startsWith(`${RESTORE_WORK_DIR}/`));
-}
-
-/** For an incremental: the parent's hash of a file that has not changed since (same size and mtime). */
-function unchangedLookup(parent: BackupManifest): (e: ScannedEntry) => { sha256: string } | null {
-  const previous = new Map<string, ManifestFileEntry>();
-  for (const entry of parent.entries) if (entry.type === "file" && entry.path.startsWith("files/")) previous.set(entry.path, entry);
-  return (e) => {
-    if (e.type !== "file") return null;
-    const before = previous.get(`files/${e.path}`);
-    if (!before?.sha256 || before.size !== e.size || before.mtime !== e.mtimeMs) return null;
-    return { sha256: before.sha256 };
-  };
-}
-
 interface JobOptions extends CreateBackupOptions {
   row: Backup;
   plan: BackupPlan;
-  trees: Array<{ name: "files" | "config"; root: string; entries: ScannedEntry[] }>;
+  trees: TreePlan;
   parent: Backup | null;
-  unchanged: ((e: ScannedEntry) => { sha256: string } | null) | null;
   progress: BackupProgress;
   signal: AbortSignal;
   lock: HeldLock;
@@ -318,22 +297,21 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       created_at: row.createdAt.toISOString(),
       includes: { database: plan.includesDatabase, files: plan.includesFiles, config: plan.includesConfig },
     };
+    const manifestCopy = manifestCopyPath(config, row.filename);
+    await fs.promises.mkdir(path.dirname(manifestCopy), { recursive: true });
     const written = await writeBackupArchive({
       outputPath: tmp,
       database,
-      trees: job.trees.map((t) => ({
-        name: t.name,
-        root: t.root,
-        entries: t.entries,
-        unchanged: t.name === "files" && job.unchanged ? job.unchanged : undefined,
-      })),
+      trees: job.trees.trees.map((t) => ({ name: t.name, root: t.root, entries: plannedEntries(t) })),
       meta,
+      expected: { files: job.trees.files, bytes: job.trees.bytes },
+      manifestCopyPath: manifestCopy + PARTIAL_SUFFIX,
       signal,
       onProgress: (p) => Object.assign(progress, p),
     });
     signal.throwIfAborted();
     progress.phase = "finalizing";
-    await saveManifestCopy(config, row.filename, written.manifest);
+    await durableRename(manifestCopy + PARTIAL_SUFFIX, manifestCopy);
     await linkIntoPlace(tmp, archivePath(config, row.filename));
     db.update(backups)
       .set({
@@ -360,7 +338,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
         parent_id: job.parent?.id ?? null,
         // Left out: special files, files deleted meanwhile, links pointing outside the tree.
         skipped: written.skipped.length ? written.skipped.slice(0, 50) : undefined,
-        skipped_count: written.skipped.length || undefined,
+        skipped_count: written.skippedCount || undefined,
       },
     });
   } catch (err) {
@@ -382,6 +360,8 @@ async function runBackupJob(job: JobOptions): Promise<void> {
     });
   } finally {
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    await fs.promises.rm(manifestCopyPath(config, row.filename) + PARTIAL_SUFFIX, { force: true }).catch(() => undefined);
+    await job.trees.remove();
     unregisterJob(row.id);
   }
   if (!job.ownsLock) return;

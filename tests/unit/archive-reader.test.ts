@@ -52,8 +52,20 @@ describe("readManifestFromArchive", () => {
     fs.mkdirSync(root);
     fs.writeFileSync(path.join(root, "x.txt"), "x");
     const out = path.join(dir, "b.tar.gz");
-    const written = await writeBackupArchive({ outputPath: out, trees: [{ name: "files", root }], meta: { ...manifest, entries: undefined, totals: undefined } as never });
-    expect(await readManifestFromArchive(out)).toEqual(written.manifest);
+    const copy = path.join(dir, "copy.json");
+    const written = await writeBackupArchive({
+      outputPath: out,
+      trees: [{ name: "files", root }],
+      meta: { ...manifest, entries: undefined, totals: undefined } as never,
+      manifestCopyPath: copy,
+    });
+    const { entries, ...head } = await readManifestFromArchive(out);
+    expect(head).toEqual(written.manifest);
+    expect(entries).toEqual([expect.objectContaining({ path: "files/x.txt", size: 1, in_archive: true })]);
+    // The copy holds the same bytes as backup/manifest.json.
+    const x = fs.mkdtempSync(path.join(dir, "x-"));
+    execFileSync("tar", ["-xzf", out, "-C", x, "backup/manifest.json"]);
+    expect(fs.readFileSync(copy).equals(fs.readFileSync(path.join(x, "backup/manifest.json")))).toBe(true);
   });
 
   it("rejects an archive without a manifest as ARCHIVE_INVALID", async () => {

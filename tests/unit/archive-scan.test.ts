@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { comparePaths, scanTree, type SkippedEntry } from "@/server/backup/archive";
+import { comparePaths, scanTree, walkTreeBatches, type SkippedEntry } from "@/server/backup/archive";
 
 let dir: string;
 let root: string;
@@ -125,3 +125,41 @@ describe("comparePaths", () => {
     expect([...paths].sort(comparePaths)).toEqual(["B", "a", "a/b/c", "a/b-c", "a/z", "a b", "a-b", "b"]);
   });
 });
+
+describe("walkTreeBatches", () => {
+  it("streams a tree of many folders in comparePaths order, in batches, reading ahead without losing the order", async () => {
+    // Wide and deep at once: 40 folders of 30 subfolders, names that sort differently by
+    // locale and by code unit ("a b" < "a-b" < "a/…" in neither), files at every level.
+    const expected: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      for (let j = 0; j < 30; j++) {
+        const folder = `${i % 2 ? "a b" : "a-b"}${i}/${j % 3 ? "Sub" : "sub"} ${j}/deep`;
+        write(`${folder}/f${j}.txt`);
+        expected.push(folder, `${folder}/f${j}.txt`);
+      }
+      write(`${i % 2 ? "a b" : "a-b"}${i}.txt`);
+    }
+    const batches: string[][] = [];
+    for await (const batch of walkTreeBatches(root)) batches.push(batch.map((e) => e.path));
+    const walked = batches.flat();
+    expect(walked).toEqual([...walked].sort(comparePaths));
+    expect(walked).toEqual((await fullScanPaths()).sort(comparePaths));
+    expect(walked.length).toBe(40 * 30 * 3 + 40 * 2); // per top folder: itself, its .txt, and per subfolder: it, deep/, a file
+    expect(batches.length).toBeGreaterThan(1);
+    expect(walked).toEqual(expect.arrayContaining(expected));
+  });
+
+  it("leaves out what `exclude` names, with everything inside it", async () => {
+    write("keep/a.txt");
+    write(".baluhost-restore/new/x.txt");
+    const walked: string[] = [];
+    for await (const batch of walkTreeBatches(root, { exclude: (rel) => rel === ".baluhost-restore" })) walked.push(...batch.map((e) => e.path));
+    expect(walked).toEqual(["keep", "keep/a.txt"]);
+  });
+});
+
+/** Every path under root, from find(1): an independent listing to compare with. */
+async function fullScanPaths(): Promise<string[]> {
+  const out = execFileSync("find", [".", "-mindepth", "1"], { cwd: root, encoding: "utf8" });
+  return out.trim().split("\n").map((p) => p.slice(2));
+}

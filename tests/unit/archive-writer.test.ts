@@ -54,8 +54,22 @@ function extract(archive: string): string {
   return target;
 }
 
+/** Writes an archive and reads its manifest back whole (the writer returns only its head). */
+async function writeAndRead(opts: WriteArchiveOptions) {
+  const written = await writeBackupArchive(opts);
+  return { ...written, manifest: await readManifestFromArchive(opts.outputPath) };
+}
+
 async function backupStorage(extra: Partial<WriteArchiveOptions> = {}) {
-  return writeBackupArchive({ outputPath: out, trees: [{ name: "files", root: storage }], meta: meta(), ...extra });
+  return writeAndRead({ outputPath: out, trees: [{ name: "files", root: storage }], meta: meta(), ...extra });
+}
+
+/** The tree's entries as an incremental plans them: `parentHash` for the files it names unchanged. */
+async function plannedWithUnchanged(root: string, unchanged: (p: string) => string | null) {
+  return (await scanTree(root)).map((e) => {
+    const sha = e.type === "file" ? unchanged(e.path) : null;
+    return sha ? { ...e, unchangedSha256: sha } : e;
+  });
 }
 
 /** Pseudo-random bytes that do not compress, made quickly. */
@@ -197,7 +211,7 @@ describe("writeBackupArchive", () => {
     fs.writeFileSync(snapshot, content);
     write("a.txt", "a");
 
-    const { manifest } = await writeBackupArchive({
+    const { manifest } = await writeAndRead({
       outputPath: out,
       database: { snapshotPath: snapshot },
       trees: [{ name: "files", root: storage }],
@@ -226,9 +240,10 @@ describe("writeBackupArchive", () => {
     write("new/changed.txt", "fresh content");
     const parentHash = "ab".repeat(32);
 
-    const { manifest } = await writeBackupArchive({
+    const entries = await plannedWithUnchanged(storage, (p) => (p === "old/unchanged.jpg" ? parentHash : null));
+    const { manifest } = await writeAndRead({
       outputPath: out,
-      trees: [{ name: "files", root: storage, unchanged: (e) => (e.path === "old/unchanged.jpg" ? { sha256: parentHash } : null) }],
+      trees: [{ name: "files", root: storage, entries }],
       meta: meta({ backup_type: "incremental", parent: { id: 4, filename: "backup_20250101_000000.tar.gz" } }),
     });
 
@@ -410,7 +425,7 @@ describe("writeBackupArchive", () => {
   });
 
   it("backs up a missing tree root as an empty tree", async () => {
-    const { manifest } = await writeBackupArchive({
+    const { manifest } = await writeAndRead({
       outputPath: out,
       trees: [{ name: "files", root: path.join(dir, "nope") }],
       meta: meta(),
@@ -457,11 +472,10 @@ describe("writeBackupArchive", () => {
     ).rejects.toThrow(/not a plain relative path/);
   });
 
-  it("refuses an unchanged() hash that is not a SHA-256", async () => {
+  it("refuses a parent hash that is not a SHA-256", async () => {
     write("a.txt", "a");
-    await expect(
-      backupStorage({ trees: [{ name: "files", root: storage, unchanged: () => ({ sha256: "nope" }) }] }),
-    ).rejects.toThrow(/invalid sha256/);
+    const entries = await plannedWithUnchanged(storage, () => "nope");
+    await expect(backupStorage({ trees: [{ name: "files", root: storage, entries }] })).rejects.toThrow(/invalid sha256/);
   });
 
   it("leaves its own output out when it is written inside the tree", async () => {

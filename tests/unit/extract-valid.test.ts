@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeBackupArchive, type WriteArchiveOptions } from "@/server/backup/archive";
+import { scanTree, writeBackupArchive, type WriteArchiveOptions } from "@/server/backup/archive";
 import { ArchiveInvalidError, extractArchive, verifyArchive, type ExtractProgress } from "@/server/backup/restore/extract";
 import { hashTree } from "../helpers/files";
 import { gz, ourArchive, SAMPLE_ITEMS, tarArchive } from "../helpers/hostile-archives";
@@ -141,7 +141,13 @@ describe("extractArchive with BaluHost archives", () => {
     const archive = path.join(dir, "incr.tar.gz");
     await writeBackupArchive({
       outputPath: archive,
-      trees: [{ name: "files", root: storage, unchanged: (e) => (e.path === "b.txt" ? { sha256: "0".repeat(64) } : null) }],
+      trees: [
+        {
+          name: "files",
+          root: storage,
+          entries: (await scanTree(storage)).map((e) => (e.path === "b.txt" ? { ...e, unchangedSha256: "0".repeat(64) } : e)),
+        },
+      ],
       meta: meta({ backup_type: "incremental", includes: { database: false, files: true, config: false }, parent: { id: 1, filename: "backup_20250101_000000.tar.gz" } }),
     });
     const result = await extractArchive({ archivePath: archive, destinations: dest });

@@ -3,8 +3,8 @@
  * manifest back. Plain Node plus the `tar` package (parsing only); no app imports, so it can
  * be used from the backup service, the CLI, tests and the benchmark alike.
  *
- * Use writeBackupArchive for backups, scanTree to list a tree first (for incrementals: scan,
- * compare with the parent's manifest, pass the entries and an `unchanged` callback),
+ * Use writeBackupArchive for backups (give it the trees' entries in comparePaths order, as
+ * walkTree makes them, with the parent's hash on an incremental's unchanged files), and
  * readManifestFromArchive to read a finished archive's manifest.
  */
 export {
@@ -16,6 +16,7 @@ export {
   type BackupManifest,
   type BackupType,
   type ManifestFileEntry,
+  type PlannedEntry,
   type ScannedEntry,
   type SkippedEntry,
   type TreeName,
@@ -23,7 +24,7 @@ export {
   type WrittenArchive,
 } from "./types";
 export { ArchiveError, type ArchiveErrorCode } from "./errors";
-export { scanTree, comparePaths, type ScanOptions } from "./scan";
+export { scanTree, walkTree, walkTreeBatches, comparePaths, type ScanOptions } from "./scan";
 export { writeBackupArchive, DATABASE_ARCHIVE_PATH, type ArchiveTuning } from "./writer";
 export { readManifestFromArchive, listArchive } from "./reader";
 export { parseManifest, isManifestFileEntry, MANIFEST_ARCHIVE_PATH } from "./manifest";

@@ -22,6 +22,9 @@ export interface ScannedEntry {
   linkTarget?: string;
 }
 
+/** At most this many left-out entries are listed one by one (a tree of a million sockets must not fill memory). */
+export const SKIPPED_LISTED = 1000;
+
 /** Something the scan or the writer left out, and why. */
 export interface SkippedEntry {
   /** For scans: relative to the tree root. For the writer: the archive path ("files/a/b"). */
@@ -79,16 +82,23 @@ export interface ArchiveProgress {
   bytesTotal: number;
 }
 
+/** A scanned entry as a backup plans it. */
+export interface PlannedEntry extends ScannedEntry {
+  /**
+   * Incremental backups: the parent's hash of this file, which has not changed since. The file
+   * is then listed in the manifest with in_archive:false and its body is neither read nor stored.
+   */
+  unchangedSha256?: string;
+}
+
 export interface ArchiveTree {
   name: TreeName;
   root: string;
-  /** Pre-scanned entries (from scanTree); when absent the writer scans `root` itself. */
-  entries?: ScannedEntry[];
   /**
-   * Incremental backups: return the parent's hash when the file is unchanged. The file is then
-   * listed in the manifest with in_archive:false and its body is neither read nor stored.
+   * The tree's entries in comparePaths order, in batches (a scan spooled to disk) or as one
+   * array; when absent the writer walks `root` itself.
    */
-  unchanged?: (entry: ScannedEntry) => { sha256: string } | null;
+  entries?: AsyncIterable<PlannedEntry[]> | PlannedEntry[];
 }
 
 export interface WriteArchiveOptions {
@@ -98,6 +108,10 @@ export interface WriteArchiveOptions {
   database?: { snapshotPath: string };
   trees: ArchiveTree[];
   meta: Omit<BackupManifest, "entries" | "totals">;
+  /** The trees' work (files to read, their bytes; the database is added) for progress; without it, counted as entries arrive. */
+  expected?: { files: number; bytes: number };
+  /** Also writes the manifest, the same bytes as backup/manifest.json, to this new file (flag "wx"). */
+  manifestCopyPath?: string;
   /** Abort: stop promptly and reject with an Error named "AbortError"; the temp file is left to the caller. */
   signal?: AbortSignal;
   /** Called at most about 10 times a second, plus once at the end. */
@@ -108,9 +122,12 @@ export interface WrittenArchive {
   sizeBytes: number;
   /** Hex SHA-256 of the whole .tar.gz file. */
   sha256: string;
-  manifest: BackupManifest;
-  /** What was left out (special files, files deleted during the backup, names that are not UTF-8). */
+  /** The manifest without its entry list (which can be millions long: read it from the archive or the copy). */
+  manifest: Omit<BackupManifest, "entries">;
+  /** What was left out (special files, files deleted during the backup, names that are not UTF-8): the first SKIPPED_LISTED. */
   skipped: SkippedEntry[];
+  /** How many entries were left out in all. */
+  skippedCount: number;
 }
 
 /** One entry of an archive as listed by listArchive(). */

@@ -15,8 +15,9 @@
  *
  * Guarantees:
  * - A header always matches its body (see source-files.ts for how changing files are handled).
- * - Memory does not grow with the data: a bounded number of blocks plus a bounded read-ahead.
- *   It grows with the number of entries (the manifest is kept until it is written last).
+ * - Memory does not grow with the data nor with the number of entries: a bounded number of
+ *   blocks, a bounded read-ahead, and the manifest's entries spooled to a temporary file
+ *   (beside the output) until the manifest is written last.
  * - On any failure or abort nothing more is written after the promise settles, the output is
  *   closed, and the partial file is left for the caller to delete. Output errors keep Node's
  *   code (ENOSPC stays ENOSPC).
@@ -27,19 +28,22 @@ import fs from "node:fs";
 import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
 import { GzipBlockWriter } from "./gzip-blocks";
-import { computeTotals, MANIFEST_ARCHIVE_PATH, manifestText } from "./manifest";
-import { absoluteJoiner, scanTree } from "./scan";
+import { LineSpool } from "./line-spool";
+import { addToTotals, emptyTotals, MANIFEST_ARCHIVE_PATH, MANIFEST_TAIL, manifestEntryText, manifestHeadText } from "./manifest";
+import { absoluteJoiner, walkTreeBatches } from "./scan";
 import { IN_MEMORY_MAX_BYTES, ReadArena, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
 import { encodeTarHeader, endOfArchive, padded, TAR_BLOCK } from "./tar-header";
 import { writevAll } from "./write-all";
-import type {
-  ArchiveProgress,
-  BackupManifest,
-  ManifestFileEntry,
-  ScannedEntry,
-  SkippedEntry,
-  WriteArchiveOptions,
-  WrittenArchive,
+import {
+  SKIPPED_LISTED,
+  type ArchiveProgress,
+  type BackupManifest,
+  type ManifestFileEntry,
+  type PlannedEntry,
+  type ScannedEntry,
+  type SkippedEntry,
+  type WriteArchiveOptions,
+  type WrittenArchive,
 } from "./types";
 
 export const DATABASE_ARCHIVE_PATH = "database/baluhost.db";
@@ -99,6 +103,8 @@ export async function writeArchiveToHandle(
     await builder.stop();
     await sink.abort();
     throw opts.signal?.aborted ? abortError(opts.signal) : err;
+  } finally {
+    await builder.cleanUp();
   }
 }
 
@@ -130,12 +136,18 @@ interface Pending {
   read?: Promise<SmallRead>;
 }
 
+/** Suffix of the temporary file the manifest's entries are spooled to, beside the output (a crash leaves a "….partial" for the caller's sweep). */
+const MANIFEST_SPOOL_SUFFIX = ".manifest.partial";
+
 class ArchiveBuilder {
   private readonly signal?: AbortSignal;
-  private readonly entries: ManifestFileEntry[] = [];
+  private readonly totals = emptyTotals();
+  private spool: LineSpool | null = null;
   private readonly skipped: SkippedEntry[] = [];
+  private skippedCount = 0;
   private readonly ahead: Pending[] = [];
   private nextToRead = 0; // index in `ahead` of the first item whose read has not been considered
+  private planDone = false;
   private readonly arena = new ReadArena(READ_AHEAD_BYTES);
   private readonly progress: ArchiveProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
   private lastProgressAt = -Infinity;
@@ -148,14 +160,19 @@ class ArchiveBuilder {
     private readonly progressIntervalMs: number,
   ) {
     this.signal = opts.signal;
+    if (opts.expected) {
+      this.progress.filesTotal = opts.expected.files;
+      this.progress.bytesTotal = opts.expected.bytes;
+    }
   }
 
   async run(): Promise<WrittenArchive> {
-    const iterator = await this.plan();
+    this.spool = await LineSpool.create(this.opts.outputPath + MANIFEST_SPOOL_SUFFIX);
+    const batches = await this.plan();
     this.reportProgress(true);
 
     for (;;) {
-      this.fillAhead(iterator);
+      await this.fillAhead(batches);
       const next = this.ahead.shift();
       if (!next) break;
       if (this.nextToRead > 0) this.nextToRead--;
@@ -164,16 +181,12 @@ class ArchiveBuilder {
       this.reportProgress(false);
     }
 
-    const manifest: BackupManifest = {
-      ...this.opts.meta,
-      entries: this.entries,
-      totals: computeTotals(this.entries),
-    };
+    const manifest = { ...this.opts.meta, totals: { ...this.totals } };
     await this.pushManifest(manifest);
     await this.push(endOfArchive());
     const { sizeBytes, sha256 } = await this.sink.finish();
     this.reportProgress(true);
-    return { sizeBytes, sha256, manifest, skipped: this.skipped };
+    return { sizeBytes, sha256, manifest, skipped: this.skipped, skippedCount: this.skippedCount };
   }
 
   /** Waits for reads already started, so no file stays open after a failure. */
@@ -181,93 +194,85 @@ class ArchiveBuilder {
     await Promise.allSettled(this.ahead.map((p) => p.read));
   }
 
+  /** Removes the manifest spool (after success or failure). */
+  async cleanUp(): Promise<void> {
+    await this.spool?.remove();
+  }
+
   /**
-   * Scans what was not pre-scanned, asks `unchanged` about every file and counts the work; then
-   * returns the items in archive order, made one by one as the writer gets to them (only the
-   * look-ahead window exists at any time, and a tree the writer scanned itself is released
-   * entry by entry as the manifest takes over).
+   * Returns the items in archive order, in batches made as the writer gets to them: only the
+   * look-ahead window and one batch of each source exist at any time.
    */
-  private async plan(): Promise<Iterator<Item>> {
+  private async plan(): Promise<AsyncIterator<Item[]>> {
     const { database, trees, meta } = this.opts;
     const createdMs = Date.parse(meta.created_at) || Date.now();
     const output = path.resolve(this.opts.outputPath);
+    const counting = !this.opts.expected;
+    const progress = this.progress;
 
     let snapshot: ScannedEntry | null = null;
     if (database) {
       const st = await fs.promises.stat(database.snapshotPath);
       if (!st.isFile()) throw new Error(`database snapshot ${database.snapshotPath} is not a file`);
       snapshot = { path: "baluhost.db", type: "file", size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
-      this.progress.filesTotal++;
-      this.progress.bytesTotal += st.size;
+      progress.filesTotal++;
+      progress.bytesTotal += st.size;
     }
+    const roots = await Promise.all(trees.map((t) => fs.promises.stat(t.root).catch(() => null)));
+    const signal = this.signal;
+    const skip = (s: SkippedEntry) => this.skip(s.path, s.reason);
 
-    const planned: Array<{
-      name: string;
-      root: string;
-      entries: Array<ScannedEntry | undefined>;
-      owned: boolean;
-      known: Array<string | undefined> | null;
-      rootStat: fs.Stats | null;
-      under: (rel: string) => string;
-    }> = [];
-    for (const tree of trees) {
-      throwIfAborted(this.signal);
-      const owned = !tree.entries;
-      const entries =
-        tree.entries ??
-        (await scanTree(tree.root, {
-          signal: this.signal,
-          onSkipped: (s) => this.skipped.push({ ...s, path: `${tree.name}/${s.path}` }),
-        }));
-      const known: Array<string | undefined> | null = tree.unchanged ? new Array(entries.length) : null;
-      for (let i = 0; i < entries.length; i++) {
-        const e = entries[i];
-        if (!isSafeRelativePath(e.path)) {
-          throw new TypeError(`writeBackupArchive: entry path ${JSON.stringify(e.path)} of tree "${tree.name}" is not a plain relative path`);
-        }
-        if (e.type !== "file") continue;
-        const hit = known && tree.unchanged!(e);
-        if (hit && !/^[0-9a-f]{64}$/.test(hit.sha256)) {
-          throw new TypeError(`writeBackupArchive: unchanged() returned an invalid sha256 for ${e.path}`);
-        }
-        if (hit) known![i] = hit.sha256;
-        else {
-          this.progress.filesTotal++;
-          this.progress.bytesTotal += e.size;
-        }
-      }
-      const rootStat = await fs.promises.stat(tree.root).catch(() => null);
-      planned.push({ name: tree.name, root: tree.root, entries, owned, known, rootStat, under: absoluteJoiner(tree.root) });
-    }
-
-    function* items(): Generator<Item> {
-      yield { kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false };
+    async function* items(): AsyncGenerator<Item[]> {
+      const first: Item[] = [{ kind: "dir", archivePath: "", mode: 0o755, mtimeMs: createdMs, listed: false }];
       if (database && snapshot) {
-        yield { kind: "dir", archivePath: "database", mode: 0o755, mtimeMs: createdMs, listed: false };
-        yield { kind: "file", archivePath: DATABASE_ARCHIVE_PATH, abs: database.snapshotPath, entry: snapshot, isDatabase: true };
+        first.push({ kind: "dir", archivePath: "database", mode: 0o755, mtimeMs: createdMs, listed: false });
+        first.push({ kind: "file", archivePath: DATABASE_ARCHIVE_PATH, abs: database.snapshotPath, entry: snapshot, isDatabase: true });
       }
-      for (const t of planned) {
-        yield {
+      yield first;
+      for (const [t, tree] of trees.entries()) {
+        throwIfAborted(signal);
+        const rootStat = roots[t];
+        yield [{
           kind: "dir",
-          archivePath: t.name,
-          mode: t.rootStat ? t.rootStat.mode & 0o7777 : 0o755,
-          mtimeMs: t.rootStat ? t.rootStat.mtimeMs : createdMs,
+          archivePath: tree.name,
+          mode: rootStat ? rootStat.mode & 0o7777 : 0o755,
+          mtimeMs: rootStat ? rootStat.mtimeMs : createdMs,
           listed: false,
-        };
-        for (let i = 0; i < t.entries.length; i++) {
-          const entry = t.entries[i]!;
-          if (t.owned) t.entries[i] = undefined;
-          const archivePath = `${t.name}/${entry.path}`;
-          if (entry.type === "dir") {
-            yield { kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true };
-            continue;
+        }];
+        const under = absoluteJoiner(tree.root);
+        const source: AsyncIterable<PlannedEntry[]> | PlannedEntry[][] = Array.isArray(tree.entries)
+          ? [tree.entries]
+          : tree.entries ?? walkTreeBatches(tree.root, { signal, onSkipped: (s) => skip({ ...s, path: `${tree.name}/${s.path}` }) });
+        for await (const batch of source) {
+          const out: Item[] = [];
+          for (const entry of batch) {
+            if (!isSafeRelativePath(entry.path)) {
+              throw new TypeError(`writeBackupArchive: entry path ${JSON.stringify(entry.path)} of tree "${tree.name}" is not a plain relative path`);
+            }
+            const archivePath = `${tree.name}/${entry.path}`;
+            if (entry.type === "dir") {
+              out.push({ kind: "dir", archivePath, mode: entry.mode, mtimeMs: entry.mtimeMs, listed: true });
+              continue;
+            }
+            const abs = under(entry.path);
+            // A backup folder inside a tree must not swallow the archive being written.
+            if (abs === output || abs.startsWith(output + ".")) continue;
+            if (entry.type === "symlink") {
+              out.push({ kind: "symlink", archivePath, abs, entry });
+            } else if (entry.unchangedSha256 !== undefined) {
+              if (!/^[0-9a-f]{64}$/.test(entry.unchangedSha256)) {
+                throw new TypeError(`writeBackupArchive: invalid sha256 for the unchanged file ${entry.path}`);
+              }
+              out.push({ kind: "unchanged", archivePath, entry, sha256: entry.unchangedSha256 });
+            } else {
+              if (counting) {
+                progress.filesTotal++;
+                progress.bytesTotal += entry.size;
+              }
+              out.push({ kind: "file", archivePath, abs, entry, isDatabase: false });
+            }
           }
-          const abs = t.under(entry.path);
-          // A backup folder inside a tree must not swallow the archive being written.
-          if (abs === output) continue;
-          if (entry.type === "symlink") yield { kind: "symlink", archivePath, abs, entry };
-          else if (t.known?.[i] !== undefined) yield { kind: "unchanged", archivePath, entry, sha256: t.known[i]! };
-          else yield { kind: "file", archivePath, abs, entry, isDatabase: false };
+          yield out;
         }
       }
     }
@@ -275,11 +280,11 @@ class ArchiveBuilder {
   }
 
   /** Keeps the look-ahead window full and starts reading the small files in it. */
-  private fillAhead(iterator: Iterator<Item>): void {
-    while (this.ahead.length < LOOKAHEAD_ENTRIES) {
-      const r = iterator.next();
-      if (r.done) break;
-      this.ahead.push({ item: r.value });
+  private async fillAhead(batches: AsyncIterator<Item[]>): Promise<void> {
+    while (!this.planDone && this.ahead.length < LOOKAHEAD_ENTRIES) {
+      const r = await batches.next();
+      if (r.done) this.planDone = true;
+      else for (const item of r.value) this.ahead.push({ item });
     }
     while (this.nextToRead < this.ahead.length) {
       const p = this.ahead[this.nextToRead];
@@ -299,13 +304,13 @@ class ArchiveBuilder {
       case "dir":
         await this.pushEntry({ path: tarPath(item.archivePath), type: "dir", size: 0, mode: item.mode, mtimeMs: item.mtimeMs });
         if (item.listed) {
-          this.entries.push({ path: item.archivePath, type: "dir", size: 0, mtime: item.mtimeMs, mode: item.mode, in_archive: true });
+          await this.listEntry({ path: item.archivePath, type: "dir", size: 0, mtime: item.mtimeMs, mode: item.mode, in_archive: true });
         }
         return;
       case "symlink":
         return this.emitSymlink(item);
       case "unchanged":
-        this.entries.push({
+        await this.listEntry({
           path: item.archivePath,
           type: "file",
           size: item.entry.size,
@@ -343,7 +348,7 @@ class ArchiveBuilder {
     if (linkTargetProblem(target, folderDepth) !== null) return this.skip(item.archivePath, "unsafe-link");
     const { mode, mtimeMs } = item.entry;
     await this.pushEntry({ path: tarPath(item.archivePath), type: "symlink", size: 0, mode, mtimeMs, linkTarget: target });
-    this.entries.push({
+    await this.listEntry({
       path: item.archivePath,
       type: "symlink",
       size: item.entry.size,
@@ -367,7 +372,7 @@ class ArchiveBuilder {
       case "ok": {
         const sha256 = crypto.createHash("sha256").update(r.data).digest("hex");
         await this.pushEntry({ path: tarPath(item.archivePath), type: "file", size: r.size, mode: r.mode, mtimeMs: r.mtimeMs }, r.data);
-        this.fileDone(item, { size: r.size, mtimeMs: r.mtimeMs, mode: r.mode }, sha256);
+        await this.fileDone(item, { size: r.size, mtimeMs: r.mtimeMs, mode: r.mode }, sha256);
         this.progress.bytesDone += r.size;
         return;
       }
@@ -397,14 +402,14 @@ class ArchiveBuilder {
       }
       if (!(await file.unchangedSinceOpen())) throw sourceChangedError(item.abs);
       await this.push(ZEROS.subarray(0, padded(size) - size));
-      this.fileDone(item, { size, mtimeMs, mode }, hash.digest("hex"));
+      await this.fileDone(item, { size, mtimeMs, mode }, hash.digest("hex"));
     } finally {
       await file.close().catch(() => undefined);
     }
   }
 
-  private fileDone(item: Extract<Item, { kind: "file" }>, st: { size: number; mtimeMs: number; mode: number }, sha256: string): void {
-    this.entries.push({ path: item.archivePath, type: "file", size: st.size, mtime: st.mtimeMs, mode: st.mode, sha256, in_archive: true });
+  private async fileDone(item: Extract<Item, { kind: "file" }>, st: { size: number; mtimeMs: number; mode: number }, sha256: string): Promise<void> {
+    await this.listEntry({ path: item.archivePath, type: "file", size: st.size, mtime: st.mtimeMs, mode: st.mode, sha256, in_archive: true });
     this.progress.filesDone++;
   }
 
@@ -415,35 +420,47 @@ class ArchiveBuilder {
     this.skip(item.archivePath, "vanished");
   }
 
-  private skip(archivePath: string, reason: SkippedEntry["reason"]): void {
-    this.skipped.push({ path: archivePath, reason });
+  /** A manifest entry, counted and spooled in archive order. */
+  private listEntry(e: ManifestFileEntry): Promise<void> | undefined {
+    addToTotals(this.totals, e);
+    return this.spool!.append(manifestEntryText(e, this.spool!.count === 0));
   }
 
-  /** The manifest entry, measured first and then streamed in pieces (see manifestText). */
-  private async pushManifest(manifest: BackupManifest): Promise<void> {
-    let size = 0;
-    for (const piece of manifestText(manifest)) size += Buffer.byteLength(piece, "utf8");
+  private skip(archivePath: string, reason: SkippedEntry["reason"]): void {
+    this.skippedCount++;
+    if (this.skipped.length < SKIPPED_LISTED) this.skipped.push({ path: archivePath, reason });
+  }
+
+  /**
+   * The manifest entry: the head with the totals, the spooled entry lines, the tail (the text
+   * manifestText would make). Its size is known before its header is written because the spool
+   * is complete. The same bytes go to the manifest copy when one is asked for.
+   */
+  private async pushManifest(manifest: Omit<BackupManifest, "entries">): Promise<void> {
+    const spool = this.spool!;
+    await spool.finish();
+    const count = spool.count;
+    // head + "\n" + the spooled lines (each a manifestEntryText piece) + tail: exactly manifestText.
+    const head = Buffer.from(manifestHeadText(manifest) + (count === 0 ? "" : "\n"), "utf8");
+    const tail = Buffer.from(MANIFEST_TAIL, "utf8");
+    const size = head.length + spool.size + tail.length;
     const mtimeMs = Date.parse(this.opts.meta.created_at) || Date.now();
-    await this.push(encodeTarHeader({ path: MANIFEST_ARCHIVE_PATH, type: "file", size, mode: 0o644, mtimeMs }, this.headerScratch));
-    const staging = Buffer.allocUnsafe(256 * 1024);
-    let used = 0;
+    const copy = this.opts.manifestCopyPath ? await fs.promises.open(this.opts.manifestCopyPath, "wx", 0o600) : null;
     let written = 0;
-    for (const piece of manifestText(manifest)) {
-      const len = Buffer.byteLength(piece, "utf8");
-      if (used + len > staging.length && used > 0) {
-        await this.push(staging.subarray(0, used));
-        written += used;
-        used = 0;
-      }
-      if (len > staging.length) {
-        await this.push(Buffer.from(piece, "utf8"));
-        written += len;
-      } else {
-        used += staging.write(piece, used, "utf8");
-      }
+    const out = async (data: Buffer) => {
+      written += data.length;
+      await this.push(data);
+      if (copy) await writevAll(async (bufs) => (await copy.writev(bufs)).bytesWritten, [data]);
+    };
+    try {
+      await this.push(encodeTarHeader({ path: MANIFEST_ARCHIVE_PATH, type: "file", size, mode: 0o644, mtimeMs }, this.headerScratch));
+      await out(head);
+      for await (const chunk of spool.chunks()) await out(chunk);
+      await out(tail);
+      if (copy) await copy.sync();
+    } finally {
+      await copy?.close();
     }
-    await this.push(staging.subarray(0, used));
-    written += used;
     if (written !== size) throw new Error(`internal error: manifest measured ${size} bytes but ${written} were written`);
     await this.push(ZEROS.subarray(0, padded(size) - size));
   }

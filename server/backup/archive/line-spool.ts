@@ -1,0 +1,110 @@
+/**
+ * A temporary file of text lines, written in order and read back in order: what a backup
+ * would otherwise keep in memory for every entry of the tree (the scanned file list, the
+ * manifest entries until the manifest is written last) goes here, so memory stays the same
+ * whether a tree holds ten thousand files or ten million.
+ *
+ * Writes are gathered into 1 MiB buffers; reads come back in 1 MiB chunks. The file is created
+ * with "wx" (mode 0600) and removed by remove(); a crash leaves it to the caller's sweep (its
+ * name is chosen by the caller for that).
+ */
+import fs from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+
+const CHUNK = 1 << 20;
+
+export class LineSpool {
+  private pending: string[] = [];
+  private pendingLength = 0;
+  private bytes = 0;
+  private lineCount = 0;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: fs.promises.FileHandle,
+  ) {}
+
+  static async create(file: string): Promise<LineSpool> {
+    return new LineSpool(file, await fs.promises.open(file, "wx", 0o600));
+  }
+
+  /** The file's size in bytes (UTF-8, newlines included): exact once finish() has run. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  get count(): number {
+    return this.lineCount;
+  }
+
+  /** Appends one line (it must not contain "\n"). Returns a promise only when a buffer is flushed. */
+  append(line: string): Promise<void> | undefined {
+    this.pending.push(line, "\n");
+    this.pendingLength += line.length + 1;
+    this.lineCount++;
+    return this.pendingLength >= CHUNK ? this.flush() : undefined;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const data = Buffer.from(this.pending.join(""), "utf8");
+    this.pending = [];
+    this.pendingLength = 0;
+    this.bytes += data.length;
+    let off = 0;
+    while (off < data.length) off += (await this.handle.write(data, off, data.length - off)).bytesWritten;
+  }
+
+  /** Flushes and closes the file for writing; read it back with chunks() or lines(). */
+  async finish(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    await this.handle.close();
+  }
+
+  /** The file's bytes, in order. */
+  async *chunks(): AsyncGenerator<Buffer> {
+    await this.finish();
+    const fh = await fs.promises.open(this.path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+        if (bytesRead === 0) return;
+        yield Buffer.from(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The lines, in order, in batches (one await per batch, not per line). */
+  async *lines(): AsyncGenerator<string[]> {
+    yield* splitLines(this.chunks());
+  }
+
+  /** Closes (if still open) and deletes the file. Never throws. */
+  async remove(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await fs.promises.rm(this.path, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Splits a stream of UTF-8 chunks into lines, yielded in batches; a last line without "\n" counts too. */
+export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
+  const decoder = new StringDecoder("utf8");
+  let carry = "";
+  for await (const chunk of chunks) {
+    const text = carry + decoder.write(chunk);
+    const parts = text.split("\n");
+    carry = parts.pop()!;
+    if (parts.length > 0) yield parts;
+  }
+  const rest = carry + decoder.end();
+  if (rest.length > 0) yield [rest];
+}
