@@ -54,7 +54,7 @@ async function restore() {
   for (const dir of Object.values(destinations)) fs.mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   const result = await extractArchive({ archivePath: arg("archive"), destinations });
-  return { wallMs: performance.now() - t0, files: result.written.length, totalBytes: result.totalBytes };
+  return { wallMs: performance.now() - t0, files: result.filesWritten, totalBytes: result.totalBytes };
 }
 
 async function main(): Promise<void> {

@@ -16,9 +16,11 @@ import { backups, type Backup, type BackupType } from "@/db/schema";
 import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
-import type { BackupManifest } from "./archive";
-import { archivePath, getBackupRow, INCOMING_PREFIX, loadManifest, saveManifestCopy, uniqueArchiveName } from "./catalog";
-import { freeBytes, linkIntoPlace } from "./fs-safe";
+import type { ManifestFileEntry } from "./archive";
+import { splitLines } from "./archive/line-spool";
+import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
+import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
+import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
 
 /** Uploads larger than this are refused (the admin can raise it with NAS_BACKUP_MAX_UPLOAD_GB). */
@@ -58,7 +60,8 @@ interface Described {
 async function describe(
   db: AppDatabase,
   config: AppConfig,
-  manifest: BackupManifest | null,
+  /** The verified archive's manifest (head) and the file its full text was saved to; null: a foreign archive. */
+  manifest: (ManifestSummary & { file: string }) | null,
   contents: { database: boolean; files: boolean; config: boolean; fileCount: number },
 ): Promise<Described> {
   if (!manifest) {
@@ -93,8 +96,9 @@ async function describe(
  * catalogued backup whose manifest holds every file the incremental lists as unchanged, with
  * the same SHA-256 (the name it remembers is only a tie-breaker).
  */
-async function findParentByContent(db: AppDatabase, config: AppConfig, manifest: BackupManifest): Promise<Backup | null> {
-  const unchanged = manifest.entries.filter((e) => e.type === "file" && !e.in_archive);
+async function findParentByContent(db: AppDatabase, config: AppConfig, manifest: ManifestSummary & { file: string }): Promise<Backup | null> {
+  const unchanged = new Map<string, string>();
+  for await (const e of manifestEntries(await openManifestFile(manifest.file))) if (e.type === "file" && !e.in_archive && e.sha256) unchanged.set(e.path, e.sha256);
   const candidates = db
     .select()
     .from(backups)
@@ -103,12 +107,26 @@ async function findParentByContent(db: AppDatabase, config: AppConfig, manifest:
     .all()
     .sort((a, b) => Number(b.filename === manifest.parent?.filename) - Number(a.filename === manifest.parent?.filename));
   for (const candidate of candidates) {
-    const theirs = await loadManifest(config, candidate).catch(() => null);
+    const theirs = await streamManifest(config, candidate).catch(() => null);
     if (!theirs) continue;
-    const hashes = new Map(theirs.entries.filter((e) => e.type === "file").map((e) => [e.path, e.sha256]));
-    if (unchanged.every((e) => hashes.get(e.path) === e.sha256)) return candidate;
+    let found = 0;
+    for await (const e of manifestEntries(theirs)) if (e.type === "file" && unchanged.get(e.path) === e.sha256) found++;
+    if (found === unchanged.size) return candidate;
   }
   return null;
+}
+
+function openManifestFile(file: string): Promise<ManifestStream> {
+  return readManifestStream(splitLines(fs.createReadStream(file, { highWaterMark: 1 << 20 })), "The archive");
+}
+
+/** A manifest's entries one by one; the stream is closed at the end or on the way out. */
+async function* manifestEntries(stream: ManifestStream): AsyncGenerator<ManifestFileEntry> {
+  try {
+    for await (const batch of stream.entries) yield* batch;
+  } finally {
+    await stream.close();
+  }
 }
 
 export interface ImportOptions {
@@ -128,7 +146,10 @@ export interface ImportOptions {
 export async function importBackup(opts: ImportOptions): Promise<Backup> {
   const { db, config, actor } = opts;
   const action = opts.origin === "uploaded" ? "backup.upload" : "backup.import";
-  const tmp = path.join(config.backupPath, `${INCOMING_PREFIX}${crypto.randomUUID()}.partial`);
+  const incoming = `${INCOMING_PREFIX}${crypto.randomUUID()}`;
+  const tmp = path.join(config.backupPath, `${incoming}.partial`);
+  // The archive's manifest, saved while it is verified: it becomes the catalog's copy.
+  const incomingManifest = path.join(config.backupPath, `${incoming}.manifest.partial`);
   try {
     const limit = maxUploadBytes();
     const size = "path" in opts.source ? (await fs.promises.stat(opts.source.path)).size : opts.expectedBytes;
@@ -149,7 +170,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     const { bytes, sha256 } = metered.result();
     if (bytes === 0) throw new AppError("ARCHIVE_INVALID", "The archive is empty.");
 
-    const verified = await verifyArchive(tmp).catch((err: unknown) => {
+    const verified = await verifyArchive(tmp, { manifestCopyPath: incomingManifest }).catch((err: unknown) => {
       // The reader names the file it read: say the name the admin knows, not our temporary one.
       if (err instanceof AppError) {
         const known = opts.originalName ? `"${opts.originalName}"` : "the uploaded archive";
@@ -160,7 +181,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     const contents = verified.manifest
       ? { database: false, files: false, config: false, fileCount: 0 }
       : { database: verified.databaseIntegrity === "ok", files: verified.fileCount > 0, config: false, fileCount: verified.fileCount };
-    const described = await describe(db, config, verified.manifest, contents);
+    const described = await describe(db, config, verified.manifest ? { ...verified.manifest, file: incomingManifest } : null, contents);
     if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
       throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
     }
@@ -178,7 +199,10 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
         filename = uniqueArchiveName(db, config, now);
       }
     }
-    if (verified.manifest) await saveManifestCopy(config, filename, verified.manifest);
+    if (verified.manifest) {
+      await fs.promises.mkdir(path.dirname(manifestCopyPath(config, filename)), { recursive: true });
+      await durableRename(incomingManifest, manifestCopyPath(config, filename));
+    }
     const row = db
       .insert(backups)
       .values({
@@ -213,6 +237,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     return row;
   } catch (err) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    await fs.promises.rm(incomingManifest, { force: true }).catch(() => undefined);
     recordAudit(db, { action, actor, success: false, errorMessage: describeError(err), details: { original_name: opts.originalName ?? null } });
     throw err;
   }

@@ -13,6 +13,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { comparePaths, walkTreeBatches, type ManifestFileEntry, type TreeName } from "./archive";
+import { ItemCursor } from "./archive/item-cursor";
 import { LineSpool } from "./archive/line-spool";
 import type { ManifestStream } from "./archive/manifest";
 import type { PlannedEntry } from "./archive/types";
@@ -100,41 +101,23 @@ export async function* plannedEntries(tree: PlannedTree): AsyncGenerator<Planned
  * to the given path and returns the parent's entry for it, if it has one.
  */
 class ParentCursor {
-  private readonly batches: AsyncIterator<ManifestFileEntry[]>;
-  private batch: ManifestFileEntry[] = [];
-  private pos = 0;
-  private done = false;
+  private readonly entries: ItemCursor<ManifestFileEntry>;
 
   constructor(
     entries: AsyncIterable<ManifestFileEntry[]>,
     private readonly prefix: string,
   ) {
-    this.batches = entries[Symbol.asyncIterator]();
+    this.entries = new ItemCursor(entries);
   }
 
   async seek(relPath: string): Promise<ManifestFileEntry | null> {
     const target = this.prefix + relPath;
-    for (;;) {
-      const current = await this.current();
-      if (!current) return null;
+    for (let current = await this.entries.peek(); current; current = await this.entries.peek()) {
       const order = comparePaths(current.path, target);
       if (order === 0) return current;
       if (order > 0) return null;
-      this.pos++;
+      await this.entries.next();
     }
-  }
-
-  private async current(): Promise<ManifestFileEntry | null> {
-    while (this.pos >= this.batch.length) {
-      if (this.done) return null;
-      const r = await this.batches.next();
-      if (r.done) {
-        this.done = true;
-        return null;
-      }
-      this.batch = r.value;
-      this.pos = 0;
-    }
-    return this.batch[this.pos];
+    return null;
   }
 }

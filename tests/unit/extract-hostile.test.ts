@@ -135,7 +135,9 @@ describe("the process keeps working", () => {
     for (const c of hostileCases()) {
       await refusal(verifyArchive(writeArchive(c.archive), { limits: c.limits, databaseCheckDir: dbCheck }));
     }
-    const result = await extractArchive({ archivePath: writeArchive(ourArchive(SAMPLE_ITEMS)), destinations: dest });
-    expect(result.written.map((w) => w.path)).toEqual(["files/docs/a.txt", "files/docs/b.txt"]);
+    const written: string[] = [];
+    const result = await extractArchive({ archivePath: writeArchive(ourArchive(SAMPLE_ITEMS)), destinations: dest, onWritten: (w) => written.push(w.path) });
+    expect(written).toEqual(["files/docs/a.txt", "files/docs/b.txt"]);
+    expect(result.filesWritten).toBe(2);
   });
 });

@@ -6,7 +6,8 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scanTree, writeBackupArchive, type WriteArchiveOptions } from "@/server/backup/archive";
-import { ArchiveInvalidError, extractArchive, verifyArchive, type ExtractProgress } from "@/server/backup/restore/extract";
+import { readManifestFromArchive } from "@/server/backup/archive";
+import { ArchiveInvalidError, extractArchive, verifyArchive, type ExtractOptions, type ExtractProgress, type WrittenFile } from "@/server/backup/restore/extract";
 import { hashTree } from "../helpers/files";
 import { gz, ourArchive, SAMPLE_ITEMS, tarArchive } from "../helpers/hostile-archives";
 import { archiveMeta } from "../helpers/tree";
@@ -84,11 +85,19 @@ async function makeRealArchive(): Promise<{ archive: string; snapshot: string }>
   return { archive, snapshot };
 }
 
+/** extractArchive, collecting what it reports as written. */
+async function extractCollecting(opts: ExtractOptions) {
+  const written: WrittenFile[] = [];
+  const result = await extractArchive({ ...opts, onWritten: (w) => written.push(w) });
+  return { ...result, written };
+}
+
 describe("extractArchive with BaluHost archives", () => {
   it("extracts an archive made by writeBackupArchive byte for byte, with folders, links, modes and mtimes", async () => {
     const { archive, snapshot } = await makeRealArchive();
-    const result = await extractArchive({ archivePath: archive, destinations: dest });
+    const result = await extractCollecting({ archivePath: archive, destinations: dest });
 
+    expect(result.filesWritten).toBe(result.written.length);
     expect(hashTree(dest.files)).toEqual(hashTree(storage));
     expect(shape(dest.files)).toEqual(shape(storage));
     expect(fs.readFileSync(path.join(dest.database, "baluhost.db")).equals(fs.readFileSync(snapshot))).toBe(true);
@@ -97,7 +106,7 @@ describe("extractArchive with BaluHost archives", () => {
     expect(result.manifest?.totals.files).toBe(result.written.length);
     const video = result.written.find((w) => w.path === "files/media/video.bin");
     expect(video?.sha256).toBe(crypto.createHash("sha256").update(fs.readFileSync(path.join(storage, "media/video.bin"))).digest("hex"));
-    for (const e of result.manifest!.entries) {
+    for (const e of (await readManifestFromArchive(archive)).entries) {
       if (e.type === "symlink" || !e.path.startsWith("files/")) continue;
       const restored = fs.lstatSync(path.join(dest.files, e.path.replace(/^files\//, "")));
       expect(Math.abs(restored.mtimeMs - e.mtime), e.path).toBeLessThan(1);
@@ -116,7 +125,7 @@ describe("extractArchive with BaluHost archives", () => {
 
   it("writes only the wanted entries but still checks the whole archive", async () => {
     const { archive } = await makeRealArchive();
-    const result = await extractArchive({ archivePath: archive, destinations: dest, wanted: (p) => p === "files/docs/readme.txt" });
+    const result = await extractCollecting({ archivePath: archive, destinations: dest, wanted: (p) => p === "files/docs/readme.txt" });
     expect(result.written.map((w) => w.path)).toEqual(["files/docs/readme.txt"]);
     expect(hashTree(path.join(dir, "out"))).toEqual({ "files/docs/readme.txt": expect.any(String) });
     expect(result.databaseFiles).toEqual([]);
@@ -130,7 +139,7 @@ describe("extractArchive with BaluHost archives", () => {
 
   it("parses without writing parts that have no destination", async () => {
     const { archive } = await makeRealArchive();
-    const result = await extractArchive({ archivePath: archive, destinations: { database: dest.database } });
+    const result = await extractCollecting({ archivePath: archive, destinations: { database: dest.database } });
     expect(result.written.map((w) => w.path)).toEqual(["database/baluhost.db"]);
     expect(fs.existsSync(dest.files)).toBe(false);
   });
@@ -150,9 +159,13 @@ describe("extractArchive with BaluHost archives", () => {
       ],
       meta: meta({ backup_type: "incremental", includes: { database: false, files: true, config: false }, parent: { id: 1, filename: "backup_20250101_000000.tar.gz" } }),
     });
-    const result = await extractArchive({ archivePath: archive, destinations: dest });
+    const copy = path.join(dir, "manifest-copy.json");
+    const result = await extractCollecting({ archivePath: archive, destinations: dest, manifestCopyPath: copy });
     expect(result.written.map((w) => w.path)).toEqual(["files/a.txt"]);
-    expect(result.manifest?.entries.find((e) => e.path === "files/b.txt")?.in_archive).toBe(false);
+    expect(result.manifest?.totals).toMatchObject({ files: 2, archived_files: 1 });
+    // The copy saved on the way is the manifest, whole.
+    const listed = JSON.parse(fs.readFileSync(copy, "utf8")) as { entries: Array<{ path: string; in_archive: boolean }> };
+    expect(listed.entries.find((e) => e.path === "files/b.txt")?.in_archive).toBe(false);
   });
 
   it("rejects with an AbortError when cancelled", async () => {

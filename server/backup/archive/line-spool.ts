@@ -80,6 +80,31 @@ export class LineSpool {
     }
   }
 
+  /**
+   * The lines written so far, in order, in batches, without closing the spool for writing
+   * (what is buffered is written out first). Appending while reading is not supported.
+   */
+  async *linesSoFar(): AsyncGenerator<string[]> {
+    if (!this.closed) await this.flush();
+    const end = this.bytes;
+    const fh = await fs.promises.open(this.path, "r");
+    try {
+      yield* splitLines(
+        (async function* () {
+          const buf = Buffer.allocUnsafe(CHUNK);
+          for (let pos = 0; pos < end; ) {
+            const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, end - pos), pos);
+            if (bytesRead === 0) return;
+            pos += bytesRead;
+            yield Buffer.from(buf.subarray(0, bytesRead));
+          }
+        })(),
+      );
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** The lines, in order, in batches (one await per batch, not per line). */
   async *lines(): AsyncGenerator<string[]> {
     yield* splitLines(this.chunks());

@@ -6,6 +6,7 @@
  * entry list, so that it stays readable and can be written and read as a stream.
  */
 import { ArchiveError } from "./errors";
+import { ItemCursor } from "./item-cursor";
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type BackupManifest, type ManifestFileEntry } from "./types";
 
 export const MANIFEST_ARCHIVE_PATH = "backup/manifest.json";
@@ -97,28 +98,25 @@ export interface ManifestStream {
  * valid JSON form (a manifest written by hand or compacted) is parsed whole, up to
  * MAX_MANIFEST_BYTES. Throws ArchiveError("ARCHIVE_INVALID") saying what is wrong.
  */
-export async function readManifestStream(lines: AsyncIterable<string[]>, source = "the archive"): Promise<ManifestStream> {
-  const it = lines[Symbol.asyncIterator]();
-  let batch: string[] = [];
-  let pos = 0;
-  const nextLine = async (): Promise<string | null> => {
-    while (pos >= batch.length) {
-      const r = await it.next();
-      if (r.done) return null;
-      batch = r.value;
-      pos = 0;
-    }
-    return batch[pos++];
-  };
+export async function readManifestStream(
+  lines: AsyncIterable<string[]>,
+  source = "the archive",
+  /** Called with the parsed head before its fields are checked (a reader's own first refusals). */
+  checkHead?: (head: Record<string, unknown>) => void,
+): Promise<ManifestStream> {
+  const cursor = new ItemCursor(lines);
+  const nextLine = () => cursor.next();
   const first = await nextLine();
   const second = first === null ? null : await nextLine();
   if (first !== null && second !== null && first.endsWith(",") && (second === ENTRIES_LINE || second === `${ENTRIES_LINE}]}`)) {
-    const head = parseManifest(`${first.slice(0, -1)},"entries":[]}`, source);
+    const headText = `${first.slice(0, -1)},"entries":[]}`;
+    if (checkHead) checkHead(parseObject(headText, source));
+    const head = parseManifest(headText, source);
     const { entries: _none, ...summary } = head;
     return {
       head: summary,
       entries: lineEntries(second !== ENTRIES_LINE, nextLine, source),
-      close: async () => void (await it.return?.()),
+      close: () => cursor.close(),
     };
   }
   // Not the line form: the whole text, bounded.
@@ -129,7 +127,20 @@ export async function readManifestStream(lines: AsyncIterable<string[]>, source 
     if (size > MAX_MANIFEST_BYTES) throw invalid(source, `its manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
     parts.push(line);
   }
-  return manifestAsStream(parseManifest(parts.join("\n"), source));
+  const text = parts.join("\n");
+  if (checkHead) checkHead(parseObject(text, source));
+  return manifestAsStream(parseManifest(text, source));
+}
+
+function parseObject(text: string, source: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw invalid(source, "its manifest is not valid JSON", err);
+  }
+  if (!isObject(data)) throw invalid(source, "its manifest is not a JSON object");
+  return data;
 }
 
 /** A manifest already in memory, as a stream. */
@@ -186,13 +197,7 @@ async function* lineEntries(empty: boolean, nextLine: () => Promise<string | nul
 
 /** Parses and checks a manifest; throws ArchiveError("ARCHIVE_INVALID") saying what is wrong. */
 export function parseManifest(text: string, source = "the archive"): BackupManifest {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw invalid(source, "its manifest is not valid JSON", err);
-  }
-  if (!isObject(data)) throw invalid(source, "its manifest is not a JSON object");
+  const data = parseObject(text, source);
   if (data.format !== MANIFEST_FORMAT) throw invalid(source, `it is not a BaluHost backup (format ${JSON.stringify(data.format)})`);
   if (data.format_version !== MANIFEST_FORMAT_VERSION) {
     throw invalid(

@@ -1,115 +1,364 @@
 /**
- * What the archive holds, entry by entry, and the check of it against the manifest.
+ * What the archive holds, entry by entry, and the check of it against the manifest, in memory
+ * that does not grow with the number of entries (beyond a few dozen bytes each).
  *
  * EntryIndex refuses, as entries arrive: the same path twice; two paths equal after NFC
  * normalisation and lower-casing (a share served to macOS or Windows clients would merge
  * them); an entry inside something that is not a folder (a file, or a symlink: nothing is
  * ever written through a link); a file or link where other entries already put a folder.
+ * It keeps 128-bit MD5 digests of the names (a hash table of typed arrays), not the names:
+ * an archive's names cannot be chosen to collide by accident, and crafting MD5 collisions
+ * that are also valid path names gains nothing (the writer never writes through an existing
+ * name either). Names for messages are looked up again in the log of stored entries.
  *
- * checkAgainstManifest (our archives) requires a one-to-one match: every stored file, folder
- * and link is listed with the same type, size, SHA-256 and link target; every listed entry with
- * in_archive:true is present, every one with in_archive:false is absent; the totals add up.
+ * StoredLog is that log: every stored file, folder and link in archive order, spooled to disk.
+ *
+ * checkManifest (our archives) streams the manifest and requires a one-to-one match in order:
+ * every stored file, folder and link is listed with the same type, size, SHA-256 and link
+ * target, in the order the writer stored them; every listed entry with in_archive:true is
+ * present, every one with in_archive:false is absent and listed once; the totals add up.
  */
-import { ArchiveError, isManifestFileEntry, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, parseManifest, type BackupManifest, type ManifestFileEntry } from "../archive";
-import { computeTotals } from "../archive/manifest";
+import crypto from "node:crypto";
+import { ArchiveError, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ManifestFileEntry } from "../archive";
+import { ItemCursor } from "../archive/item-cursor";
+import { LineSpool } from "../archive/line-spool";
+import { addToTotals, emptyTotals, readManifestStream, type ManifestSummary } from "../archive/manifest";
 import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
 import { checkEntryPath, collisionKey, placeEntry } from "./extract-paths";
 
-export type IndexedKind = "dir" | "file" | "symlink" | "manifest" | "implicit";
+export type IndexedKind = "dir" | "file" | "symlink" | "manifest" | "implicit" | "listed";
+const KINDS: IndexedKind[] = ["dir", "file", "symlink", "manifest", "implicit", "listed"];
 
-export interface IndexedEntry {
-  /** Path relative to "backup/" ("" for backup/ itself). */
+/** One stored entry (relative to "backup/"), as logged. */
+export interface StoredEntry {
   rel: string;
-  kind: IndexedKind;
+  kind: "dir" | "file" | "symlink";
   size: number;
-  sha256?: string;
-  linkTarget?: string;
-  matched?: boolean;
+  sha256: string | null;
+  linkTarget: string | null;
+  /** Whether it was written to a destination (entries not wanted are only checked). */
+  written: boolean;
+  /** The header's mtime (whole seconds), for archives without a manifest. */
+  mtimeMs: number | null;
 }
 
-export class EntryIndex {
-  private readonly byKey = new Map<string, IndexedEntry>();
-  private lastParent: string | null = null;
+/** The stored entries in archive order, in a spool file. */
+export class StoredLog {
+  private constructor(private readonly spool: LineSpool) {}
 
-  /** Registers an entry; `name` is its full archive name, for messages. */
-  add(rel: string, kind: Exclude<IndexedKind, "implicit">, name: string): IndexedEntry {
-    const slash = rel.lastIndexOf("/");
-    const parent = slash < 0 ? "" : rel.slice(0, slash);
-    if (parent !== this.lastParent && parent !== "") {
-      this.addAncestors(parent, name);
-      this.lastParent = parent;
+  static async create(file: string): Promise<StoredLog> {
+    return new StoredLog(await LineSpool.create(file));
+  }
+
+  get count(): number {
+    return this.spool.count;
+  }
+
+  append(e: StoredEntry): Promise<void> | undefined {
+    return this.spool.append(JSON.stringify([e.rel, e.kind, e.size, e.sha256, e.linkTarget, e.written ? 1 : 0, e.mtimeMs]));
+  }
+
+  /** The entries so far (flushes what is buffered), in batches. */
+  async *entries(): AsyncGenerator<StoredEntry[]> {
+    for await (const lines of this.spool.linesSoFar()) {
+      yield lines.map((line) => {
+        const [rel, kind, size, sha256, linkTarget, written, mtimeMs] = JSON.parse(line) as [string, StoredEntry["kind"], number, string | null, string | null, number, number | null];
+        return { rel, kind, size, sha256, linkTarget, written: written === 1, mtimeMs };
+      });
     }
+  }
+
+  /** The first stored name that collides with `rel` (for messages; reads the whole log). */
+  async nameCollidingWith(rel: string): Promise<string | null> {
     const key = collisionKey(rel);
-    const existing = this.byKey.get(key);
-    if (existing) {
-      if (existing.rel !== rel) {
-        refuse(
-          "duplicate",
-          `the entries ${quoteName(`backup/${existing.rel}`)} and ${quoteName(name)} have names that ${howTheyDiffer(existing.rel, rel)}; they would be the same file for many clients`,
-          name,
-        );
-      }
-      if (existing.kind === "implicit") {
-        if (kind !== "dir") refuse("duplicate", `the entry ${quoteName(name)} is a ${kind}, but other entries are inside it as if it were a folder`, name);
-        existing.kind = "dir";
-        return existing;
-      }
-      refuse("duplicate", `the archive contains ${quoteName(name)} twice`, name);
-    }
-    const entry: IndexedEntry = { rel, kind, size: 0 };
-    this.byKey.set(key, entry);
-    return entry;
+    for await (const batch of this.entries()) for (const e of batch) if (collisionKey(e.rel) === key) return e.rel;
+    return null;
   }
 
-  private addAncestors(parent: string, name: string): void {
-    let end = -1;
-    do {
-      end = parent.indexOf("/", end + 1);
-      const a = end < 0 ? parent : parent.slice(0, end);
-      const key = collisionKey(a);
-      const existing = this.byKey.get(key);
-      if (!existing) {
-        this.byKey.set(key, { rel: a, kind: "implicit", size: 0 });
-      } else if (existing.rel !== a) {
-        refuse(
-          "duplicate",
-          `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, a folder whose name and that of ${quoteName(`backup/${existing.rel}`)} ${howTheyDiffer(existing.rel, a)}`,
-          name,
-        );
-      } else if (existing.kind === "symlink") {
-        refuse("type", `the entry ${quoteName(name)} would be written through the symlink ${quoteName(`backup/${a}`)}`, name);
-      } else if (existing.kind !== "dir" && existing.kind !== "implicit") {
-        refuse("duplicate", `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, which is a file, not a folder`, name);
-      }
-    } while (end >= 0);
-  }
-
-  /** The entry stored under exactly this path (not a case or normalisation variant). */
-  get(rel: string): IndexedEntry | undefined {
-    const e = this.byKey.get(collisionKey(rel));
-    return e && e.rel === rel ? e : undefined;
-  }
-
-  values(): IterableIterator<IndexedEntry> {
-    return this.byKey.values();
+  remove(): Promise<void> {
+    return this.spool.remove();
   }
 }
 
 /**
- * Parses the manifest text once; refuses with what is wrong (a newer format is a "version"
- * problem). The fields around the entry list are checked here by the archive engine's own
- * parseManifest; the entries, which can number millions, are checked by checkAgainstManifest
- * in slices that let the event loop breathe.
+ * Names seen so far, by digest: of the collision key (what a case-insensitive client would
+ * merge) and of the exact name. Open addressing over typed arrays, grown at half full.
  */
-export function readManifest(text: string): BackupManifest {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return refuse("manifest", "its manifest (backup/manifest.json) is not valid JSON", MANIFEST_ENTRY);
+export class EntryIndex {
+  private capacity = 1 << 12;
+  private keys = new Int32Array(this.capacity * 4);
+  private exact = new Int32Array(this.capacity * 2);
+  private kinds = new Uint8Array(this.capacity);
+  private size = 0;
+  /** Folders known only from the paths of entries inside them: their names (few, in any archive). */
+  private readonly implicitNames = new Map<string, string>();
+  /** The ancestors of the previous entry, all checked: in archive order most entries share them. */
+  private checkedAncestors: string[] = [];
+
+  constructor(private readonly log: StoredLog) {}
+
+  /** Registers an entry; `name` is its full archive name, for messages. */
+  async add(rel: string, kind: Exclude<IndexedKind, "implicit" | "listed">, name: string): Promise<void> {
+    const slash = rel.lastIndexOf("/");
+    if (slash > 0) await this.addAncestors(rel.slice(0, slash), name);
+    const d = digest(rel);
+    const slot = this.find(d);
+    if (slot < 0) return this.insert(d, kind);
+    const existing = KINDS[this.kinds[slot] - 1];
+    if (!this.sameName(slot, d)) {
+      const other = (await this.nameOf(d, rel)) ?? "?";
+      refuse(
+        "duplicate",
+        `the entries ${quoteName(`backup/${other}`)} and ${quoteName(name)} have names that ${howTheyDiffer(other, rel)}; they would be the same file for many clients`,
+        name,
+      );
+    }
+    if (existing === "implicit") {
+      if (kind !== "dir") refuse("duplicate", `the entry ${quoteName(name)} is a ${kind}, but other entries are inside it as if it were a folder`, name);
+      this.kinds[slot] = KINDS.indexOf("dir") + 1;
+      return;
+    }
+    refuse("duplicate", `the archive contains ${quoteName(name)} twice`, name);
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) refuse("manifest", "its manifest is not a JSON object", MANIFEST_ENTRY);
-  const head = data as Record<string, unknown>;
+
+  /** A file the manifest lists as not stored: refused if stored, or listed before. */
+  addListed(rel: string, name: string): void {
+    const d = digest(rel);
+    const slot = this.find(d);
+    if (slot < 0) return this.insert(d, "listed");
+    if (KINDS[this.kinds[slot] - 1] === "listed") refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
+    if (KINDS[this.kinds[slot] - 1] !== "implicit") refuse("manifest", `the manifest says ${quoteName(name)} is not stored in this archive, but it is`, name);
+  }
+
+  /** Whether an entry with exactly this name was stored (not only implied by others inside it). */
+  has(rel: string): boolean {
+    const d = digest(rel);
+    const slot = this.find(d);
+    if (slot < 0 || !this.sameName(slot, d)) return false;
+    const kind = KINDS[this.kinds[slot] - 1];
+    return kind !== "implicit" && kind !== "listed";
+  }
+
+  private async addAncestors(parent: string, name: string): Promise<void> {
+    // Ancestors shared with the previous entry's are known to be fine.
+    const previous = this.checkedAncestors;
+    let end = -1;
+    let depth = 0;
+    const chain: string[] = [];
+    do {
+      end = parent.indexOf("/", end + 1);
+      const a = end < 0 ? parent : parent.slice(0, end);
+      chain.push(a);
+      if (previous[depth] !== a) await this.checkAncestor(a, name);
+      depth++;
+    } while (end >= 0);
+    this.checkedAncestors = chain;
+  }
+
+  private async checkAncestor(a: string, name: string): Promise<void> {
+    const d = digest(a);
+    const slot = this.find(d);
+    if (slot < 0) {
+      this.insert(d, "implicit");
+      this.implicitNames.set(d.hex, a);
+      return;
+    }
+    const kind = KINDS[this.kinds[slot] - 1];
+    if (!this.sameName(slot, d)) {
+      const other = (await this.nameOf(d, a)) ?? "?";
+      refuse(
+        "duplicate",
+        `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, a folder whose name and that of ${quoteName(`backup/${other}`)} ${howTheyDiffer(other, a)}`,
+        name,
+      );
+    } else if (kind === "symlink") {
+      refuse("type", `the entry ${quoteName(name)} would be written through the symlink ${quoteName(`backup/${a}`)}`, name);
+    } else if (kind !== "dir" && kind !== "implicit") {
+      refuse("duplicate", `the entry ${quoteName(name)} is inside ${quoteName(`backup/${a}`)}, which is a file, not a folder`, name);
+    }
+  }
+
+  /** The name already registered under this collision key (an implied folder, or a stored entry). */
+  private async nameOf(d: Digest, rel: string): Promise<string | null> {
+    return this.implicitNames.get(d.hex) ?? (await this.log.nameCollidingWith(rel));
+  }
+
+  private find(d: Digest): number {
+    const mask = this.capacity - 1;
+    for (let slot = d.key[0] & mask; ; slot = (slot + 1) & mask) {
+      if (this.kinds[slot] === 0) return -1;
+      const k = slot * 4;
+      if (this.keys[k] === d.key[0] && this.keys[k + 1] === d.key[1] && this.keys[k + 2] === d.key[2] && this.keys[k + 3] === d.key[3]) return slot;
+    }
+  }
+
+  private sameName(slot: number, d: Digest): boolean {
+    return this.exact[slot * 2] === d.exact[0] && this.exact[slot * 2 + 1] === d.exact[1];
+  }
+
+  private insert(d: Digest, kind: IndexedKind): void {
+    if ((this.size + 1) * 2 > this.capacity) this.grow();
+    const mask = this.capacity - 1;
+    let slot = d.key[0] & mask;
+    while (this.kinds[slot] !== 0) slot = (slot + 1) & mask;
+    this.keys.set(d.key, slot * 4);
+    this.exact.set(d.exact, slot * 2);
+    this.kinds[slot] = KINDS.indexOf(kind) + 1;
+    this.size++;
+  }
+
+  private grow(): void {
+    const { keys, exact, kinds, capacity } = this;
+    this.capacity = capacity * 2;
+    this.keys = new Int32Array(this.capacity * 4);
+    this.exact = new Int32Array(this.capacity * 2);
+    this.kinds = new Uint8Array(this.capacity);
+    this.size = 0;
+    for (let slot = 0; slot < capacity; slot++) {
+      if (kinds[slot] === 0) continue;
+      this.insert(
+        { key: keys.subarray(slot * 4, slot * 4 + 4), exact: exact.subarray(slot * 2, slot * 2 + 2), hex: "" },
+        KINDS[kinds[slot] - 1],
+      );
+    }
+  }
+}
+
+interface Digest {
+  /** MD5 of the collision key, as four 32-bit words. */
+  key: Int32Array;
+  /** The first 64 bits of the MD5 of the exact name (the key's own when they are the same text). */
+  exact: Int32Array;
+  hex: string;
+}
+
+function digest(rel: string): Digest {
+  const key = collisionKey(rel);
+  const k = crypto.createHash("md5").update(key).digest();
+  const keyWords = new Int32Array(k.buffer.slice(k.byteOffset, k.byteOffset + 16));
+  const exact = key === rel ? keyWords.subarray(0, 2) : md5Words(rel).subarray(0, 2);
+  return { key: keyWords, exact, hex: k.toString("hex") };
+}
+
+function md5Words(text: string): Int32Array {
+  const h = crypto.createHash("md5").update(text).digest();
+  return new Int32Array(h.buffer.slice(h.byteOffset, h.byteOffset + 16));
+}
+
+const MANIFEST_ENTRY = "backup/manifest.json";
+const MANIFEST_PATH_LIMIT = 1 << 20;
+const YIELD_EVERY = 2000;
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface ManifestCheck {
+  /** The manifest's text, line by line (the body of backup/manifest.json). */
+  lines: AsyncIterable<string[]>;
+  index: EntryIndex;
+  stored: StoredLog;
+  /** The -wal/-shm names seen in backup/database/. */
+  sidecars: readonly string[];
+  /** Each matched entry that was written, with the manifest's (millisecond) mtime. */
+  onMatched: (entry: ManifestFileEntry) => Promise<void> | void;
+}
+
+/** See the module comment. Returns the manifest without its entries. */
+export async function checkManifest(c: ManifestCheck): Promise<ManifestSummary> {
+  if (c.sidecars.length > 0) {
+    refuse(
+      "database",
+      `it contains a stray database ${c.sidecars[0].replace("baluhost.db", "")} file (backup/database/${c.sidecars[0]}); BaluHost's own backups hold a self-contained database only`,
+      `backup/database/${c.sidecars[0]}`,
+    );
+  }
+  let stream;
+  try {
+    stream = await readManifestStream(c.lines, "The archive", checkManifestHead);
+  } catch (err) {
+    if (err instanceof ArchiveError) {
+      const why = err.message.replace(/^.*? is not a valid backup: /, "");
+      refuse("manifest", why.startsWith("its manifest") ? why : `its manifest is invalid: ${why}`, MANIFEST_ENTRY, err);
+    }
+    throw err;
+  }
+  const { head } = stream;
+  const stored = new ItemCursor(c.stored.entries());
+
+  const totals = emptyTotals();
+  const parts = { database: false, files: false, config: false };
+  let i = 0;
+  try {
+    for await (const entries of streamEntries(stream.entries)) {
+      for (const e of entries) {
+        if (++i % YIELD_EVERY === 0) await breathe();
+        checkListedPath(e.path, e.type);
+        addToTotals(totals, e);
+        const part = e.path.split("/")[0] as keyof typeof parts;
+        if (part === "database" || part === "files" || part === "config") parts[part] = true;
+        const name = `backup/${e.path}`;
+        if (!e.in_archive) {
+          if (e.type !== "file") refuse("manifest", `its manifest lists the ${e.type} ${quoteName(name)} as not stored, which only files can be`, name);
+          if (c.index.has(e.path)) refuse("manifest", `the manifest says ${quoteName(name)} is not stored in this archive, but it is`, name);
+          c.index.addListed(e.path, name);
+          continue;
+        }
+        const found = await stored.next();
+        if (!found || found.rel !== e.path) {
+          if (c.index.has(e.path)) refuse("manifest", `the manifest lists ${quoteName(name)} in another place than the archive holds it (the order differs)`, name);
+          refuse("manifest", `the manifest lists ${quoteName(name)}, but the archive does not contain it`, name);
+        }
+        if (found.kind !== e.type) refuse("manifest", `${quoteName(name)} is a ${describeKind(found.kind)} in the archive but a ${e.type} in the manifest`, name);
+        if (e.type === "file") {
+          if (found.size !== e.size) {
+            refuse("manifest", `${quoteName(name)} has ${found.size} bytes in the archive but ${e.size} in the manifest (size mismatch)`, name);
+          }
+          if (found.sha256 !== e.sha256) refuse("manifest", `the content of ${quoteName(name)} does not match its SHA-256 checksum in the manifest`, name);
+        } else if (e.type === "symlink" && found.linkTarget !== e.link_target) {
+          refuse("manifest", `the symlink ${quoteName(name)} points to ${quoteName(found.linkTarget ?? "")} but the manifest says ${quoteName(e.link_target ?? "")}`, name);
+        }
+        if (found.written) await c.onMatched(e);
+      }
+    }
+    const unlisted = await stored.next();
+    if (unlisted) {
+      const name = `backup/${unlisted.rel}`;
+      refuse("manifest", `the archive contains ${quoteName(name)}, which its manifest does not list`, name);
+    }
+  } finally {
+    await stream.close();
+    await stored.close();
+  }
+  for (const key of Object.keys(totals) as Array<keyof typeof totals>) {
+    if (totals[key] !== head.totals[key]) {
+      refuse("manifest", `its manifest's totals disagree with its entries (${key}: ${head.totals[key]} stated, ${totals[key]} listed)`, MANIFEST_ENTRY);
+    }
+  }
+  if (head.includes.database !== parts.database) {
+    refuse(
+      "manifest",
+      head.includes.database ? "its manifest says it includes the database but lists none" : "it contains a database its manifest says it does not include",
+      "backup/database/baluhost.db",
+    );
+  }
+  for (const part of ["files", "config"] as const) {
+    if (!head.includes[part] && parts[part]) {
+      refuse("manifest", `it contains ${part}/ entries although its manifest says it does not include ${part}`, `backup/${part}/`);
+    }
+  }
+  return head;
+}
+
+/** Entry errors of the stream (bad JSON, bad shape) as refusals naming the manifest. */
+async function* streamEntries(entries: AsyncIterable<ManifestFileEntry[]>): AsyncGenerator<ManifestFileEntry[]> {
+  try {
+    for await (const batch of entries) yield batch;
+  } catch (err) {
+    if (err instanceof ArchiveError) refuse("manifest", err.message.replace(/^.*? is not a valid backup: /, ""), MANIFEST_ENTRY, err);
+    throw err;
+  }
+}
+
+/** The checks that must name their own problem before the general shape check runs. */
+function checkManifestHead(head: Record<string, unknown>): void {
   if (head.format !== MANIFEST_FORMAT) {
     refuse("manifest", `its backup/manifest.json is not a BaluHost manifest (format ${quoteName(String(head.format))})`, MANIFEST_ENTRY);
   }
@@ -120,109 +369,6 @@ export function readManifest(text: string): BackupManifest {
       MANIFEST_ENTRY,
     );
   }
-  if (!Array.isArray(head.entries)) refuse("manifest", "its manifest has no entry list", MANIFEST_ENTRY);
-  try {
-    parseManifest(JSON.stringify({ ...head, entries: [] }), "The archive");
-  } catch (err) {
-    if (err instanceof ArchiveError) {
-      const why = err.message.replace(/^.*? is not a valid backup: /, "");
-      refuse("manifest", `its manifest is invalid: ${why}`, MANIFEST_ENTRY, err);
-    }
-    throw err;
-  }
-  return data as BackupManifest;
-}
-
-const MANIFEST_ENTRY = "backup/manifest.json";
-const MANIFEST_PATH_LIMIT = 1 << 20;
-const YIELD_EVERY = 2000;
-
-const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * See the module comment. `sidecars` are the -wal/-shm names seen in backup/database/.
- * Returns the manifest's (millisecond) mtimes of the files and folders the archive holds.
- */
-export async function checkAgainstManifest(manifest: BackupManifest, index: EntryIndex, sidecars: readonly string[]): Promise<Map<string, number>> {
-  if (sidecars.length > 0) {
-    refuse(
-      "database",
-      `it contains a stray database ${sidecars[0].replace("baluhost.db", "")} file (backup/database/${sidecars[0]}); BaluHost's own backups hold a self-contained database only`,
-      `backup/database/${sidecars[0]}`,
-    );
-  }
-  const listed = new Set<string>();
-  const mtimes = new Map<string, number>();
-  let matched = 0;
-  for (let i = 0; i < manifest.entries.length; i++) {
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await breathe();
-    const e = manifest.entries[i];
-    checkListedEntry(e, i);
-    const name = `backup/${e.path}`;
-    if (listed.has(e.path)) refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
-    listed.add(e.path);
-    const found = index.get(e.path);
-    const present = found !== undefined && found.kind !== "implicit";
-    if (!e.in_archive) {
-      if (e.type !== "file") refuse("manifest", `its manifest lists the ${e.type} ${quoteName(name)} as not stored, which only files can be`, name);
-      if (present) refuse("manifest", `the manifest says ${quoteName(name)} is not stored in this archive, but it is`, name);
-      continue;
-    }
-    if (!present) refuse("manifest", `the manifest lists ${quoteName(name)}, but the archive does not contain it`, name);
-    if (found.kind !== e.type) refuse("manifest", `${quoteName(name)} is a ${describeKind(found.kind)} in the archive but a ${e.type} in the manifest`, name);
-    if (e.type === "file") {
-      if (found.size !== e.size) {
-        refuse("manifest", `${quoteName(name)} has ${found.size} bytes in the archive but ${e.size} in the manifest (size mismatch)`, name);
-      }
-      if (found.sha256 !== e.sha256) {
-        refuse("manifest", `the content of ${quoteName(name)} does not match its SHA-256 checksum in the manifest`, name);
-      }
-    } else if (e.type === "symlink" && found.linkTarget !== e.link_target) {
-      refuse("manifest", `the symlink ${quoteName(name)} points to ${quoteName(found.linkTarget ?? "")} but the manifest says ${quoteName(e.link_target ?? "")}`, name);
-    }
-    if (e.type !== "symlink") mtimes.set(e.path, e.mtime);
-    found.matched = true;
-    matched++;
-  }
-
-  let stored = 0;
-  let unlisted: IndexedEntry | undefined;
-  for (const e of index.values()) {
-    if (e.kind === "implicit" || e.kind === "manifest" || isRootDir(e.rel)) continue;
-    stored++;
-    if (!e.matched) unlisted ??= e;
-  }
-  if (unlisted || stored !== matched) {
-    const name = `backup/${unlisted?.rel ?? ""}`;
-    refuse("manifest", `the archive contains ${quoteName(name)}, which its manifest does not list`, name);
-  }
-
-  const totals = computeTotals(manifest.entries);
-  for (const key of Object.keys(totals) as Array<keyof typeof totals>) {
-    if (totals[key] !== manifest.totals[key]) {
-      refuse("manifest", `its manifest's totals disagree with its entries (${key}: ${manifest.totals[key]} stated, ${totals[key]} listed)`, MANIFEST_ENTRY);
-    }
-  }
-  const hasDatabase = listed.has("database/baluhost.db");
-  if (manifest.includes.database !== hasDatabase) {
-    refuse(
-      "manifest",
-      manifest.includes.database ? "its manifest says it includes the database but lists none" : "it contains a database its manifest says it does not include",
-      "backup/database/baluhost.db",
-    );
-  }
-  for (const part of ["files", "config"] as const) {
-    if (!manifest.includes[part] && [...listed].some((p) => p.startsWith(`${part}/`))) {
-      refuse("manifest", `it contains ${part}/ entries although its manifest says it does not include ${part}`, `backup/${part}/`);
-    }
-  }
-  return mtimes;
-}
-
-/** One manifest entry, from an archive not yet trusted: shape first (the writer's own rule), then its path. */
-function checkListedEntry(e: ManifestFileEntry, i: number): void {
-  if (!isManifestFileEntry(e)) refuse("manifest", `its manifest has an invalid entry #${i + 1}`, MANIFEST_ENTRY);
-  checkListedPath(e.path, e.type);
 }
 
 function checkListedPath(rel: string, type: string): void {
@@ -244,10 +390,6 @@ function howTheyDiffer(a: string, b: string): string {
   return "differ only in upper/lower case and Unicode normalisation";
 }
 
-function isRootDir(rel: string): boolean {
-  return rel === "" || rel === "database" || rel === "files" || rel === "config";
-}
-
-function describeKind(kind: IndexedKind): string {
+function describeKind(kind: string): string {
   return kind === "dir" ? "folder" : kind;
 }

@@ -5,11 +5,14 @@
  *   symlink planted in the destination) is opened, truncated or written through.
  * - Folders are created one level at a time, each once (promise cache). A name that already
  *   exists is accepted only if lstat says it is a real folder, never a symlink to one.
- * - Symlinks from the archive are created last, after every file has been written and the
- *   archive checked, so no later entry can be written through one.
+ * - Symlinks from the archive are created last, after every file has been written (and nothing
+ *   is written after them), so no entry can be written through one.
  * - Permissions: mode & 0o777 only (never setuid, setgid or sticky); no owners (no chown).
- *   Folder modes and all mtimes are applied at the end, deepest folders first, so a read-only
- *   folder can still be filled and a file written into a folder does not change its mtime.
+ *   Mtimes are applied after the last file and link (setTime), folder modes at the very end,
+ *   deepest folders first, so a read-only folder can still be filled and a file written into a
+ *   folder does not change its mtime.
+ * - Memory does not grow with the number of entries: folders and links waiting for the end are
+ *   spooled to files in `workDir`, and the cache of folders known to exist is bounded.
  * - Throughput: up to `concurrency` files in flight (small files are buffered whole and written
  *   with one writev, large ones streamed in 1 MiB writev batches, one batch in flight while the
  *   next is read), so thousands of small files do not wait on each other's system calls, and
@@ -20,12 +23,15 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { LineSpool } from "../archive/line-spool";
 import { writevAll } from "../archive/write-all";
 
 export const SMALL_FILE_MAX = 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 const FINISH_CONCURRENCY = 16;
 const DIR_CREATE_MODE = 0o755;
+/** Folders remembered as existing (a forgotten one is only checked again: mkdir, then lstat). */
+const KNOWN_DIRS_MAX = 16384;
 
 const CREATE_FLAGS =
   fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
@@ -91,7 +97,6 @@ interface PendingLink {
 
 interface PendingDir {
   abs: string;
-  rel: string;
   depth: number;
   mode: number;
   mtimeMs: number | null;
@@ -100,14 +105,15 @@ interface PendingDir {
 export class DestinationWriter {
   private readonly pool: TaskPool;
   private readonly dirs = new Map<string, Promise<void>>();
-  /** Folders this writer created, so with mode DIR_CREATE_MODE & ~umask: most need no chmod. */
-  private readonly created = new Set<string>();
-  private readonly links: PendingLink[] = [];
-  private readonly dirMeta: PendingDir[] = [];
-  /** Files written, for the final mtime pass (their mtime may still be refined by the manifest). */
-  private readonly files: Array<{ abs: string; mtimeMs: number | null; rel: string }> = [];
+  private links: LineSpool | null = null;
+  private folders: LineSpool | null = null;
+  private deepest = 0;
 
-  constructor(concurrency: number) {
+  constructor(
+    concurrency: number,
+    /** A private folder for the spools of folders and links (removed by the caller). */
+    private readonly workDir: string,
+  ) {
     this.pool = new TaskPool(concurrency);
   }
 
@@ -121,47 +127,37 @@ export class DestinationWriter {
     const abs = segments.length === 0 ? root : path.join(root, ...segments);
     let p = this.dirs.get(abs);
     if (!p) {
+      if (this.dirs.size >= KNOWN_DIRS_MAX) this.dirs.clear();
       p =
         segments.length === 0
           ? fs.promises.mkdir(root, { recursive: true }).then(() => assertDir(root))
-          : this.ensureDir(root, segments.slice(0, -1)).then(() => this.mkdirOne(abs));
+          : this.ensureDir(root, segments.slice(0, -1)).then(() => mkdirOne(abs));
       this.dirs.set(abs, p);
     }
     return p;
   }
 
-  /** Creates one folder level; an existing name must be a real folder (lstat), never a link to one. */
-  private async mkdirOne(abs: string): Promise<void> {
-    try {
-      await fs.promises.mkdir(abs, DIR_CREATE_MODE);
-      this.created.add(abs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      await assertRealDir(abs);
-    }
-  }
-
   /** A folder entry: created now (in the background), mode and mtime applied at the end. */
-  addDir(root: string, segments: readonly string[], rel: string, mode: number | null, mtimeMs: number | null): void {
+  async addDir(root: string, segments: readonly string[], mode: number | null, mtimeMs: number | null): Promise<void> {
     this.pool.track(this.ensureDir(root, segments));
-    if (segments.length > 0) {
-      this.dirMeta.push({ abs: path.join(root, ...segments), rel, depth: segments.length, mode: (mode ?? 0o755) & 0o777, mtimeMs });
-    }
+    if (segments.length === 0) return;
+    this.folders ??= await LineSpool.create(path.join(this.workDir, "folders.jsonl"));
+    this.deepest = Math.max(this.deepest, segments.length);
+    const dir: PendingDir = { abs: path.join(root, ...segments), depth: segments.length, mode: (mode ?? 0o755) & 0o777, mtimeMs };
+    await this.folders.append(JSON.stringify(dir));
   }
 
-  /** A symlink entry, created by finish(). */
-  addSymlink(root: string, segments: readonly string[], target: string, mtimeMs: number | null): void {
-    this.links.push({ root, parent: segments.slice(0, -1), abs: path.join(root, ...segments), target, mtimeMs });
+  /** A symlink entry, created by createLinks(). */
+  async addSymlink(root: string, segments: readonly string[], target: string, mtimeMs: number | null): Promise<void> {
+    this.links ??= await LineSpool.create(path.join(this.workDir, "links.jsonl"));
+    const link: PendingLink = { root, parent: segments.slice(0, -1), abs: path.join(root, ...segments), target, mtimeMs };
+    await this.links.append(JSON.stringify(link));
   }
 
-  /**
-   * A small file whose whole body is in `chunks`: written in the background once a slot is free.
-   * `rel` identifies it for the final mtime pass.
-   */
-  async writeSmallFile(root: string, segments: readonly string[], rel: string, chunks: Buffer[], mode: number | null, mtimeMs: number | null): Promise<void> {
+  /** A small file whose whole body is in `chunks`: written in the background once a slot is free. */
+  async writeSmallFile(root: string, segments: readonly string[], chunks: Buffer[], mode: number | null): Promise<void> {
     await this.pool.acquire();
     const abs = path.join(root, ...segments);
-    this.files.push({ abs, mtimeMs, rel });
     this.pool.run(async () => {
       await this.ensureDir(root, segments.slice(0, -1));
       const fd = await createExclusive(abs, mode);
@@ -178,18 +174,10 @@ export class DestinationWriter {
    * A large file, streamed: `next` yields its body piece by piece (and hashes it); writes run
    * one 1 MiB batch behind the reading. Resolves when the file is written and closed.
    */
-  async writeStreamedFile(
-    root: string,
-    segments: readonly string[],
-    rel: string,
-    mode: number | null,
-    mtimeMs: number | null,
-    next: () => Promise<Buffer | null>,
-  ): Promise<void> {
+  async writeStreamedFile(root: string, segments: readonly string[], mode: number | null, next: () => Promise<Buffer | null>): Promise<void> {
     await this.pool.acquire();
     try {
       const abs = path.join(root, ...segments);
-      this.files.push({ abs, mtimeMs, rel });
       await this.ensureDir(root, segments.slice(0, -1));
       const fd = await createExclusive(abs, mode);
       let inFlight: Promise<void> | null = null;
@@ -220,6 +208,13 @@ export class DestinationWriter {
     }
   }
 
+  /** Sets an entry's mtime (after every write and link: see the module comment), in the background. */
+  async setTime(abs: string, mtimeMs: number): Promise<void> {
+    await this.pool.acquire();
+    const now = Date.now() / 1000;
+    this.pool.run(() => fs.promises.lutimes(abs, now, mtimeMs / 1000));
+  }
+
   /** Waits for every write started; rejects with the first failure. */
   drain(): Promise<void> {
     return this.pool.drain();
@@ -230,35 +225,62 @@ export class DestinationWriter {
     await this.pool.drain().catch(() => undefined);
   }
 
-  /**
-   * Once the archive has been accepted: file mtimes (the manifest's precise ones when given),
-   * then symlinks, then folder modes and mtimes, deepest first.
-   */
-  async finish(preciseMtime?: (rel: string) => number | undefined): Promise<void> {
+  /** Once every file is written: the symlinks, with their mtimes from the headers. */
+  async createLinks(): Promise<void> {
     await this.pool.drain();
+    if (!this.links) return;
+    const links = this.links;
+    this.links = null;
     const now = Date.now() / 1000;
-    await forEachLimited(this.files, async (f) => {
-      const m = preciseMtime?.(f.rel) ?? f.mtimeMs;
-      if (m !== null) await fs.promises.lutimes(f.abs, now, m / 1000);
-    });
-    await forEachLimited(this.links, async (l) => {
-      await this.ensureDir(l.root, l.parent);
-      await fs.promises.symlink(l.target, l.abs);
-      if (l.mtimeMs !== null) await fs.promises.lutimes(l.abs, now, l.mtimeMs / 1000);
-    });
-    const byDepth = new Map<number, PendingDir[]>();
-    for (const d of this.dirMeta) {
-      const list = byDepth.get(d.depth) ?? [];
-      list.push(d);
-      byDepth.set(d.depth, list);
-    }
-    for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-      await forEachLimited(byDepth.get(depth)!, async (d) => {
-        if (!(this.created.has(d.abs) && d.mode === (DIR_CREATE_MODE & ~umask()))) await fs.promises.chmod(d.abs, d.mode);
-        const m = preciseMtime?.(d.rel) ?? d.mtimeMs;
-        if (m !== null) await fs.promises.lutimes(d.abs, now, m / 1000);
+    for await (const lines of links.lines()) {
+      await forEachLimited(lines, async (line) => {
+        const l = JSON.parse(line) as PendingLink;
+        await this.ensureDir(l.root, l.parent);
+        await fs.promises.symlink(l.target, l.abs);
+        if (l.mtimeMs !== null) await fs.promises.lutimes(l.abs, now, l.mtimeMs / 1000);
       });
     }
+    await links.remove();
+  }
+
+  /**
+   * The last step: folder modes, deepest first (one pass over the spooled folders per depth),
+   * and their mtimes from the headers when `headerTimes` (otherwise setTime gave them theirs).
+   */
+  async finishFolders(headerTimes: boolean): Promise<void> {
+    await this.pool.drain();
+    if (!this.folders) return;
+    const folders = this.folders;
+    await folders.finish();
+    const now = Date.now() / 1000;
+    const createdMode = DIR_CREATE_MODE & ~umask();
+    for (let depth = this.deepest; depth >= 1; depth--) {
+      for await (const lines of folders.lines()) {
+        const atDepth = lines.map((line) => JSON.parse(line) as PendingDir).filter((d) => d.depth === depth);
+        await forEachLimited(atDepth, async (d) => {
+          // Folders below a destination root are created by this writer in an empty staging
+          // folder, with createdMode: only other modes need a chmod.
+          if (d.mode !== createdMode) await fs.promises.chmod(d.abs, d.mode);
+          if (headerTimes && d.mtimeMs !== null) await fs.promises.lutimes(d.abs, now, d.mtimeMs / 1000);
+        });
+      }
+    }
+  }
+
+  /** Removes the spools (after success or failure). */
+  async cleanUp(): Promise<void> {
+    await this.links?.remove();
+    await this.folders?.remove();
+  }
+}
+
+/** Creates one folder level; an existing name must be a real folder (lstat), never a link to one. */
+async function mkdirOne(abs: string): Promise<void> {
+  try {
+    await fs.promises.mkdir(abs, DIR_CREATE_MODE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    await assertRealDir(abs);
   }
 }
 

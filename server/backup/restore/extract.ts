@@ -15,18 +15,21 @@
  *   is opened through a link, symlinks are created last and only if they point inside their tree.
  * - On rejection, writing has stopped before the promise settles; what was written inside the
  *   destinations stays there for the caller to delete (it extracts into a staging folder).
- * - Memory stays flat in the data size (bounded chunks and writes in flight); it grows with
- *   the number of entries (names are indexed for collisions and the manifest check).
+ * - Memory stays flat in the data size (bounded chunks and writes in flight) and nearly flat in
+ *   the number of entries: names are indexed by digest (a few dozen bytes each), what was
+ *   stored is logged to a spool file in a private work folder, and the manifest is checked as
+ *   it streams past, against that log.
  * - No owners are applied and no setuid/setgid/sticky bits: mode & 0o777.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { BackupManifest } from "../archive";
-import { MAX_MANIFEST_BYTES } from "../archive/manifest";
+import { splitLines } from "../archive/line-spool";
+import { MAX_MANIFEST_BYTES, type ManifestSummary } from "../archive/manifest";
+import { writevAll } from "../archive/write-all";
 import { ArchiveRefusal, quoteName, refuse, toInvalidError, type ReadPurpose } from "./extract-errors";
-import { checkAgainstManifest, EntryIndex, readManifest, type IndexedEntry } from "./extract-manifest";
+import { checkManifest, EntryIndex, StoredLog } from "./extract-manifest";
 import { checkEntryPath, checkLinkTarget, entryKind, placeEntry, type DatabaseName } from "./extract-paths";
 import { GzipSource, TarReader, type TarEntry } from "./extract-tar";
 import { DestinationWriter, SMALL_FILE_MAX } from "./extract-writer";
@@ -85,13 +88,25 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Called at most about 10 times a second, plus once at the end. */
   onProgress?: (p: ExtractProgress) => void;
+  /** Each regular file written, by archive path ("files/a.txt", "database/baluhost.db"). */
+  onWritten?: (file: WrittenFile) => void;
+  /** Where the manifest's text is saved as it streams past (a new file, flag "wx"), for callers that need its entries. */
+  manifestCopyPath?: string;
+  /** Where a private work folder for spool files is made (default os.tmpdir()); removed at the end. */
+  workDir?: string;
+}
+
+export interface WrittenFile {
+  path: string;
+  size: number;
+  sha256: string;
 }
 
 export interface ExtractResult {
-  /** null: a foreign archive in the spec layout, without our manifest. */
-  manifest: BackupManifest | null;
-  /** Regular files written, by archive path ("files/a.txt", "database/baluhost.db"). */
-  written: Array<{ path: string; size: number; sha256: string }>;
+  /** The manifest without its entries; null: a foreign archive in the spec layout, without our manifest. */
+  manifest: ManifestSummary | null;
+  /** Regular files written. */
+  filesWritten: number;
   /** Names written into destinations.database: "baluhost.db" and, foreign archives only, "baluhost.db-wal"/"-shm". */
   databaseFiles: string[];
   entries: number;
@@ -104,10 +119,12 @@ export interface VerifyOptions {
   onProgress?: (p: ExtractProgress) => void;
   /** Where the database is copied for its integrity check (default os.tmpdir()); removed afterwards. */
   databaseCheckDir?: string;
+  manifestCopyPath?: string;
+  workDir?: string;
 }
 
 export interface VerifyResult {
-  manifest: BackupManifest | null;
+  manifest: ManifestSummary | null;
   entries: number;
   totalBytes: number;
   /** Files the backup holds: the manifest's total (including an incremental's unchanged files), else regular files found. */
@@ -129,7 +146,15 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
   const dir = await fs.promises.mkdtemp(path.join(opts.databaseCheckDir ?? os.tmpdir(), "baluhost-verify-"));
   try {
     const { result, fileEntries } = await readArchive(
-      { archivePath, destinations: { database: dir }, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress },
+      {
+        archivePath,
+        destinations: { database: dir },
+        limits: opts.limits,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+        manifestCopyPath: opts.manifestCopyPath,
+        workDir: opts.workDir ?? opts.databaseCheckDir,
+      },
       "verify",
     );
     let databaseIntegrity: VerifyResult["databaseIntegrity"] = "absent";
@@ -160,14 +185,21 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   const signal = opts.signal;
   if (signal?.aborted) throw abortError(signal);
   const limits = resolveLimits(opts.limits);
+  // Made before the archive is opened: decompression starts at once, and its errors must
+  // find the reader listening.
+  const work = await fs.promises.mkdtemp(path.join(opts.workDir ?? os.tmpdir(), ".baluhost-extract-"));
   let source: GzipSource;
+  let log: StoredLog | undefined;
   try {
+    log = await StoredLog.create(path.join(work, "stored.jsonl"));
     source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio);
   } catch (err) {
+    await log?.remove();
+    await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);
     throw err instanceof ArchiveRefusal ? toInvalidError(err, opts.archivePath, purpose) : err;
   }
   const src = source;
-  const run = new Extraction(opts, limits, src);
+  const run = new Extraction(opts, limits, src, work, log);
   const onAbort = () => src.close(); // wakes a pending read; the loop then sees the signal
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -175,12 +207,15 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   } catch (err) {
     src.close();
     await run.abort();
+    if (opts.manifestCopyPath) await fs.promises.rm(opts.manifestCopyPath, { force: true }).catch(() => undefined);
     if (signal?.aborted) throw abortError(signal);
     if (err instanceof ArchiveRefusal) throw toInvalidError(err, opts.archivePath, purpose);
     throw err;
   } finally {
     signal?.removeEventListener("abort", onAbort);
     src.close();
+    await run.cleanUp();
+    await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
@@ -213,16 +248,17 @@ interface Sidecar {
 /** One read of one archive. */
 class Extraction {
   private readonly tar: TarReader;
-  private readonly writer = new DestinationWriter(WRITE_CONCURRENCY);
-  private readonly index = new EntryIndex();
+  private readonly writer: DestinationWriter;
+  private readonly index: EntryIndex;
   private readonly wanted: (path: string) => boolean;
   private entries = 0;
   private fileEntries = 0;
+  private filesWritten = 0;
   private totalBytes = 0;
   private bytesDone = 0;
-  private manifestText: string | null = null;
+  private manifestSeen = false;
+  private manifest: ManifestSummary | null = null;
   private readonly sidecars: Sidecar[] = [];
-  private readonly written: ExtractResult["written"] = [];
   private readonly databaseFiles: string[] = [];
   private lastProgressAt = -Infinity;
 
@@ -230,8 +266,12 @@ class Extraction {
     private readonly opts: ExtractOptions,
     private readonly limits: ExtractLimits,
     private readonly src: GzipSource,
+    private readonly workDir: string,
+    private readonly log: StoredLog,
   ) {
+    this.index = new EntryIndex(log);
     this.tar = new TarReader(src);
+    this.writer = new DestinationWriter(WRITE_CONCURRENCY, workDir);
     this.wanted = opts.wanted ?? (() => true);
   }
 
@@ -248,31 +288,25 @@ class Extraction {
     if (this.entries === 0) refuse("corrupt", "it contains no entries");
     await this.writer.drain();
 
-    let manifest: BackupManifest | null = null;
-    let mtimes: Map<string, number> | null = null;
-    if (this.manifestText !== null) {
-      manifest = readManifest(this.manifestText);
-      this.manifestText = "";
-      mtimes = await checkAgainstManifest(
-        manifest,
-        this.index,
-        this.sidecars.map((s) => s.name),
-      );
-    } else if (this.sidecars.length > 0 && !this.index.get("database/baluhost.db")) {
-      const s = this.sidecars[0];
-      refuse("database", `it has backup/database/${s.name} but no backup/database/baluhost.db`, `backup/database/${s.name}`);
+    if (!this.manifestSeen) {
+      if (this.sidecars.length > 0 && !this.index.has("database/baluhost.db")) {
+        const s = this.sidecars[0];
+        refuse("database", `it has backup/database/${s.name} but no backup/database/baluhost.db`, `backup/database/${s.name}`);
+      }
+      // A foreign archive: the headers' (whole-second) mtimes are all there is.
+      await this.writer.createLinks();
+      for await (const batch of this.log.entries()) {
+        for (const e of batch) if (e.written && e.kind === "file" && e.mtimeMs !== null) await this.writer.setTime(this.absOf(e.rel), e.mtimeMs);
+      }
     }
     if (signal?.aborted) throw abortError(signal);
-
-    // Headers carry whole seconds; the manifest has the milliseconds.
-    const precise = mtimes ? (rel: string) => mtimes.get(rel) : undefined;
-    await this.writer.finish(precise);
-    if (!manifest) await this.keepSidecars();
+    await this.writer.finishFolders(!this.manifestSeen);
+    if (!this.manifestSeen) await this.keepSidecars();
     this.progress(true);
     return {
       result: {
-        manifest,
-        written: this.written,
+        manifest: this.manifest,
+        filesWritten: this.filesWritten,
         databaseFiles: this.databaseFiles,
         entries: this.entries,
         totalBytes: this.totalBytes,
@@ -287,12 +321,18 @@ class Extraction {
     await Promise.all(this.sidecars.map((s) => (s.temp ? fs.promises.rm(s.temp, { force: true }).catch(() => undefined) : undefined)));
   }
 
+  /** Removes the spool files (the caller removes the work folder). */
+  async cleanUp(): Promise<void> {
+    await this.writer.cleanUp();
+    await this.log.remove();
+  }
+
   private async handle(e: TarEntry): Promise<void> {
     const { limits } = this;
     if (++this.entries > limits.maxEntries) {
       refuse("limit", `it has more than ${limits.maxEntries} entries (the limit)`, e.path);
     }
-    if (this.manifestText !== null) {
+    if (this.manifestSeen) {
       refuse("layout", `the entry ${quoteName(e.path)} comes after backup/manifest.json, which must be the last entry`, e.path);
     }
     const kind = entryKind(e.type, e.path, e.linkpath);
@@ -301,23 +341,22 @@ class Extraction {
     if (this.totalBytes > limits.maxTotalBytes) {
       refuse("limit", `its entries add up to more than ${limits.maxTotalBytes} bytes (the limit), at ${quoteName(e.path)}`, e.path);
     }
-    const indexed = this.index.add(placed.rel, placed.kind === "manifest" ? "manifest" : kind, e.path);
+    await this.index.add(placed.rel, placed.kind === "manifest" ? "manifest" : kind, e.path);
     const dest = this.opts.destinations;
 
     switch (placed.kind) {
       case "root-dir": {
         const root = placed.rel === "files" ? dest.files : placed.rel === "config" ? dest.config : undefined;
-        if (root && this.wanted(placed.rel)) this.writer.addDir(root, [], placed.rel, null, null);
+        if (root && this.wanted(placed.rel)) await this.writer.addDir(root, [], null, null);
         return;
       }
       case "manifest":
-        this.manifestText = await this.readManifestBody(e);
-        return;
+        return this.readManifest(e);
       case "database": {
         this.fileEntries++;
         const root = dest.database && this.wanted(placed.rel) ? dest.database : null;
         if (placed.name === "baluhost.db") {
-          await this.file(e, root, [placed.name], placed.rel, indexed);
+          await this.file(e, root, [placed.name], placed.rel);
           if (root) this.databaseFiles.push(placed.name);
           return;
         }
@@ -326,23 +365,24 @@ class Extraction {
         const tempName = `.${placed.name}.${crypto.randomBytes(6).toString("hex")}.extracting`;
         const sidecar: Sidecar = { name: placed.name, temp: root ? path.join(root, tempName) : null, size: e.size, sha256: "" };
         this.sidecars.push(sidecar);
-        await this.file(e, root, [tempName], null, indexed);
-        sidecar.sha256 = indexed.sha256 ?? "";
+        sidecar.sha256 = await this.file(e, root, [tempName], null);
         return;
       }
       case "tree": {
         const treeRoot = dest[placed.part];
         const root = treeRoot && this.wanted(placed.rel) ? treeRoot : null;
+        const logged = { rel: placed.rel, size: 0, sha256: null, linkTarget: null, written: root !== null, mtimeMs: e.mtimeMs ?? null };
         if (placed.type === "dir") {
-          if (root) this.writer.addDir(root, placed.inside, placed.rel, e.mode, e.mtimeMs);
+          if (root) await this.writer.addDir(root, placed.inside, e.mode, e.mtimeMs);
+          await this.log.append({ ...logged, kind: "dir" });
         } else if (placed.type === "symlink") {
           const target = e.linkpath ?? "";
           checkLinkTarget(e.path, placed.inside, target, limits.maxPathBytes);
-          indexed.linkTarget = target;
-          if (root) this.writer.addSymlink(root, placed.inside, target, e.mtimeMs);
+          if (root) await this.writer.addSymlink(root, placed.inside, target, e.mtimeMs);
+          await this.log.append({ ...logged, kind: "symlink", linkTarget: target });
         } else {
           this.fileEntries++;
-          await this.file(e, root, placed.inside, placed.rel, indexed);
+          await this.file(e, root, placed.inside, placed.rel);
         }
         return;
       }
@@ -350,13 +390,12 @@ class Extraction {
   }
 
   /**
-   * Streams one file's body: hashed always, written when `root` is given. `rel` null: written
-   * but not reported (a database side file under its temporary name).
+   * Streams one file's body: hashed always, written when `root` is given, logged under `rel`
+   * (null: a database side file under its temporary name, not logged). Returns its SHA-256.
    */
-  private async file(e: TarEntry, root: string | null, segments: string[], rel: string | null, indexed: IndexedEntry): Promise<void> {
+  private async file(e: TarEntry, root: string | null, segments: string[], rel: string | null): Promise<string> {
     const hash = crypto.createHash("sha256");
     const tar = this.tar;
-    const relKey = rel ?? "";
     if (!root) {
       for (let c = await tar.body(); c !== null; c = await tar.body()) {
         hash.update(c);
@@ -370,9 +409,9 @@ class Extraction {
         chunks.push(c);
       }
       this.bytesDone += e.size;
-      await this.writer.writeSmallFile(root, segments, relKey, chunks, e.mode, e.mtimeMs);
+      await this.writer.writeSmallFile(root, segments, chunks, e.mode);
     } else {
-      await this.writer.writeStreamedFile(root, segments, relKey, e.mode, e.mtimeMs, async () => {
+      await this.writer.writeStreamedFile(root, segments, e.mode, async () => {
         const c = await tar.body();
         if (c) {
           hash.update(c);
@@ -382,16 +421,55 @@ class Extraction {
         return c;
       });
     }
-    indexed.size = e.size;
-    indexed.sha256 = hash.digest("hex");
-    if (root && rel !== null) this.written.push({ path: rel, size: e.size, sha256: indexed.sha256 });
+    const sha256 = hash.digest("hex");
+    if (rel === null) return sha256;
+    await this.log.append({ rel, kind: "file", size: e.size, sha256, linkTarget: null, written: root !== null, mtimeMs: e.mtimeMs ?? null });
+    if (root) {
+      this.filesWritten++;
+      this.opts.onWritten?.({ path: rel, size: e.size, sha256 });
+    }
+    return sha256;
   }
 
-  private async readManifestBody(e: TarEntry): Promise<string> {
+  /**
+   * backup/manifest.json, our archives' last entry: once every file is written and every link
+   * made, its text is checked entry by entry against the log as it streams past (and saved to
+   * manifestCopyPath when asked), and each entry written gets the manifest's precise mtime.
+   */
+  private async readManifest(e: TarEntry): Promise<void> {
     if (e.size > MAX_MANIFEST_BYTES) refuse("manifest", `its manifest is ${e.size} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, e.path);
-    const chunks: Buffer[] = [];
-    for (let c = await this.tar.body(); c !== null; c = await this.tar.body()) chunks.push(c);
-    return Buffer.concat(chunks).toString("utf8");
+    this.manifestSeen = true;
+    await this.writer.drain();
+    await this.writer.createLinks();
+    const copy = this.opts.manifestCopyPath ? await fs.promises.open(this.opts.manifestCopyPath, "wx", 0o600) : null;
+    const tar = this.tar;
+    const body = async function* (): AsyncGenerator<Buffer> {
+      for (let c = await tar.body(); c !== null; c = await tar.body()) {
+        if (copy) await writevAll(async (bufs) => (await copy.writev(bufs)).bytesWritten, [c]);
+        yield c;
+      }
+    };
+    try {
+      this.manifest = await checkManifest({
+        lines: splitLines(body()),
+        index: this.index,
+        stored: this.log,
+        sidecars: this.sidecars.map((s) => s.name),
+        onMatched: (entry) => this.writer.setTime(this.absOf(entry.path), entry.mtime),
+      });
+      // Whatever the check did not need (blank lines after the end) is read, and so copied, too.
+      for (let c = await tar.body(); c !== null; c = await tar.body()) if (copy) await writevAll(async (bufs) => (await copy.writev(bufs)).bytesWritten, [c]);
+      await copy?.sync();
+    } finally {
+      await copy?.close();
+    }
+  }
+
+  /** Where an entry (by archive path relative to "backup/") was written. */
+  private absOf(rel: string): string {
+    const slash = rel.indexOf("/");
+    const part = rel.slice(0, slash) as "database" | "files" | "config";
+    return path.join(this.opts.destinations[part]!, rel.slice(slash + 1));
   }
 
   /** Foreign archive: the -wal/-shm kept under temporary names get their real names. */
@@ -409,7 +487,8 @@ class Extraction {
       await fs.promises.rename(s.temp, final);
       s.temp = null;
       this.databaseFiles.push(s.name);
-      this.written.push({ path: `database/${s.name}`, size: s.size, sha256: s.sha256 });
+      this.filesWritten++;
+      this.opts.onWritten?.({ path: `database/${s.name}`, size: s.size, sha256: s.sha256 });
     }
   }
 

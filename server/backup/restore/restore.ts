@@ -36,8 +36,10 @@ import type { Backup } from "@/db/schema";
 import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
-import { scanTree, type BackupManifest, type ManifestFileEntry } from "../archive";
-import { archivePath, getBackupRow, loadManifest } from "../catalog";
+import { walkTreeBatches } from "../archive";
+import { splitLines } from "../archive/line-spool";
+import { readManifestStream, type ManifestSummary } from "../archive/manifest";
+import { archivePath, getBackupRow, streamManifest } from "../catalog";
 import { crashPoint } from "../failpoints";
 import { freeBytes, fsyncDir, fsyncFile } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
@@ -209,17 +211,22 @@ function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
   return staging;
 }
 
-/** What the restored state must hold, by archive path, from the target's manifest. */
-function wantedEntries(manifest: BackupManifest, parts: RestoreParts): Map<string, ManifestFileEntry> {
-  const wanted = new Map<string, ManifestFileEntry>();
-  for (const entry of manifest.entries) {
-    if (isWorkFolderPath(entry.path)) continue;
-    const part = entry.path.split("/")[0];
-    if ((part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config)) {
-      wanted.set(entry.path, entry);
+/**
+ * What the target lists as unchanged (stored in an older archive of its chain), by archive
+ * path, with its hash: read from the target's manifest as saved while it was verified. It
+ * is the one list a restore keeps in memory, and only for incrementals.
+ */
+async function unchangedFiles(manifestCopy: string, parts: RestoreParts): Promise<Map<string, string>> {
+  const stream = await readManifestStream(splitLines(fs.createReadStream(manifestCopy, { highWaterMark: 1 << 20 })), "The target backup");
+  const needed = new Map<string, string>();
+  try {
+    for await (const batch of stream.entries) {
+      for (const e of batch) if (e.type === "file" && !e.in_archive && e.sha256 && isRequestedPart(e.path, parts)) needed.set(e.path, e.sha256);
     }
+  } finally {
+    await stream.close();
   }
-  return wanted;
+  return needed;
 }
 
 /**
@@ -236,54 +243,61 @@ async function stageChain(opts: {
   progress: RestoreProgress;
   /** Free bytes of the staging volume: no archive may unpack to more (a decompression bomb). */
   maxTotalBytes: number;
-}): Promise<{ manifest: BackupManifest | null }> {
+}): Promise<{ manifest: ManifestSummary | null }> {
   const { config, chain, parts, staging, progress } = opts;
   const destinations = { database: staging.database, files: staging.files, config: staging.config };
+  const workDir = staging.workDirs[0];
+  const targetManifest = path.join(workDir, "target-manifest.json");
   const newestFirst = [...chain].reverse();
-  let targetManifest: BackupManifest | null = null;
-  let needed: Map<string, ManifestFileEntry> | null = null;
+  let manifest: ManifestSummary | null = null;
+  let needed: Map<string, string> | null = null;
   progress.bytesTotal = newestFirst.reduce((n, b) => n + b.sizeBytes, 0);
   for (const [index, backup] of newestFirst.entries()) {
     if (needed && needed.size === 0) break;
     progress.step = index === 0 ? "verifying" : `verifying backup ${backup.id} of the chain`;
     const wantedHere = needed;
     const bytesBefore = progress.bytesDone;
+    let inconsistent: string | null = null;
     const result = await extractArchive({
       archivePath: archivePath(config, backup.filename),
       destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
       wanted: wantedHere ? (p) => wantedHere.has(p) : (p) => isRequestedPart(p, parts),
       limits: { maxTotalBytes: opts.maxTotalBytes },
+      workDir,
+      manifestCopyPath: index === 0 ? targetManifest : undefined,
+      onWritten: wantedHere
+        ? (w) => {
+            if (wantedHere.get(w.path) === w.sha256) wantedHere.delete(w.path);
+            else inconsistent ??= w.path;
+          }
+        : undefined,
       onProgress: (p) => {
         progress.bytesDone = bytesBefore + p.compressedBytesRead;
         progress.filesDone = p.entriesDone;
       },
     });
-    if (index === 0) {
-      targetManifest = result.manifest;
-      if (!result.manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
-      checkSchemaLevel(result.manifest.migration_level, `Backup ${backup.id}`);
-      needed = new Map([...wantedEntries(result.manifest, parts)].filter(([, e]) => e.type === "file" && !e.in_archive));
-      continue;
+    if (inconsistent) {
+      throw new AppError(
+        "ARCHIVE_INVALID",
+        `The file ${inconsistent} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
+      );
     }
-    for (const written of result.written) {
-      const expected = needed!.get(written.path);
-      if (expected && expected.sha256 === written.sha256) needed!.delete(written.path);
-      else if (expected) {
-        throw new AppError(
-          "ARCHIVE_INVALID",
-          `The file ${written.path} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
-        );
-      }
+    if (index === 0) {
+      manifest = result.manifest;
+      if (!manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
+      checkSchemaLevel(manifest.migration_level, `Backup ${backup.id}`);
+      needed = await unchangedFiles(targetManifest, parts);
+      await fs.promises.rm(targetManifest, { force: true });
     }
   }
   if (needed && needed.size > 0) {
-    const first = [...needed.keys()][0];
+    const first = needed.keys().next().value;
     throw new AppError(
       "ARCHIVE_INVALID",
       `${needed.size} file(s) listed by backup ${opts.target.id}, such as ${first}, are in none of the backups of its chain.`,
     );
   }
-  return { manifest: targetManifest };
+  return { manifest };
 }
 
 /** Our work folder at the top of a tree ("files/.baluhost-restore/…") is never restored over the live one. */
@@ -349,9 +363,11 @@ async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup)
   const free = opts.freeSpace ?? freeBytes;
   const { config } = opts;
   // The manifest knows the exact uncompressed size; an archive without one may expand a lot.
-  const manifest = await loadManifest(config, target).catch(() => null);
-  const staged = manifest ? manifest.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
-  const liveFiles = (await scanTree(config.storagePath)).reduce((sum, e) => sum + (e.type === "file" ? e.size : 0), 0);
+  const manifest = await streamManifest(config, target).catch(() => null);
+  await manifest?.close();
+  const staged = manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
+  let liveFiles = 0;
+  for await (const batch of walkTreeBatches(config.storagePath)) for (const e of batch) if (e.type === "file") liveFiles += e.size;
   const safety = liveFiles + fs.statSync(config.databasePath).size;
   const needs = new Map<number, { dir: string; bytes: number }>();
   for (const [dir, bytes] of [
@@ -387,8 +403,8 @@ async function syncStaging(staging: Staging): Promise<void> {
     try {
       await execFileAsync("sync", ["-f", root]);
     } catch {
-      for (const entry of await scanTree(root)) {
-        if (entry.type === "file") await fsyncFile(path.join(root, entry.path));
+      for await (const batch of walkTreeBatches(root)) {
+        for (const entry of batch) if (entry.type === "file") await fsyncFile(path.join(root, entry.path));
       }
     }
     await fsyncDir(root);
