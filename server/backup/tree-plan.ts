@@ -59,15 +59,15 @@ export async function planTrees(opts: PlanTreesOptions): Promise<TreePlan> {
       const spool = await LineSpool.create(path.join(dir, `${tree.name}.jsonl`));
       plan.trees.push({ ...tree, spool });
       const parent = tree.name === "files" && opts.parent ? new ParentCursor(opts.parent.entries, "files/") : null;
-      const excluded = new Set(opts.excludeTopLevel);
       const walk = walkTreeBatches(tree.root, {
         signal: opts.signal,
-        exclude: (rel) => excluded.has(rel),
+        exclude: opts.excludeTopLevel,
       });
       for await (const batch of walk) {
         for (const entry of batch as PlannedEntry[]) {
           if (entry.type === "file") {
-            const before = parent ? await parent.seek(entry.path) : null;
+            const found = parent ? parent.seek(entry.path) : null;
+            const before = found instanceof Promise ? await found : found;
             if (before?.sha256 && before.type === "file" && before.size === entry.size && before.mtime === entry.mtimeMs) {
               entry.unchangedSha256 = before.sha256;
             } else {
@@ -110,14 +110,17 @@ class ParentCursor {
     this.entries = new ItemCursor(entries);
   }
 
-  async seek(relPath: string): Promise<ManifestFileEntry | null> {
+  /** Synchronous while the parent's current batch lasts (most calls): a promise only to read the next. */
+  seek(relPath: string): ManifestFileEntry | null | Promise<ManifestFileEntry | null> {
     const target = this.prefix + relPath;
-    for (let current = await this.entries.peek(); current; current = await this.entries.peek()) {
+    for (;;) {
+      const current = this.entries.peekNow();
+      if (current === undefined) return this.entries.peek().then(() => this.seek(relPath));
+      if (current === null) return null;
       const order = comparePaths(current.path, target);
       if (order === 0) return current;
       if (order > 0) return null;
-      await this.entries.next();
+      this.entries.skipNow();
     }
-    return null;
   }
 }

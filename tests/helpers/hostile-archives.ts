@@ -373,6 +373,23 @@ export function hostileCases(): HostileCase[] {
       message: /says "backup\/files\/docs\/a\.txt" is not stored in this archive, but it is/,
     },
     {
+      name: "manifest listing the entries in another order than stored",
+      archive: ourArchive(SAMPLE_ITEMS, { mutateManifest: (m) => void m.entries.reverse() }),
+      problem: "manifest",
+      message: /lists "backup\/files\/docs\/b\.txt" in another place than the archive holds it/,
+    },
+    {
+      name: "manifest listing an unchanged file twice",
+      archive: ourArchive(SAMPLE_ITEMS, {
+        mutateManifest: (m) => {
+          const unchanged = { path: "files/docs/c.txt", type: "file" as const, size: 1, mtime: 0, mode: 0o644, sha256: "0".repeat(64), in_archive: false };
+          m.entries.push(unchanged, { ...unchanged });
+        },
+      }),
+      problem: "manifest",
+      message: /lists "backup\/files\/docs\/c\.txt" twice/,
+    },
+    {
       name: "totals disagree",
       archive: ourArchive(SAMPLE_ITEMS, { mutateManifest: (m) => void (m.totals.bytes += 1) }),
       problem: "manifest",

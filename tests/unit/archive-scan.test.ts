@@ -149,11 +149,27 @@ describe("walkTreeBatches", () => {
     expect(walked).toEqual(expect.arrayContaining(expected));
   });
 
+  it("stops its worker when the consumer stops early, and cancels on abort", async () => {
+    for (let i = 0; i < 3000; i++) write(`d${i % 30}/f${i}.txt`);
+    let batches = 0;
+    for await (const _ of walkTreeBatches(root)) {
+      batches++;
+      break;
+    }
+    expect(batches).toBe(1);
+    const controller = new AbortController();
+    const walk = (async () => {
+      for await (const _ of walkTreeBatches(root, { signal: controller.signal })) controller.abort();
+    })();
+    await expect(walk).rejects.toMatchObject({ name: "AbortError" });
+    expect((await scanTree(root)).length).toBe(3030); // and the next walk works
+  });
+
   it("leaves out what `exclude` names, with everything inside it", async () => {
     write("keep/a.txt");
     write(".baluhost-restore/new/x.txt");
     const walked: string[] = [];
-    for await (const batch of walkTreeBatches(root, { exclude: (rel) => rel === ".baluhost-restore" })) walked.push(...batch.map((e) => e.path));
+    for await (const batch of walkTreeBatches(root, { exclude: [".baluhost-restore"] })) walked.push(...batch.map((e) => e.path));
     expect(walked).toEqual(["keep", "keep/a.txt"]);
   });
 });

@@ -12,6 +12,17 @@ export class ItemCursor<T> {
     this.batches = source[Symbol.asyncIterator]();
   }
 
+  /** The next item if it is already at hand (no await): undefined when the next batch must be read first. */
+  peekNow(): T | null | undefined {
+    if (this.pos < this.batch.length) return this.batch[this.pos];
+    return this.ended ? null : undefined;
+  }
+
+  /** Takes the item peekNow() returned. */
+  skipNow(): void {
+    this.pos++;
+  }
+
   /** The next item without taking it; null at the end. */
   async peek(): Promise<T | null> {
     while (this.pos >= this.batch.length) {

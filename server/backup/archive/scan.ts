@@ -12,321 +12,188 @@
  *   is an error (a backup that silently misses a folder is worse than one that fails).
  * - The result is sorted with comparePaths: a directory comes right before its contents, names
  *   compare by UTF-16 code unit, so the order is the same on every machine and locale.
+ * - It streams: entries come in batches as the walk goes, and only the folders on the current
+ *   path are held, so memory does not grow with the tree.
+ *
+ * The walk runs in a worker thread with synchronous readdir/lstat: on a warm cache a system
+ * call costs a few microseconds, and the thread-pool round trip of the async API cost four
+ * times as much as the calls themselves (measured: 0.17 s against 0.65 s for 35,000 entries).
+ * The worker never blocks the event loop, and it waits (Atomics) when the consumer is a few
+ * batches behind.
  */
-import fs from "node:fs";
 import path from "node:path";
-import { errnoCode, throwIfAborted } from "./errors";
+import { Worker } from "node:worker_threads";
+import { throwIfAborted } from "./errors";
 import type { ScannedEntry, SkippedEntry } from "./types";
 
 export interface ScanOptions {
   signal?: AbortSignal;
   onSkipped?: (skipped: SkippedEntry) => void;
   /** Relative paths (of folders or files) to leave out entirely, with everything inside them. */
-  exclude?: (relPath: string) => boolean;
+  exclude?: string[];
 }
 
-/** lstat calls in flight at once within a folder: enough to hide thread-pool latency, few enough to leave it room. */
-const CONCURRENCY = 32;
-/** Folders listed ahead of the walk (readdir + lstat of their entries), so that small folders do not cost a round trip each. */
-const FOLDERS_AHEAD = 256;
-/**
- * The first subfolders of the folder just entered are listed ahead even beyond FOLDERS_AHEAD:
- * the walk enters them next, while the folders counted there may be far ahead (siblings of an
- * ancestor). Bounded by the depth of the tree times this.
- */
-const SUBFOLDERS_AHEAD = 16;
+/** Entries per batch, and batches the worker may be ahead of the consumer. */
+const BATCH_MAX = 1024;
+const BATCHES_AHEAD = 4;
 
+// Plain CommonJS so it runs as an eval'd worker whatever bundles this module (Next.js, tsx).
+const WALK_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const { root, exclude, batchMax } = workerData;
+const credits = new Int32Array(workerData.shared); // [0]: batches the consumer accepts; [1]: 1 = stop
+const excluded = new Set(exclude);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+let entries = [];
+let skipped = [];
+const base = root.endsWith("/") ? root : root + "/";
+
+function post() {
+  while (Atomics.load(credits, 0) <= 0) {
+    if (Atomics.load(credits, 1) === 1) process.exit(0);
+    Atomics.wait(credits, 0, 0, 500);
+  }
+  if (Atomics.load(credits, 1) === 1) process.exit(0);
+  Atomics.sub(credits, 0, 1);
+  parentPort.postMessage({ entries, skipped });
+  entries = [];
+  skipped = [];
+}
+function skip(p, reason) { skipped.push({ path: p, reason }); }
+function names(rel) {
+  let list;
+  try {
+    list = fs.readdirSync(rel === "" ? root : base + rel);
+  } catch (err) {
+    // Vanished or replaced since its lstat: nothing to list. Anything else (EACCES) fails the
+    // scan: a backup that silently misses a folder is worse than one that fails.
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") return [];
+    throw err;
+  }
+  // Names that are not valid UTF-8 come back with U+FFFD; only then look at the raw bytes.
+  if (list.some((n) => n.includes("\\uFFFD"))) {
+    const kept = list.filter((n) => !n.includes("\\uFFFD"));
+    for (const raw of fs.readdirSync(rel === "" ? root : base + rel, { encoding: "buffer" })) {
+      let name;
+      try { name = utf8.decode(raw); } catch { skip((rel === "" ? "" : rel + "/") + raw.toString("utf8"), "invalid-name"); continue; }
+      if (name.includes("\\uFFFD")) kept.push(name); // a real U+FFFD in the name
+    }
+    list = kept;
+  }
+  return list.sort(); // UTF-16 code-unit order, no locale
+}
+function walk(rel) {
+  for (const name of names(rel)) {
+    const p = rel === "" ? name : rel + "/" + name;
+    if (excluded.has(p)) continue;
+    let st;
+    try {
+      st = fs.lstatSync(base + p);
+    } catch (err) {
+      if (err.code === "ENOENT") { skip(p, "vanished"); continue; }
+      throw err;
+    }
+    const mode = st.mode & 0o7777;
+    if (st.isFile()) entries.push({ path: p, type: "file", size: st.size, mtimeMs: st.mtimeMs, mode });
+    else if (st.isDirectory()) entries.push({ path: p, type: "dir", size: 0, mtimeMs: st.mtimeMs, mode });
+    else if (st.isSymbolicLink()) {
+      let target;
+      try {
+        target = fs.readlinkSync(base + p, { encoding: "buffer" });
+      } catch (err) {
+        if (err.code === "ENOENT" || err.code === "EINVAL") { skip(p, "vanished"); continue; }
+        throw err;
+      }
+      try { entries.push({ path: p, type: "symlink", size: st.size, mtimeMs: st.mtimeMs, mode, linkTarget: utf8.decode(target) }); }
+      catch { skip(p, "invalid-name"); }
+    } else skip(p, "special-file");
+    if (entries.length >= batchMax) post();
+    if (st.isDirectory()) walk(p);
+  }
+}
+try {
+  let rootStat = null;
+  try { rootStat = fs.statSync(root); } catch (err) { if (err.code !== "ENOENT") throw err; }
+  if (rootStat && !rootStat.isDirectory()) throw Object.assign(new Error(root + " is not a directory"), { code: "ENOTDIR" });
+  if (rootStat) walk("");
+  post();
+  parentPort.postMessage({ done: true });
+} catch (err) {
+  parentPort.postMessage({ error: { message: String(err && err.message || err), code: err && err.code, path: err && err.path, syscall: err && err.syscall } });
+}
+`;
 
 /** The whole tree as an array (tests and small trees). Backups stream it with walkTree. */
 export async function scanTree(root: string, opts: ScanOptions = {}): Promise<ScannedEntry[]> {
   const out: ScannedEntry[] = [];
-  for await (const entry of walkTree(root, opts)) out.push(entry);
+  for await (const batch of walkTreeBatches(root, opts)) out.push(...batch);
   return out;
 }
 
-/**
- * The tree, entry by entry, in comparePaths order (depth-first, names sorted by code unit:
- * the same order as sorting all paths). Only the folders on the current path and a few
- * listed ahead are held, so memory does not grow with the size of the tree. A missing root
- * yields nothing.
- */
+/** The tree, entry by entry, in comparePaths order. A missing root yields nothing. */
 export async function* walkTree(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedEntry> {
   for await (const batch of walkTreeBatches(root, opts)) yield* batch;
 }
 
-/**
- * walkTree in batches of about BATCH_MAX entries: one await per batch rather than per entry,
- * which is a good part of the cost for trees of many small folders.
- */
+type WalkMessage =
+  | { entries: ScannedEntry[]; skipped: SkippedEntry[] }
+  | { done: true }
+  | { error: { message: string; code?: string; path?: string; syscall?: string } };
+
+/** walkTree in batches of up to BATCH_MAX entries (one await per batch, not per entry). */
 export async function* walkTreeBatches(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedEntry[]> {
   const { signal } = opts;
   throwIfAborted(signal);
-  let rootStat: fs.Stats;
+  const credits = new Int32Array(new SharedArrayBuffer(8));
+  credits[0] = BATCHES_AHEAD;
+  const worker = new Worker(WALK_SOURCE, {
+    eval: true,
+    workerData: { root: path.resolve(root), exclude: opts.exclude ?? [], batchMax: BATCH_MAX, shared: credits.buffer },
+  });
+  const inbox: WalkMessage[] = [];
+  let wake: (() => void) | null = null;
+  let failure: Error | null = null;
+  const deliver = () => {
+    wake?.();
+    wake = null;
+  };
+  worker.on("message", (msg: WalkMessage) => {
+    inbox.push(msg);
+    deliver();
+  });
+  worker.on("error", (err) => {
+    failure = err;
+    deliver();
+  });
+  worker.on("exit", (code) => {
+    if (code !== 0) failure ??= new Error(`the folder scan stopped unexpectedly (worker exit code ${code})`);
+    inbox.push({ done: true });
+    deliver();
+  });
+  const onAbort = () => deliver();
+  signal?.addEventListener("abort", onAbort);
   try {
-    rootStat = await fs.promises.stat(root);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return;
-    throw err;
-  }
-  if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
-  const lister = new FolderLister(root, opts);
-  const top: Listed = { entry: { path: "", type: "dir", size: 0, mtimeMs: 0, mode: 0 } };
-  lister.prefetch(top);
-  // Each level: the listed children of one folder and the position reached in them.
-  const stack: Level[] = [await lister.whenListed(top)];
-  lister.entered(top);
-  let batch: ScannedEntry[] = [];
-  while (stack.length > 0) {
-    const level = stack[stack.length - 1];
-    if (level.next >= level.children.length) {
-      stack.pop();
-      const parent = stack[stack.length - 1];
-      if (parent) lister.prefetchFrom(parent);
-      continue;
-    }
-    const child = level.children[level.next];
-    level.children[level.next++] = RELEASED;
-    batch.push(child.entry);
-    if (child.entry.type !== "dir") continue;
-    if (batch.length >= BATCH_MAX) {
+    for (;;) {
+      while (inbox.length === 0 && !failure && !signal?.aborted) await new Promise<void>((resolve) => (wake = resolve));
       throwIfAborted(signal);
-      yield batch;
-      batch = [];
+      if (failure) throw failure;
+      const msg = inbox.shift()!;
+      if ("done" in msg) return;
+      if ("error" in msg) throw Object.assign(new Error(msg.error.message), msg.error);
+      // One batch taken: the worker may run one further ahead.
+      Atomics.add(credits, 0, 1);
+      Atomics.notify(credits, 0);
+      for (const s of msg.skipped) opts.onSkipped?.(s);
+      if (msg.entries.length > 0) yield msg.entries;
     }
-    lister.prefetch(child);
-    // Listed ahead in most cases: then no await at all.
-    const entered = child.listing?.level ?? (await lister.whenListed(child));
-    lister.entered(child);
-    stack.push(entered);
-    lister.prefetchFrom(entered, SUBFOLDERS_AHEAD);
-  }
-  throwIfAborted(signal);
-  if (batch.length > 0) yield batch;
-}
-
-const BATCH_MAX = 1024;
-
-/** One folder on the walk's path: its listed children, the next to walk, how far prefetching looked. */
-interface Level {
-  children: Listed[];
-  next: number;
-  considered: number;
-}
-
-interface Listing {
-  level?: Level;
-  error?: unknown;
-  /** Set while the walk waits for this listing. */
-  wake?: () => void;
-}
-
-interface Listed {
-  entry: ScannedEntry;
-  /** Folders whose listing has started: its state. */
-  listing?: Listing;
-}
-
-const RELEASED: Listed = { entry: { path: "", type: "dir", size: 0, mtimeMs: 0, mode: 0 } };
-
-/**
- * Lists folders (readdir, then lstat of every name) ahead of the walk. All file-system calls go
- * through one queue, CONCURRENCY at a time, on fs's callback API with no promise per folder or
- * entry: the lstat calls are the whole cost of a scan, and per-call promises would double it.
- */
-class FolderLister {
-  private readonly under: (rel: string) => string;
-  private readonly onSkipped: (s: SkippedEntry) => void;
-  /** Listings started but not entered by the walk yet. */
-  private ahead = 0;
-  private active = 0;
-  private readonly queue: Array<(done: () => void) => void> = [];
-  private queueHead = 0;
-
-  constructor(root: string, private readonly opts: ScanOptions) {
-    this.under = absoluteJoiner(root);
-    this.onSkipped = opts.onSkipped ?? (() => undefined);
-  }
-
-  /**
-   * Starts listing the next folders among a level's children. At most FOLDERS_AHEAD listings
-   * exist that the walk has not entered yet (plus `atLeast` for the folder just entered), so
-   * read-ahead never grows into a copy of the tree.
-   */
-  prefetchFrom(level: Level, atLeast = 0): void {
-    let started = 0;
-    const { children } = level;
-    level.considered = Math.max(level.considered, level.next);
-    for (; level.considered < children.length && (this.ahead < FOLDERS_AHEAD || started < atLeast); level.considered++) {
-      const child = children[level.considered];
-      if (child.entry.type === "dir" && !child.listing) {
-        this.prefetch(child);
-        started++;
-      }
-    }
-  }
-
-  /** Starts listing one folder (once). */
-  prefetch(folder: Listed): void {
-    if (folder.listing) return;
-    const listing: Listing = {};
-    folder.listing = listing;
-    this.ahead++;
-    this.listChildren(folder.entry.path, (err, children) => {
-      if (err) listing.error = err;
-      else {
-        listing.level = { children: children!, next: 0, considered: 0 };
-        // Its first subfolders are listed ahead too, so read-ahead reaches down the tree in the
-        // order the walk will go rather than one level per round trip.
-        this.prefetchFrom(listing.level);
-      }
-      listing.wake?.();
-    });
-  }
-
-  /** The listing of a folder whose listing has started, once it is complete. */
-  whenListed(folder: Listed): Promise<Level> {
-    const listing = folder.listing!;
-    return new Promise((resolve, reject) => {
-      const settle = () => (listing.level ? resolve(listing.level) : reject(listing.error));
-      if (listing.level || listing.error) settle();
-      else listing.wake = settle;
-    });
-  }
-
-  /** The walk entered the folder: its listing no longer counts as ahead and is released. */
-  entered(folder: Listed): void {
-    this.ahead--;
-    folder.listing = undefined;
-  }
-
-  /** One folder's entries sorted by name, with lstat data; a folder that vanished has none. */
-  private listChildren(rel: string, cb: (err: unknown, children?: Listed[]) => void): void {
-    this.run((done) =>
-      fs.readdir(this.under(rel), (err, names) => {
-        done();
-        if (err) {
-          const code = errnoCode(err);
-          // Vanished or replaced since its lstat: nothing to list. Anything else (EACCES) fails
-          // the scan: a backup that silently misses a folder is worse than one that fails.
-          return code === "ENOENT" || code === "ENOTDIR" ? cb(null, []) : cb(err);
-        }
-        // Names that are not valid UTF-8 come back with U+FFFD; only then look at the raw bytes.
-        if (!names.some((n) => n.includes("\uFFFD"))) return this.visitAll(rel, names, cb);
-        this.validNames(rel, names).then((valid) => this.visitAll(rel, valid, cb), cb);
-      }),
-    );
-  }
-
-  private visitAll(rel: string, names: string[], cb: (err: unknown, children?: Listed[]) => void): void {
-    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // code-unit order, no locale
-    const found: Array<Listed | null> = new Array<Listed | null>(names.length);
-    let pending = names.length;
-    let failed = false;
-    const settle = (): void => {
-      if (--pending > 0 || failed) return;
-      const children: Listed[] = [];
-      for (const c of found) if (c) children.push(c);
-      cb(null, children);
-    };
-    if (pending === 0) return cb(null, []);
-    for (let i = 0; i < names.length; i++) {
-      const relPath = rel === "" ? names[i] : `${rel}/${names[i]}`;
-      if (this.opts.exclude?.(relPath)) {
-        found[i] = null;
-        settle();
-        continue;
-      }
-      this.run((done) =>
-        this.visit(relPath, (err, listed) => {
-          done();
-          if (failed) return;
-          if (err) {
-            failed = true;
-            return cb(err);
-          }
-          found[i] = listed;
-          settle();
-        }),
-      );
-    }
-  }
-
-  private async validNames(rel: string, names: string[]): Promise<string[]> {
-    const kept = names.filter((n) => !n.includes("\uFFFD"));
-    const raw = await fs.promises.readdir(this.under(rel), { encoding: "buffer" }).catch(() => [] as Buffer[]);
-    for (const bytes of raw) {
-      let name: string;
-      try {
-        name = utf8.decode(bytes);
-      } catch {
-        this.onSkipped({ path: joinRel(rel, bytes.toString("utf8")), reason: "invalid-name" });
-        continue;
-      }
-      if (name.includes("\uFFFD")) kept.push(name); // a real U+FFFD in the name
-    }
-    return kept;
-  }
-
-  private visit(relPath: string, cb: (err: Error | null, listed: Listed | null) => void): void {
-    const abs = this.under(relPath);
-    fs.lstat(abs, (err, st) => {
-      if (err) {
-        if (errnoCode(err) !== "ENOENT") return cb(err, null);
-        this.onSkipped({ path: relPath, reason: "vanished" });
-        return cb(null, null);
-      }
-      const base = { path: relPath, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
-      if (st.isFile()) return cb(null, { entry: { ...base, type: "file" } });
-      if (st.isDirectory()) return cb(null, { entry: { ...base, type: "dir", size: 0 } });
-      if (!st.isSymbolicLink()) {
-        this.onSkipped({ path: relPath, reason: "special-file" });
-        return cb(null, null);
-      }
-      fs.readlink(abs, { encoding: "buffer" }, (err2, target) => {
-        if (err2) {
-          const code = errnoCode(err2);
-          if (code !== "ENOENT" && code !== "EINVAL") return cb(err2, null);
-          this.onSkipped({ path: relPath, reason: "vanished" });
-          return cb(null, null);
-        }
-        try {
-          cb(null, { entry: { ...base, type: "symlink", linkTarget: utf8.decode(target) } });
-        } catch {
-          this.onSkipped({ path: relPath, reason: "invalid-name" });
-          cb(null, null);
-        }
-      });
-    });
-  }
-
-  /** Runs a file-system call when fewer than CONCURRENCY are in flight; `done` frees its slot. */
-  private run(op: (done: () => void) => void): void {
-    this.queue.push(op);
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.active < CONCURRENCY && this.queueHead < this.queue.length) {
-      const op = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = NOOP;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
-      this.active++;
-      let freed = false;
-      op(() => {
-        if (freed) return;
-        freed = true;
-        this.active--;
-        this.pump();
-      });
-    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    Atomics.store(credits, 1, 1);
+    Atomics.notify(credits, 0);
+    await worker.terminate();
   }
 }
-
-const NOOP = () => undefined;
 
 /**
  * Orders paths as a depth-first walk with sorted names: "/" sorts before every other
@@ -354,8 +221,4 @@ export function absoluteJoiner(root: string): (rel: string) => string {
   const base = path.resolve(root);
   const prefix = base.endsWith("/") ? base : `${base}/`;
   return (rel) => (rel === "" ? base : prefix + rel);
-}
-
-function joinRel(dir: string, name: string): string {
-  return dir === "" ? name : `${dir}/${name}`;
 }
