@@ -252,6 +252,34 @@ describe("restoring an incremental backup", () => {
     expect(fs.existsSync(path.join(app.config.storagePath, "added/two.txt"))).toBe(false);
   });
 
+  it("takes each unchanged file from the archive of the chain that holds it (three archives deep)", async () => {
+    await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    fs.writeFileSync(path.join(app.config.storagePath, "a.txt"), "second version of a\n");
+    writeFiles(app.config.storagePath, { "added/one.txt": "one\n" });
+    await app.caller(app.admin).backup.create({ backup_type: "incremental", wait: true });
+    writeFiles(app.config.storagePath, { "added/two.txt": "two\n", "zz/last.txt": "after every other path\n" });
+    const atSecond = snapshotState(app);
+    const second = await app.caller(app.admin).backup.create({ backup_type: "incremental", wait: true });
+    mutate(app);
+
+    await app.caller(app.admin).backup.restore({ backup_id: second.id, confirm: true });
+    expect({ ...snapshotState(app), config: null }).toEqual({ ...atSecond, config: null });
+  });
+
+  it("refuses a chain whose older archive holds other content than the incremental lists, and changes nothing", async () => {
+    const full = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    const inc = await app.caller(app.admin).backup.create({ backup_type: "incremental", wait: true });
+    // Another valid full backup, with other content in a.txt, takes the first one's place.
+    fs.writeFileSync(path.join(app.config.storagePath, "a.txt"), "not what the incremental saw\n");
+    const other = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
+    fs.copyFileSync(path.join(app.config.backupPath, other.filename), path.join(app.config.backupPath, full.filename));
+    const before = snapshotState(app);
+    await expect(app.caller(app.admin).backup.restore({ backup_id: inc.id, confirm: true })).rejects.toMatchObject({
+      message: expect.stringMatching(/files\/a\.txt in backup \d+ does not match what backup \d+ lists for it: the chain is inconsistent/),
+    });
+    expect(snapshotState(app)).toEqual(before);
+  });
+
   it("says which backup of the chain is missing", async () => {
     const full = await app.caller(app.admin).backup.create({ backup_type: "full", wait: true });
     const inc = await app.caller(app.admin).backup.create({ backup_type: "incremental", wait: true });

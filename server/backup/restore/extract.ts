@@ -83,7 +83,7 @@ export interface ExtractOptions {
    * Which entries to write, by archive path relative to "backup/" ("files/a.txt",
    * "database/baluhost.db"); default all. Entries not wanted are still read, hashed and checked.
    */
-  wanted?: (path: string) => boolean;
+  wanted?: (path: string) => boolean | Promise<boolean>;
   limits?: Partial<ExtractLimits>;
   signal?: AbortSignal;
   /** Called at most about 10 times a second, plus once at the end. */
@@ -250,7 +250,7 @@ class Extraction {
   private readonly tar: TarReader;
   private readonly writer: DestinationWriter;
   private readonly index: EntryIndex;
-  private readonly wanted: (path: string) => boolean;
+  private readonly wanted: (path: string) => boolean | Promise<boolean>;
   private entries = 0;
   private fileEntries = 0;
   private filesWritten = 0;
@@ -347,14 +347,14 @@ class Extraction {
     switch (placed.kind) {
       case "root-dir": {
         const root = placed.rel === "files" ? dest.files : placed.rel === "config" ? dest.config : undefined;
-        if (root && this.wanted(placed.rel)) await this.writer.addDir(root, [], null, null);
+        if (root && (await this.wanted(placed.rel))) await this.writer.addDir(root, [], null, null);
         return;
       }
       case "manifest":
         return this.readManifest(e);
       case "database": {
         this.fileEntries++;
-        const root = dest.database && this.wanted(placed.rel) ? dest.database : null;
+        const root = dest.database && (await this.wanted(placed.rel)) ? dest.database : null;
         if (placed.name === "baluhost.db") {
           await this.file(e, root, [placed.name], placed.rel);
           if (root) this.databaseFiles.push(placed.name);
@@ -370,7 +370,7 @@ class Extraction {
       }
       case "tree": {
         const treeRoot = dest[placed.part];
-        const root = treeRoot && this.wanted(placed.rel) ? treeRoot : null;
+        const root = treeRoot && (await this.wanted(placed.rel)) ? treeRoot : null;
         const logged = { rel: placed.rel, size: 0, sha256: null, linkTarget: null, written: root !== null, mtimeMs: e.mtimeMs ?? null };
         if (placed.type === "dir") {
           if (root) await this.writer.addDir(root, placed.inside, e.mode, e.mtimeMs);

@@ -37,14 +37,14 @@ import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
 import { walkTreeBatches } from "../archive";
-import { splitLines } from "../archive/line-spool";
-import { readManifestStream, type ManifestSummary } from "../archive/manifest";
+import type { ManifestSummary } from "../archive/manifest";
 import { archivePath, getBackupRow, streamManifest } from "../catalog";
 import { crashPoint } from "../failpoints";
 import { freeBytes, fsyncDir, fsyncFile } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
 import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
+import { NeededFiles } from "./chain";
 import { extractArchive } from "./extract";
 import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
@@ -212,24 +212,6 @@ function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
 }
 
 /**
- * What the target lists as unchanged (stored in an older archive of its chain), by archive
- * path, with its hash: read from the target's manifest as saved while it was verified. It
- * is the one list a restore keeps in memory, and only for incrementals.
- */
-async function unchangedFiles(manifestCopy: string, parts: RestoreParts): Promise<Map<string, string>> {
-  const stream = await readManifestStream(splitLines(fs.createReadStream(manifestCopy, { highWaterMark: 1 << 20 })), "The target backup");
-  const needed = new Map<string, string>();
-  try {
-    for await (const batch of stream.entries) {
-      for (const e of batch) if (e.type === "file" && !e.in_archive && e.sha256 && isRequestedPart(e.path, parts)) needed.set(e.path, e.sha256);
-    }
-  } finally {
-    await stream.close();
-  }
-  return needed;
-}
-
-/**
  * Extracts what the target needs from each archive of its chain, newest first: the target
  * holds everything that changed, and each older archive supplies the unchanged files it
  * still lacks. A file is taken from an archive only if its hash is the one the target lists.
@@ -250,52 +232,50 @@ async function stageChain(opts: {
   const targetManifest = path.join(workDir, "target-manifest.json");
   const newestFirst = [...chain].reverse();
   let manifest: ManifestSummary | null = null;
-  let needed: Map<string, string> | null = null;
+  let needed: NeededFiles | null = null;
   progress.bytesTotal = newestFirst.reduce((n, b) => n + b.sizeBytes, 0);
-  for (const [index, backup] of newestFirst.entries()) {
-    if (needed && needed.size === 0) break;
-    progress.step = index === 0 ? "verifying" : `verifying backup ${backup.id} of the chain`;
-    const wantedHere = needed;
-    const bytesBefore = progress.bytesDone;
-    let inconsistent: string | null = null;
-    const result = await extractArchive({
-      archivePath: archivePath(config, backup.filename),
-      destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
-      wanted: wantedHere ? (p) => wantedHere.has(p) : (p) => isRequestedPart(p, parts),
-      limits: { maxTotalBytes: opts.maxTotalBytes },
-      workDir,
-      manifestCopyPath: index === 0 ? targetManifest : undefined,
-      onWritten: wantedHere
-        ? (w) => {
-            if (wantedHere.get(w.path) === w.sha256) wantedHere.delete(w.path);
-            else inconsistent ??= w.path;
-          }
-        : undefined,
-      onProgress: (p) => {
-        progress.bytesDone = bytesBefore + p.compressedBytesRead;
-        progress.filesDone = p.entriesDone;
-      },
-    });
-    if (inconsistent) {
+  try {
+    for (const [index, backup] of newestFirst.entries()) {
+      if (needed && needed.count === 0) break;
+      progress.step = index === 0 ? "verifying" : `verifying backup ${backup.id} of the chain`;
+      const bytesBefore = progress.bytesDone;
+      const pass = needed ? await needed.pass() : null;
+      const result = await extractArchive({
+        archivePath: archivePath(config, backup.filename),
+        destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
+        wanted: pass ? pass.wanted : (p) => isRequestedPart(p, parts),
+        limits: { maxTotalBytes: opts.maxTotalBytes },
+        workDir,
+        manifestCopyPath: index === 0 ? targetManifest : undefined,
+        onWritten: pass?.onWritten,
+        onProgress: (p) => {
+          progress.bytesDone = bytesBefore + p.compressedBytesRead;
+          progress.filesDone = p.entriesDone;
+        },
+      });
+      await pass?.finish();
+      if (pass?.inconsistent) {
+        throw new AppError(
+          "ARCHIVE_INVALID",
+          `The file ${pass.inconsistent} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
+        );
+      }
+      if (index === 0) {
+        manifest = result.manifest;
+        if (!manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
+        checkSchemaLevel(manifest.migration_level, `Backup ${backup.id}`);
+        needed = await NeededFiles.fromManifest(targetManifest, (p) => isRequestedPart(p, parts), workDir);
+        await fs.promises.rm(targetManifest, { force: true });
+      }
+    }
+    if (needed && needed.count > 0) {
       throw new AppError(
         "ARCHIVE_INVALID",
-        `The file ${inconsistent} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
+        `${needed.count} file(s) listed by backup ${opts.target.id}, such as ${await needed.first()}, are in none of the backups of its chain.`,
       );
     }
-    if (index === 0) {
-      manifest = result.manifest;
-      if (!manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
-      checkSchemaLevel(manifest.migration_level, `Backup ${backup.id}`);
-      needed = await unchangedFiles(targetManifest, parts);
-      await fs.promises.rm(targetManifest, { force: true });
-    }
-  }
-  if (needed && needed.size > 0) {
-    const first = needed.keys().next().value;
-    throw new AppError(
-      "ARCHIVE_INVALID",
-      `${needed.size} file(s) listed by backup ${opts.target.id}, such as ${first}, are in none of the backups of its chain.`,
-    );
+  } finally {
+    await needed?.remove();
   }
   return { manifest };
 }
