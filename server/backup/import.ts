@@ -17,8 +17,10 @@ import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { ManifestFileEntry } from "./archive";
+import { ItemCursor } from "./archive/item-cursor";
 import { splitLines } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
+import { compareArchivePaths } from "./archive/scan";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
@@ -97,8 +99,6 @@ async function describe(
  * the same SHA-256 (the name it remembers is only a tie-breaker).
  */
 async function findParentByContent(db: AppDatabase, config: AppConfig, manifest: ManifestSummary & { file: string }): Promise<Backup | null> {
-  const unchanged = new Map<string, string>();
-  for await (const e of manifestEntries(await openManifestFile(manifest.file))) if (e.type === "file" && !e.in_archive && e.sha256) unchanged.set(e.path, e.sha256);
   const candidates = db
     .select()
     .from(backups)
@@ -108,12 +108,31 @@ async function findParentByContent(db: AppDatabase, config: AppConfig, manifest:
     .sort((a, b) => Number(b.filename === manifest.parent?.filename) - Number(a.filename === manifest.parent?.filename));
   for (const candidate of candidates) {
     const theirs = await streamManifest(config, candidate).catch(() => null);
-    if (!theirs) continue;
-    let found = 0;
-    for await (const e of manifestEntries(theirs)) if (e.type === "file" && unchanged.get(e.path) === e.sha256) found++;
-    if (found === unchanged.size) return candidate;
+    if (theirs && (await holdsUnchangedFiles(await openManifestFile(manifest.file), theirs))) return candidate;
   }
   return null;
+}
+
+/**
+ * Whether `theirs` lists every file `ours` lists as unchanged, with the same hash. Both
+ * manifests are in archive order, so they are merged like two sorted lists: nothing is held.
+ */
+async function holdsUnchangedFiles(ours: ManifestStream, theirs: ManifestStream): Promise<boolean> {
+  const candidate = new ItemCursor(theirs.entries);
+  try {
+    for await (const e of manifestEntries(ours)) {
+      if (e.type !== "file" || e.in_archive) continue;
+      let match = await candidate.peek();
+      while (match && compareArchivePaths(match.path, e.path) < 0) {
+        await candidate.next();
+        match = await candidate.peek();
+      }
+      if (!match || match.path !== e.path || match.type !== "file" || match.sha256 !== e.sha256) return false;
+    }
+    return true;
+  } finally {
+    await theirs.close();
+  }
 }
 
 function openManifestFile(file: string): Promise<ManifestStream> {

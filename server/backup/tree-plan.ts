@@ -12,7 +12,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { comparePaths, walkTreeBatches, type ManifestFileEntry, type TreeName } from "./archive";
+import { walkTreeBatches, type ManifestFileEntry, type TreeName } from "./archive";
+import { compareArchivePaths } from "./archive/scan";
 import { ItemCursor } from "./archive/item-cursor";
 import { LineSpool } from "./archive/line-spool";
 import type { ManifestStream } from "./archive/manifest";
@@ -117,7 +118,7 @@ class ParentCursor {
       const current = this.entries.peekNow();
       if (current === undefined) return this.entries.peek().then(() => this.seek(relPath));
       if (current === null) return null;
-      const order = comparePaths(current.path, target);
+      const order = compareArchivePaths(current.path, target);
       if (order === 0) return current;
       if (order > 0) return null;
       this.entries.skipNow();

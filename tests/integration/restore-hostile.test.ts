@@ -264,9 +264,16 @@ describe("disaster recovery of an incremental chain on a fresh machine", () => {
     const fresh = createTestApp();
     try {
       const actor = { id: null, username: "cli" };
+      // A backup of other content is no parent: the incremental is refused until its own is there.
+      writeFiles(fresh.config.storagePath, { "keep.txt": "other content\n" });
+      const own = await fresh.caller(fresh.admin).backup.create({ backup_type: "full", wait: true });
+      await expect(
+        importBackup({ db: fresh.db, config: fresh.config, actor, source: { path: path.join(carried, "inc.tar.gz") }, origin: "imported" }),
+      ).rejects.toMatchObject({ message: expect.stringContaining("Import that backup (and any incrementals between) first") });
       const importedFull = await importBackup({ db: fresh.db, config: fresh.config, actor, source: { path: path.join(carried, "full.tar.gz") }, origin: "imported" });
       const importedInc = await importBackup({ db: fresh.db, config: fresh.config, actor, source: { path: path.join(carried, "inc.tar.gz") }, origin: "imported" });
       expect(importedInc).toMatchObject({ backupType: "incremental", parentId: importedFull.id });
+      expect(importedFull.id).not.toBe(own.id);
       await fresh.caller(fresh.admin).backup.restore({ backup_id: importedInc.id, confirm: true });
       expect(hashTree(fresh.config.storagePath)).toEqual(expected);
     } finally {

@@ -213,6 +213,15 @@ export function comparePaths(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** The order of entries in an archive and its manifest (paths relative to "backup/"): the database, then files/, then config/, each part in comparePaths order. */
+export function compareArchivePaths(a: string, b: string): number {
+  const rank = (p: string) => {
+    const part = p.split("/", 1)[0];
+    return part === "database" ? 0 : part === "files" ? 1 : 2;
+  };
+  return rank(a) - rank(b) || comparePaths(a, b);
+}
+
 /**
  * Joins a root with relative paths made of plain names (as scans produce) by concatenation:
  * path.join normalises every time, which shows in profiles of trees with 100k entries.

@@ -7,20 +7,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { comparePaths } from "../archive";
 import { ItemCursor } from "../archive/item-cursor";
 import { LineSpool, splitLines } from "../archive/line-spool";
 import { readManifestStream } from "../archive/manifest";
+import { compareArchivePaths } from "../archive/scan";
 import type { WrittenFile } from "./extract";
-
-/** Archive order: the database, then files/, then config/, each part in comparePaths order. */
-export function compareArchivePaths(a: string, b: string): number {
-  const rank = (p: string) => {
-    const part = p.split("/", 1)[0];
-    return part === "database" ? 0 : part === "files" ? 1 : 2;
-  };
-  return rank(a) - rank(b) || comparePaths(a, b);
-}
 
 type Needed = { path: string; sha256: string };
 
