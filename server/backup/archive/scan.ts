@@ -215,11 +215,12 @@ export function comparePaths(a: string, b: string): number {
 
 /** The order of entries in an archive and its manifest (paths relative to "backup/"): the database, then files/, then config/, each part in comparePaths order. */
 export function compareArchivePaths(a: string, b: string): number {
-  const rank = (p: string) => {
-    const part = p.split("/", 1)[0];
-    return part === "database" ? 0 : part === "files" ? 1 : 2;
-  };
-  return rank(a) - rank(b) || comparePaths(a, b);
+  return partRank(a) - partRank(b) || comparePaths(a, b);
+}
+
+function partRank(p: string): number {
+  const isPart = (name: string) => p.startsWith(name) && (p.length === name.length || p.charCodeAt(name.length) === 47);
+  return isPart("files") ? 1 : isPart("database") ? 0 : 2;
 }
 
 /**
