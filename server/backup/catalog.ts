@@ -15,7 +15,7 @@ import { backups, type Backup } from "@/db/schema";
 import type { AppConfig } from "../config";
 import { AppError } from "../errors";
 import { readManifestFromArchive, type BackupManifest } from "./archive";
-import { splitLines } from "./archive/line-spool";
+import { splitLines, TEXT_CHUNK } from "./archive/line-spool";
 import { manifestAsStream, readManifestStream, serializeManifest, type ManifestStream } from "./archive/manifest";
 import { writeFileAtomic } from "./fs-safe";
 
@@ -98,7 +98,7 @@ export async function streamManifest(config: AppConfig, row: Backup): Promise<Ma
   const handle = await fs.promises.open(copy, "r").catch(() => null);
   if (!handle) return manifestAsStream(await loadManifest(config, row));
   try {
-    return await readManifestStream(splitLines(handle.createReadStream({ highWaterMark: 1 << 20 })), row.filename);
+    return await readManifestStream(splitLines(handle.createReadStream({ highWaterMark: TEXT_CHUNK })), row.filename);
   } catch {
     await handle.close().catch(() => undefined);
     return manifestAsStream(await loadManifest(config, row));

@@ -18,7 +18,7 @@ import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { ManifestFileEntry } from "./archive";
 import { ItemCursor } from "./archive/item-cursor";
-import { splitLines } from "./archive/line-spool";
+import { linesOfFile } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
 import { compareArchivePaths } from "./archive/scan";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
@@ -136,7 +136,7 @@ async function holdsUnchangedFiles(ours: ManifestStream, theirs: ManifestStream)
 }
 
 function openManifestFile(file: string): Promise<ManifestStream> {
-  return readManifestStream(splitLines(fs.createReadStream(file, { highWaterMark: 1 << 20 })), "The archive");
+  return readManifestStream(linesOfFile(file), "The archive");
 }
 
 /** A manifest's entries one by one; the stream is closed at the end or on the way out. */

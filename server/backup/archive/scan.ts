@@ -35,7 +35,7 @@ export interface ScanOptions {
 
 /** Entries per batch, and batches the worker may be ahead of the consumer. */
 const BATCH_MAX = 1024;
-const BATCHES_AHEAD = 4;
+const BATCHES_AHEAD = 2;
 
 // Plain CommonJS so it runs as an eval'd worker whatever bundles this module (Next.js, tsx).
 const WALK_SOURCE = `
@@ -149,6 +149,8 @@ export async function* walkTreeBatches(root: string, opts: ScanOptions = {}): As
   credits[0] = BATCHES_AHEAD;
   const worker = new Worker(WALK_SOURCE, {
     eval: true,
+    // Its objects live for one folder at most: a small young generation keeps its heap small.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
     workerData: { root: path.resolve(root), exclude: opts.exclude ?? [], batchMax: BATCH_MAX, shared: credits.buffer },
   });
   const inbox: WalkMessage[] = [];

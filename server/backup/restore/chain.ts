@@ -5,10 +5,9 @@
  * past: a listed file that the archive holds is taken (and its hash checked), the rest is
  * carried to the next archive's list. Memory does not grow with the number of files.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { ItemCursor } from "../archive/item-cursor";
-import { LineSpool, splitLines } from "../archive/line-spool";
+import { LineSpool, linesOfFile } from "../archive/line-spool";
 import { readManifestStream } from "../archive/manifest";
 import { compareArchivePaths } from "../archive/scan";
 import type { WrittenFile } from "./extract";
@@ -26,7 +25,7 @@ export class NeededFiles {
   /** The unchanged files a manifest lists (its text saved at `manifestCopy`) that `want` accepts. */
   static async fromManifest(manifestCopy: string, want: (path: string) => boolean, dir: string): Promise<NeededFiles> {
     const list = await LineSpool.create(path.join(dir, "needed-0.jsonl"));
-    const stream = await readManifestStream(splitLines(fs.createReadStream(manifestCopy, { highWaterMark: 1 << 20 })), "The target backup");
+    const stream = await readManifestStream(linesOfFile(manifestCopy), "The target backup");
     try {
       for await (const batch of stream.entries) {
         for (const e of batch) {
