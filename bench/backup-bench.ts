@@ -97,6 +97,8 @@ export interface Comparison {
   /** What our time is divided by; none for a target in absolute seconds. */
   baseline?: string;
   targets: { timeRatio?: number; sizeRatio?: number; rssMb?: number; wallS?: number };
+  /** An absolute time target is set for a tree of about this many files; on others it is only shown. */
+  wallSForFiles?: number;
 }
 
 const hasCommand = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -222,6 +224,7 @@ export const COMPARISONS: Comparison[] = [
     label: "incremental backup, nothing changed",
     ours: "ours: incremental, nothing changed",
     targets: { wallS: 1.5, rssMb: 256 },
+    wallSForFiles: 20_000,
   },
 ];
 
@@ -365,7 +368,13 @@ async function main(): Promise<void> {
     lines.push("");
     lines.push(`${c.label}:`);
     if (c.targets.wallS !== undefined) {
-      lines.push(`  wall time  ${wallS.toFixed(2)} s  (target <= ${c.targets.wallS} s)  ${mark(wallS <= c.targets.wallS)}`);
+      const treeFiles = entries.filter((e) => e.type === "file").length;
+      const applies = c.wallSForFiles === undefined || Math.abs(treeFiles - c.wallSForFiles) <= c.wallSForFiles * 0.1;
+      lines.push(
+        applies
+          ? `  wall time  ${wallS.toFixed(2)} s  (target <= ${c.targets.wallS} s)  ${mark(wallS <= c.targets.wallS)}`
+          : `  wall time  ${wallS.toFixed(2)} s  (the ${c.targets.wallS} s target is for about ${c.wallSForFiles} files; this tree has ${treeFiles})`,
+      );
     }
     if (c.targets.timeRatio !== undefined) {
       lines.push(`  time ratio ${timeRatio.toFixed(3)}  (target <= ${c.targets.timeRatio})  ${mark(timeRatio <= c.targets.timeRatio)}`);

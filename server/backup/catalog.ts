@@ -72,13 +72,13 @@ export function manifestCopyPath(config: AppConfig, filename: string): string {
   return path.join(config.backupPath, MANIFEST_DIR, `${filename}.json`);
 }
 
-export async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {
+async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {
   await fs.promises.mkdir(path.join(config.backupPath, MANIFEST_DIR), { recursive: true });
   await writeFileAtomic(manifestCopyPath(config, filename), serializeManifest(manifest));
 }
 
 /** A backup's manifest: the copy beside the archive, or else read from the archive itself. */
-export async function loadManifest(config: AppConfig, row: Backup): Promise<BackupManifest> {
+async function loadManifest(config: AppConfig, row: Backup): Promise<BackupManifest> {
   try {
     return JSON.parse(await fs.promises.readFile(manifestCopyPath(config, row.filename), "utf8")) as BackupManifest;
   } catch {

@@ -4,7 +4,7 @@
  * be used from the backup service, the CLI, tests and the benchmark alike.
  *
  * Use writeBackupArchive for backups (give it the trees' entries in comparePaths order, as
- * walkTree makes them, with the parent's hash on an incremental's unchanged files), and
+ * walkTreeBatches makes them, with the parent's hash on an incremental's unchanged files), and
  * readManifestFromArchive to read a finished archive's manifest.
  */
 export {
@@ -24,7 +24,7 @@ export {
   type WrittenArchive,
 } from "./types";
 export { ArchiveError, type ArchiveErrorCode } from "./errors";
-export { scanTree, walkTree, walkTreeBatches, comparePaths, type ScanOptions } from "./scan";
+export { scanTree, walkTreeBatches, comparePaths, type ScanOptions } from "./scan";
 export { writeBackupArchive, DATABASE_ARCHIVE_PATH, type ArchiveTuning } from "./writer";
 export { readManifestFromArchive, listArchive } from "./reader";
 export { parseManifest, isManifestFileEntry, MANIFEST_ARCHIVE_PATH } from "./manifest";

@@ -124,16 +124,11 @@ try {
 }
 `;
 
-/** The whole tree as an array (tests and small trees). Backups stream it with walkTree. */
+/** The whole tree as an array (tests and small trees). Backups stream it with walkTreeBatches. */
 export async function scanTree(root: string, opts: ScanOptions = {}): Promise<ScannedEntry[]> {
   const out: ScannedEntry[] = [];
   for await (const batch of walkTreeBatches(root, opts)) out.push(...batch);
   return out;
-}
-
-/** The tree, entry by entry, in comparePaths order. A missing root yields nothing. */
-export async function* walkTree(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedEntry> {
-  for await (const batch of walkTreeBatches(root, opts)) yield* batch;
 }
 
 type WalkMessage =
@@ -141,7 +136,7 @@ type WalkMessage =
   | { done: true }
   | { error: { message: string; code?: string; path?: string; syscall?: string } };
 
-/** walkTree in batches of up to BATCH_MAX entries (one await per batch, not per entry). */
+/** The tree in comparePaths order, in batches of up to BATCH_MAX entries; a missing root yields nothing. */
 export async function* walkTreeBatches(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedEntry[]> {
   const { signal } = opts;
   throwIfAborted(signal);

@@ -3,8 +3,9 @@
  *
  * - Files are created with O_CREAT|O_EXCL|O_NOFOLLOW: nothing that already exists (a file, or a
  *   symlink planted in the destination) is opened, truncated or written through.
- * - Folders are created one level at a time, each once (promise cache). A name that already
- *   exists is accepted only if lstat says it is a real folder, never a symlink to one.
+ * - Folders are created one level at a time (a bounded cache remembers those that exist). A
+ *   name that already exists is accepted only if lstat says it is a real folder, never a
+ *   symlink to one.
  * - Symlinks from the archive are created last, after every file has been written (and nothing
  *   is written after them), so no entry can be written through one.
  * - Permissions: mode & 0o777 only (never setuid, setgid or sticky); no owners (no chown).

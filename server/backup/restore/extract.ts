@@ -6,9 +6,9 @@
  * One pass, streaming: the .tar.gz is decompressed off the main thread (extract-tar.ts), each
  * entry's name, type and place in the layout is checked before a byte of it is written
  * (extract-paths.ts), collisions are caught as entries arrive (extract-manifest.ts), bodies are
- * hashed once as they stream into the destination folders (extract-writer.ts), and at the end
- * the archive is compared with its manifest. Anything wrong rejects with ArchiveInvalidError
- * naming the entry and the problem.
+ * hashed once as they stream into the destination folders (extract-writer.ts), and the
+ * manifest, our archives' last entry, is compared with what was stored as it streams past.
+ * Anything wrong rejects with ArchiveInvalidError naming the entry and the problem.
  *
  * Guarantees:
  * - Nothing is ever written outside the destination folders: no name can leave them, no file
