@@ -108,7 +108,13 @@ async function findParentByContent(db: AppDatabase, config: AppConfig, manifest:
     .sort((a, b) => Number(b.filename === manifest.parent?.filename) - Number(a.filename === manifest.parent?.filename));
   for (const candidate of candidates) {
     const theirs = await streamManifest(config, candidate).catch(() => null);
-    if (theirs && (await holdsUnchangedFiles(await openManifestFile(manifest.file), theirs))) return candidate;
+    if (!theirs) continue;
+    // A candidate whose manifest cannot be read to the end is no parent; the next one may be.
+    const holds = await openManifestFile(manifest.file)
+      .then((ours) => holdsUnchangedFiles(ours, theirs))
+      .catch(() => false)
+      .finally(() => theirs.close());
+    if (holds) return candidate;
   }
   return null;
 }

@@ -48,7 +48,6 @@ export interface PlanTreesOptions {
 
 export async function planTrees(opts: PlanTreesOptions): Promise<TreePlan> {
   const dir = path.join(opts.workDir, `${STAGING_PREFIX}plan-${crypto.randomBytes(6).toString("hex")}`);
-  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
   const plan: TreePlan = {
     trees: [],
     files: 0,
@@ -56,6 +55,7 @@ export async function planTrees(opts: PlanTreesOptions): Promise<TreePlan> {
     remove: () => fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined),
   };
   try {
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const tree of opts.trees) {
       const spool = await LineSpool.create(path.join(dir, `${tree.name}.jsonl`));
       plan.trees.push({ ...tree, spool });
@@ -111,6 +111,7 @@ const PARSE_BATCH = 256;
  */
 class ParentCursor {
   private readonly entries: ItemCursor<ManifestFileEntry>;
+  private unreadable = false;
 
   constructor(
     entries: AsyncIterable<ManifestFileEntry[]>,
@@ -121,10 +122,22 @@ class ParentCursor {
 
   /** Synchronous while the parent's current batch lasts (most calls): a promise only to read the next. */
   seek(relPath: string): ManifestFileEntry | null | Promise<ManifestFileEntry | null> {
+    if (this.unreadable) return null;
     const target = this.prefix + relPath;
     for (;;) {
       const current = this.entries.peekNow();
-      if (current === undefined) return this.entries.peek().then(() => this.seek(relPath));
+      if (current === undefined) {
+        return this.entries.peek().then(
+          () => this.seek(relPath),
+          (err: unknown) => {
+            // A parent manifest damaged part-way: the files after the damage are stored again
+            // (a bigger incremental, never a missing file).
+            console.warn("[backup] the parent backup's manifest could not be read to the end; unchanged files after that point are stored again:", err);
+            this.unreadable = true;
+            return null;
+          },
+        );
+      }
       if (current === null) return null;
       const order = compareArchivePaths(current.path, target);
       if (order === 0) return current;

@@ -293,6 +293,23 @@ describe("writeBackupArchive", () => {
     expect(sizeBytes).toBeLessThan(0.3 * 8 * 1024 * 1024);
   });
 
+  it("stops the tree walk's worker and removes its manifest spool when it fails part-way", async () => {
+    // Enough files for several walk batches, so the failure comes while the walk is paused.
+    for (let i = 0; i < 5000; i++) write(`d${i % 50}/f${i}.txt`, "x");
+    const workers = () => process.getActiveResourcesInfo().filter((r) => r === "MessagePort" || r === "Worker").length;
+    const before = workers();
+    const controller = new AbortController();
+    const promise = backupStorage({
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.filesDone > 100) controller.abort();
+      },
+    });
+    await expect(promise).rejects.toMatchObject({ name: "AbortError" });
+    expect(workers()).toBe(before);
+    expect(fs.readdirSync(path.dirname(out)).filter((n) => n.includes("manifest"))).toEqual([]);
+  });
+
   it("rejects with an AbortError soon after the signal aborts", async () => {
     for (let i = 0; i < 4; i++) write(`v/${i}.bin`, noise(32 * 1024 * 1024, i));
     const controller = new AbortController();

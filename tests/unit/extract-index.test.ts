@@ -44,5 +44,12 @@ describe("EntryIndex", () => {
     index.addListed("files/b.txt", "backup/files/b.txt");
     expect(() => index.addListed("files/b.txt", "backup/files/b.txt")).toThrow(/lists "backup\/files\/b\.txt" twice/);
     expect(() => index.addListed("files/a.txt", "backup/files/a.txt")).toThrow(/not stored in this archive, but it is/);
+    // Names that differ only in case are different files here (an older archive, read with
+    // its own collision check, holds them): listed once each, they are accepted.
+    index.addListed("files/A.txt", "backup/files/A.txt");
+    index.addListed("files/B.txt", "backup/files/B.txt");
+    expect(() => index.addListed("files/B.txt", "backup/files/B.txt")).toThrow(/lists "backup\/files\/B\.txt" twice/);
+    expect(index.has("files/a.txt")).toBe(true);
+    expect(index.has("files/A.txt")).toBe(false);
   });
 });

@@ -83,6 +83,15 @@ describe("manifest text, streamed", () => {
   });
 });
 
+describe("splitLines", () => {
+  it("reassembles a line that spans many chunks (a manifest written on one line)", async () => {
+    const long = "é".repeat(300_000); // 600 KB of two-byte characters
+    const lines: string[] = [];
+    for await (const batch of splitLines(chunksOf(`a\n${long}\nb`, 1000))) lines.push(...batch);
+    expect(lines).toEqual(["a", long, "b"]);
+  });
+});
+
 describe("LineSpool", () => {
   it("gives back every line in order, across its 1 MiB buffers", async () => {
     const spool = await LineSpool.create(path.join(dir, "s.jsonl"));
@@ -95,6 +104,10 @@ describe("LineSpool", () => {
     const back: string[] = [];
     for await (const batch of spool.lines()) back.push(...batch);
     expect(back).toEqual(expected);
+    // Backwards too, with lines and UTF-8 characters cut by the 64 KiB pieces.
+    const reversed: string[] = [];
+    for await (const batch of spool.linesReversed()) reversed.push(...batch);
+    expect(reversed).toEqual([...expected].reverse());
     expect(spool.count).toBe(60_000);
     expect(spool.size).toBe(fs.statSync(spool.path).size);
     await spool.remove();

@@ -116,6 +116,42 @@ export class LineSpool {
     yield* splitLines(this.chunks(TEXT_CHUNK));
   }
 
+  /**
+   * The lines from last to first, in batches (closes the spool for writing). Lines are split on
+   * the newline byte, which never occurs inside a UTF-8 sequence; empty lines are skipped.
+   */
+  async *linesReversed(): AsyncGenerator<string[]> {
+    await this.finish();
+    const fh = await fs.promises.open(this.path, "r");
+    try {
+      let end = this.bytes;
+      let carry = Buffer.alloc(0); // the start of a line whose beginning lies further back
+      while (end > 0) {
+        const start = Math.max(0, end - TEXT_CHUNK);
+        const buf = Buffer.allocUnsafe(end - start);
+        for (let off = 0; off < buf.length; ) {
+          const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
+          if (bytesRead === 0) throw new Error(`${this.path} is shorter than what was written to it`);
+          off += bytesRead;
+        }
+        const data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
+        const lines: string[] = [];
+        let lineEnd = data.length;
+        for (let i = data.length - 1; i >= 0; i--) {
+          if (data[i] !== 0x0a) continue;
+          if (lineEnd > i + 1) lines.push(data.toString("utf8", i + 1, lineEnd));
+          lineEnd = i;
+        }
+        carry = Buffer.from(data.subarray(0, lineEnd));
+        if (start === 0 && carry.length > 0) lines.push(carry.toString("utf8"));
+        end = start;
+        if (lines.length > 0) yield lines;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Closes (if still open) and deletes the file. Never throws. */
   async remove(): Promise<void> {
     if (!this.closed) {
@@ -131,16 +167,28 @@ export function linesOfFile(file: string): AsyncGenerator<string[]> {
   return splitLines(fs.createReadStream(file, { highWaterMark: TEXT_CHUNK }));
 }
 
-/** Splits a stream of UTF-8 chunks into lines, yielded in batches; a last line without "\n" counts too. */
+/**
+ * Splits a stream of UTF-8 chunks into lines, yielded in batches; a last line without "\n"
+ * counts too. Only new text is searched for newlines and an unfinished line is kept in pieces,
+ * joined once it ends: a line spanning many chunks (a manifest written on one line) costs time
+ * in proportion to its length, not to its square.
+ */
 export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
   const decoder = new StringDecoder("utf8");
-  let carry = "";
+  let pending: string[] = [];
   for await (const chunk of chunks) {
-    const text = carry + decoder.write(chunk);
+    const text = decoder.write(chunk);
+    const first = text.indexOf("\n");
+    if (first < 0) {
+      if (text.length > 0) pending.push(text);
+      continue;
+    }
     const parts = text.split("\n");
-    carry = parts.pop()!;
-    if (parts.length > 0) yield parts;
+    parts[0] = pending.length > 0 ? pending.join("") + parts[0] : parts[0];
+    const last = parts.pop()!;
+    pending = last.length > 0 ? [last] : [];
+    yield parts;
   }
-  const rest = carry + decoder.end();
+  const rest = pending.join("") + decoder.end();
   if (rest.length > 0) yield [rest];
 }

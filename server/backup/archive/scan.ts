@@ -84,7 +84,9 @@ function names(rel) {
   return list.sort(); // UTF-16 code-unit order, no locale
 }
 function walk(rel) {
-  for (const name of names(rel)) {
+  const list = names(rel);
+  if (skipped.length >= batchMax) post();
+  for (const name of list) {
     const p = rel === "" ? name : rel + "/" + name;
     if (excluded.has(p)) continue;
     let st;
@@ -108,7 +110,7 @@ function walk(rel) {
       try { entries.push({ path: p, type: "symlink", size: st.size, mtimeMs: st.mtimeMs, mode, linkTarget: utf8.decode(target) }); }
       catch { skip(p, "invalid-name"); }
     } else skip(p, "special-file");
-    if (entries.length >= batchMax) post();
+    if (entries.length + skipped.length >= batchMax) post();
     if (st.isDirectory()) walk(p);
   }
 }

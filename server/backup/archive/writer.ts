@@ -148,6 +148,7 @@ class ArchiveBuilder {
   private readonly ahead: Pending[] = [];
   private nextToRead = 0; // index in `ahead` of the first item whose read has not been considered
   private planDone = false;
+  private batches: AsyncIterator<Item[]> | null = null;
   private readonly arena = new ReadArena(READ_AHEAD_BYTES);
   private readonly progress: ArchiveProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
   private lastProgressAt = -Infinity;
@@ -169,6 +170,7 @@ class ArchiveBuilder {
   async run(): Promise<WrittenArchive> {
     this.spool = await LineSpool.create(this.opts.outputPath + MANIFEST_SPOOL_SUFFIX);
     const batches = await this.plan();
+    this.batches = batches;
     this.reportProgress(true);
 
     for (;;) {
@@ -194,8 +196,12 @@ class ArchiveBuilder {
     await Promise.allSettled(this.ahead.map((p) => p.read));
   }
 
-  /** Removes the manifest spool (after success or failure). */
+  /**
+   * Closes the entry sources (after a failure they are paused mid-way: a spool's read handle,
+   * or a walk's worker thread) and removes the manifest spool. After success or failure.
+   */
   async cleanUp(): Promise<void> {
+    await this.batches?.return?.(undefined).catch(() => undefined);
     await this.spool?.remove();
   }
 

@@ -25,17 +25,22 @@ export class NeededFiles {
   /** The unchanged files a manifest lists (its text saved at `manifestCopy`) that `want` accepts. */
   static async fromManifest(manifestCopy: string, want: (path: string) => boolean, dir: string): Promise<NeededFiles> {
     const list = await LineSpool.create(path.join(dir, "needed-0.jsonl"));
-    const stream = await readManifestStream(linesOfFile(manifestCopy), "The target backup");
     try {
-      for await (const batch of stream.entries) {
-        for (const e of batch) {
-          if (e.type === "file" && !e.in_archive && e.sha256 && want(e.path)) await list.append(JSON.stringify({ path: e.path, sha256: e.sha256 }));
+      const stream = await readManifestStream(linesOfFile(manifestCopy), "The target backup");
+      try {
+        for await (const batch of stream.entries) {
+          for (const e of batch) {
+            if (e.type === "file" && !e.in_archive && e.sha256 && want(e.path)) await list.append(JSON.stringify({ path: e.path, sha256: e.sha256 }));
+          }
         }
+      } finally {
+        await stream.close();
       }
-    } finally {
-      await stream.close();
+      await list.finish();
+    } catch (err) {
+      await list.remove();
+      throw err;
     }
-    await list.finish();
     return new NeededFiles(list, dir);
   }
 
@@ -110,6 +115,12 @@ export class NeededPass {
     if (!this.taking) return;
     await this.carried.append(JSON.stringify(this.taking));
     this.taking = null;
+  }
+
+  /** After a failure: closes both lists' files (the caller removes the folder). */
+  async abort(): Promise<void> {
+    await this.cursor.close().catch(() => undefined);
+    await this.carried.remove();
   }
 
   /** Carries what the archive did not hold to the next one's list. */

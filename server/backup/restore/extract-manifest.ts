@@ -122,20 +122,24 @@ export class EntryIndex {
     refuse("duplicate", `the archive contains ${quoteName(name)} twice`, name);
   }
 
-  /** A file the manifest lists as not stored: refused if stored, or listed before. */
+  /**
+   * A file the manifest lists as not stored: refused if stored, or listed before, under exactly
+   * this name (an unchanged file may differ from another only in case, as on disk: the old
+   * archive holding it was checked for collisions when it was read).
+   */
   addListed(rel: string, name: string): void {
     const d = digest(rel);
-    const slot = this.find(d);
+    const slot = this.findExact(d);
     if (slot < 0) return this.insert(d, "listed");
-    if (KINDS[this.kinds[slot] - 1] === "listed") refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
-    if (KINDS[this.kinds[slot] - 1] !== "implicit") refuse("manifest", `the manifest says ${quoteName(name)} is not stored in this archive, but it is`, name);
+    const kind = KINDS[this.kinds[slot] - 1];
+    if (kind === "listed") refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
+    if (kind !== "implicit") refuse("manifest", `the manifest says ${quoteName(name)} is not stored in this archive, but it is`, name);
   }
 
   /** Whether an entry with exactly this name was stored (not only implied by others inside it). */
   has(rel: string): boolean {
-    const d = digest(rel);
-    const slot = this.find(d);
-    if (slot < 0 || !this.sameName(slot, d)) return false;
+    const slot = this.findExact(digest(rel));
+    if (slot < 0) return false;
     const kind = KINDS[this.kinds[slot] - 1];
     return kind !== "implicit" && kind !== "listed";
   }
@@ -190,6 +194,17 @@ export class EntryIndex {
       if (this.kinds[slot] === 0) return -1;
       const k = slot * 4;
       if (this.keys[k] === d.key[0] && this.keys[k + 1] === d.key[1] && this.keys[k + 2] === d.key[2] && this.keys[k + 3] === d.key[3]) return slot;
+    }
+  }
+
+  /** The slot of exactly this name: past slots of names that only collide with it. */
+  private findExact(d: Digest): number {
+    const mask = this.capacity - 1;
+    for (let slot = d.key[0] & mask; ; slot = (slot + 1) & mask) {
+      if (this.kinds[slot] === 0) return -1;
+      const k = slot * 4;
+      const sameKey = this.keys[k] === d.key[0] && this.keys[k + 1] === d.key[1] && this.keys[k + 2] === d.key[2] && this.keys[k + 3] === d.key[3];
+      if (sameKey && this.sameName(slot, d)) return slot;
     }
   }
 

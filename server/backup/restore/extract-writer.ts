@@ -108,7 +108,6 @@ export class DestinationWriter {
   private readonly dirs = new Map<string, Promise<void>>();
   private links: LineSpool | null = null;
   private folders: LineSpool | null = null;
-  private deepest = 0;
 
   constructor(
     concurrency: number,
@@ -143,7 +142,6 @@ export class DestinationWriter {
     this.pool.track(this.ensureDir(root, segments));
     if (segments.length === 0) return;
     this.folders ??= await LineSpool.create(path.join(this.workDir, "folders.jsonl"));
-    this.deepest = Math.max(this.deepest, segments.length);
     const dir: PendingDir = { abs: path.join(root, ...segments), depth: segments.length, mode: (mode ?? 0o755) & 0o777, mtimeMs };
     await this.folders.append(JSON.stringify(dir));
   }
@@ -245,25 +243,30 @@ export class DestinationWriter {
   }
 
   /**
-   * The last step: folder modes, deepest first (one pass over the spooled folders per depth),
-   * and their mtimes from the headers when `headerTimes` (otherwise setTime gave them theirs).
+   * The last step: folder modes, and their mtimes from the headers when `headerTimes`
+   * (otherwise setTime gave them theirs). Folders come in reverse archive order, one pass:
+   * archives list a folder before what it holds (tar and our writer both walk that way), so
+   * backwards every folder comes after its contents, and a read-only folder is closed last.
+   * Folders next to each other at one depth (siblings) are done concurrently.
    */
   async finishFolders(headerTimes: boolean): Promise<void> {
     await this.pool.drain();
     if (!this.folders) return;
-    const folders = this.folders;
-    await folders.finish();
     const now = Date.now() / 1000;
     const createdMode = DIR_CREATE_MODE & ~umask();
-    for (let depth = this.deepest; depth >= 1; depth--) {
-      for await (const lines of folders.lines()) {
-        const atDepth = lines.map((line) => JSON.parse(line) as PendingDir).filter((d) => d.depth === depth);
-        await forEachLimited(atDepth, async (d) => {
-          // Folders below a destination root are created by this writer in an empty staging
-          // folder, with createdMode: only other modes need a chmod.
-          if (d.mode !== createdMode) await fs.promises.chmod(d.abs, d.mode);
-          if (headerTimes && d.mtimeMs !== null) await fs.promises.lutimes(d.abs, now, d.mtimeMs / 1000);
-        });
+    const finish = async (d: PendingDir) => {
+      // Folders below a destination root are created by this writer in an empty staging
+      // folder, with createdMode: only other modes need a chmod.
+      if (d.mode !== createdMode) await fs.promises.chmod(d.abs, d.mode);
+      if (headerTimes && d.mtimeMs !== null) await fs.promises.lutimes(d.abs, now, d.mtimeMs / 1000);
+    };
+    for await (const lines of this.folders.linesReversed()) {
+      const dirs = lines.map((line) => JSON.parse(line) as PendingDir);
+      for (let i = 0; i < dirs.length; ) {
+        let j = i + 1;
+        while (j < dirs.length && dirs[j].depth === dirs[i].depth) j++;
+        await forEachLimited(dirs.slice(i, j), finish);
+        i = j;
       }
     }
   }

@@ -207,7 +207,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   } catch (err) {
     src.close();
     await run.abort();
-    if (opts.manifestCopyPath) await fs.promises.rm(opts.manifestCopyPath, { force: true }).catch(() => undefined);
+    if (opts.manifestCopyPath && run.madeManifestCopy) await fs.promises.rm(opts.manifestCopyPath, { force: true }).catch(() => undefined);
     if (signal?.aborted) throw abortError(signal);
     if (err instanceof ArchiveRefusal) throw toInvalidError(err, opts.archivePath, purpose);
     throw err;
@@ -257,6 +257,8 @@ class Extraction {
   private totalBytes = 0;
   private bytesDone = 0;
   private manifestSeen = false;
+  /** Whether this run created manifestCopyPath (only then is it removed after a failure). */
+  madeManifestCopy = false;
   private manifest: ManifestSummary | null = null;
   private readonly sidecars: Sidecar[] = [];
   private readonly databaseFiles: string[] = [];
@@ -442,6 +444,7 @@ class Extraction {
     await this.writer.drain();
     await this.writer.createLinks();
     const copy = this.opts.manifestCopyPath ? await fs.promises.open(this.opts.manifestCopyPath, "wx", 0o600) : null;
+    this.madeManifestCopy = copy !== null;
     const tar = this.tar;
     const body = async function* (): AsyncGenerator<Buffer> {
       for (let c = await tar.body(); c !== null; c = await tar.body()) {

@@ -252,6 +252,9 @@ async function stageChain(opts: {
           progress.bytesDone = bytesBefore + p.compressedBytesRead;
           progress.filesDone = p.entriesDone;
         },
+      }).catch(async (err: unknown) => {
+        await pass?.abort();
+        throw err;
       });
       await pass?.finish();
       if (pass?.inconsistent) {
