@@ -17,10 +17,9 @@ import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import type { ManifestFileEntry } from "./archive";
-import { ItemCursor } from "./archive/item-cursor";
+import { EntryCursor } from "./archive/item-cursor";
 import { linesOfFile } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
-import { compareArchivePaths } from "./archive/scan";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { verifyArchive } from "./restore/extract";
@@ -124,16 +123,13 @@ async function findParentByContent(db: AppDatabase, config: AppConfig, manifest:
  * manifests are in archive order, so they are merged like two sorted lists: nothing is held.
  */
 async function holdsUnchangedFiles(ours: ManifestStream, theirs: ManifestStream): Promise<boolean> {
-  const candidate = new ItemCursor(theirs.entries);
+  let unreadable = false;
+  const candidate = new EntryCursor(theirs.entries, () => (unreadable = true));
   try {
     for await (const e of manifestEntries(ours)) {
       if (e.type !== "file" || e.in_archive) continue;
-      let match = await candidate.peek();
-      while (match && compareArchivePaths(match.path, e.path) < 0) {
-        await candidate.next();
-        match = await candidate.peek();
-      }
-      if (!match || match.path !== e.path || match.type !== "file" || match.sha256 !== e.sha256) return false;
+      const match = await candidate.seek(e.path);
+      if (unreadable || match?.type !== "file" || match.sha256 !== e.sha256) return false;
     }
     return true;
   } finally {

@@ -13,8 +13,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { walkTreeBatches, type ManifestFileEntry, type TreeName } from "./archive";
-import { compareArchivePaths } from "./archive/scan";
-import { ItemCursor } from "./archive/item-cursor";
+import { EntryCursor } from "./archive/item-cursor";
 import { LineSpool } from "./archive/line-spool";
 import type { ManifestStream } from "./archive/manifest";
 import type { PlannedEntry } from "./archive/types";
@@ -59,7 +58,7 @@ export async function planTrees(opts: PlanTreesOptions): Promise<TreePlan> {
     for (const tree of opts.trees) {
       const spool = await LineSpool.create(path.join(dir, `${tree.name}.jsonl`));
       plan.trees.push({ ...tree, spool });
-      const parent = tree.name === "files" && opts.parent ? new ParentCursor(opts.parent.entries, "files/") : null;
+      const parent = tree.name === "files" && opts.parent ? new EntryCursor(opts.parent.entries, parentUnreadable) : null;
       const walk = walkTreeBatches(tree.root, {
         signal: opts.signal,
         exclude: opts.excludeTopLevel,
@@ -67,7 +66,7 @@ export async function planTrees(opts: PlanTreesOptions): Promise<TreePlan> {
       for await (const batch of walk) {
         for (const entry of batch as PlannedEntry[]) {
           if (entry.type === "file") {
-            const found = parent ? parent.seek(entry.path) : null;
+            const found = parent ? parent.seek(`files/${entry.path}`) : null;
             const before = found instanceof Promise ? await found : found;
             if (before?.sha256 && before.type === "file" && before.size === entry.size && before.mtime === entry.mtimeMs) {
               entry.unchangedSha256 = before.sha256;
@@ -106,43 +105,9 @@ export async function* plannedEntries(tree: PlannedTree): AsyncGenerator<Planned
 const PARSE_BATCH = 256;
 
 /**
- * Walks the parent's entries under one prefix in step with a sorted scan: seek() moves forward
- * to the given path and returns the parent's entry for it, if it has one.
+ * A parent manifest damaged part-way: the files after the damage are stored again (a bigger
+ * incremental, never a missing file).
  */
-class ParentCursor {
-  private readonly entries: ItemCursor<ManifestFileEntry>;
-  private unreadable = false;
-
-  constructor(
-    entries: AsyncIterable<ManifestFileEntry[]>,
-    private readonly prefix: string,
-  ) {
-    this.entries = new ItemCursor(entries);
-  }
-
-  /** Synchronous while the parent's current batch lasts (most calls): a promise only to read the next. */
-  seek(relPath: string): ManifestFileEntry | null | Promise<ManifestFileEntry | null> {
-    if (this.unreadable) return null;
-    const target = this.prefix + relPath;
-    for (;;) {
-      const current = this.entries.peekNow();
-      if (current === undefined) {
-        return this.entries.peek().then(
-          () => this.seek(relPath),
-          (err: unknown) => {
-            // A parent manifest damaged part-way: the files after the damage are stored again
-            // (a bigger incremental, never a missing file).
-            console.warn("[backup] the parent backup's manifest could not be read to the end; unchanged files after that point are stored again:", err);
-            this.unreadable = true;
-            return null;
-          },
-        );
-      }
-      if (current === null) return null;
-      const order = compareArchivePaths(current.path, target);
-      if (order === 0) return current;
-      if (order > 0) return null;
-      this.entries.skipNow();
-    }
-  }
+function parentUnreadable(err: unknown): void {
+  console.warn("[backup] the parent backup's manifest could not be read to the end; unchanged files after that point are stored again:", err);
 }

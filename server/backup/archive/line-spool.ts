@@ -70,14 +70,14 @@ export class LineSpool {
     await this.handle.close();
   }
 
-  /** The file's bytes, in order, in pieces of `size` bytes. */
-  async *chunks(size = CHUNK): AsyncGenerator<Buffer> {
+  /** The file's bytes, in order (closes the spool for writing). */
+  async *chunks(): AsyncGenerator<Buffer> {
     await this.finish();
     const fh = await fs.promises.open(this.path, "r");
     try {
-      const buf = Buffer.allocUnsafe(size);
+      const buf = Buffer.allocUnsafe(CHUNK);
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, size, null);
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
         if (bytesRead === 0) return;
         yield Buffer.from(buf.subarray(0, bytesRead));
       }
@@ -111,9 +111,10 @@ export class LineSpool {
     }
   }
 
-  /** The lines, in order, in batches (one await per batch, not per line). */
+  /** The lines, in order, in batches (one await per batch, not per line); closes the spool for writing. */
   async *lines(): AsyncGenerator<string[]> {
-    yield* splitLines(this.chunks(TEXT_CHUNK));
+    await this.finish();
+    yield* this.linesSoFar();
   }
 
   /**

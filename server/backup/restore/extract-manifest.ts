@@ -129,7 +129,7 @@ export class EntryIndex {
    */
   addListed(rel: string, name: string): void {
     const d = digest(rel);
-    const slot = this.findExact(d);
+    const slot = this.find(d, true);
     if (slot < 0) return this.insert(d, "listed");
     const kind = KINDS[this.kinds[slot] - 1];
     if (kind === "listed") refuse("manifest", `its manifest lists ${quoteName(name)} twice`, name);
@@ -138,7 +138,7 @@ export class EntryIndex {
 
   /** Whether an entry with exactly this name was stored (not only implied by others inside it). */
   has(rel: string): boolean {
-    const slot = this.findExact(digest(rel));
+    const slot = this.find(digest(rel), true);
     if (slot < 0) return false;
     const kind = KINDS[this.kinds[slot] - 1];
     return kind !== "implicit" && kind !== "listed";
@@ -188,23 +188,14 @@ export class EntryIndex {
     return this.implicitNames.get(d.hex) ?? (await this.log.nameCollidingWith(rel));
   }
 
-  private find(d: Digest): number {
-    const mask = this.capacity - 1;
-    for (let slot = d.key[0] & mask; ; slot = (slot + 1) & mask) {
-      if (this.kinds[slot] === 0) return -1;
-      const k = slot * 4;
-      if (this.keys[k] === d.key[0] && this.keys[k + 1] === d.key[1] && this.keys[k + 2] === d.key[2] && this.keys[k + 3] === d.key[3]) return slot;
-    }
-  }
-
-  /** The slot of exactly this name: past slots of names that only collide with it. */
-  private findExact(d: Digest): number {
+  /** The first slot with this collision key; with `exact`, the slot of exactly this name (past names that only collide with it). */
+  private find(d: Digest, exact = false): number {
     const mask = this.capacity - 1;
     for (let slot = d.key[0] & mask; ; slot = (slot + 1) & mask) {
       if (this.kinds[slot] === 0) return -1;
       const k = slot * 4;
       const sameKey = this.keys[k] === d.key[0] && this.keys[k + 1] === d.key[1] && this.keys[k + 2] === d.key[2] && this.keys[k + 3] === d.key[3];
-      if (sameKey && this.sameName(slot, d)) return slot;
+      if (sameKey && (!exact || this.sameName(slot, d))) return slot;
     }
   }
 

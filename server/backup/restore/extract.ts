@@ -461,7 +461,7 @@ class Extraction {
         onMatched: (entry) => this.writer.setTime(this.absOf(entry.path), entry.mtime),
       });
       // Whatever the check did not need (blank lines after the end) is read, and so copied, too.
-      for (let c = await tar.body(); c !== null; c = await tar.body()) if (copy) await writevAll(async (bufs) => (await copy.writev(bufs)).bytesWritten, [c]);
+      for await (const rest of body()) void rest;
       await copy?.sync();
     } finally {
       await copy?.close();

@@ -14,8 +14,7 @@ import { SelectField, TextField } from "@/app/_components/field";
 import { formatCount } from "@/app/_components/format";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
-import { QueryError } from "@/app/_components/query-error";
-import { Spinner } from "@/app/_components/spinner";
+import { PagedList } from "@/app/_components/paged-list";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import {
   auditFiltersToSearch,
@@ -130,18 +129,14 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
       <p className="visually-hidden" aria-live="polite">
         {query.isFetching ? "Loading entries…" : query.data ? `Showing ${entries.length} of ${total} entries.` : ""}
       </p>
-      <div aria-busy={query.isFetching}>
-        {query.isPending ? (
-          <div className="loading-block">
-            <Spinner /> Loading the audit log…
-          </div>
-        ) : query.isError && entries.length === 0 ? (
-          <QueryError
-            title="The audit log could not be loaded"
-            error={query.error}
-            onRetry={() => void query.refetch()}
-          />
-        ) : entries.length === 0 ? (
+      <PagedList
+        query={query}
+        shown={entries.length}
+        total={total}
+        loadingText="Loading the audit log…"
+        errorTitle="The audit log could not be loaded"
+        endText="End of the log"
+        empty={
           filtered ? (
             <EmptyState
               icon={<SearchIcon size={22} />}
@@ -156,47 +151,28 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
               <p>Sign-ins, API token changes and backup operations are recorded here as they happen.</p>
             </EmptyState>
           )
-        ) : (
-          <>
-            <div className="table-wrap">
-              <table className="table table-stacked">
-                <caption className="visually-hidden">Audit log entries, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">User</th>
-                    <th scope="col">IP address</th>
-                    <th scope="col">Resource</th>
-                    <th scope="col">Result</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {entries.map((entry) => (
-                    <AuditRow key={entry.id} entry={entry} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <div className="table-footer">
-              <span>
-                Showing {formatCount(entries.length)} of {formatCount(total)}
-              </span>
-              {query.hasNextPage ? (
-                <Button onClick={() => void query.fetchNextPage()} loading={query.isFetchingNextPage}>
-                  Load more
-                </Button>
-              ) : (
-                <span className="muted">{entries.length > 0 ? "End of the log" : null}</span>
-              )}
-            </div>
-            {query.isFetchNextPageError ? (
-              <QueryError title="More entries could not be loaded" error={query.error} />
-            ) : null}
-          </>
-        )}
-      </div>
+        }
+      >
+        <table className="table table-stacked">
+          <caption className="visually-hidden">Audit log entries, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Action</th>
+              <th scope="col">User</th>
+              <th scope="col">IP address</th>
+              <th scope="col">Resource</th>
+              <th scope="col">Result</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map((entry) => (
+              <AuditRow key={entry.id} entry={entry} />
+            ))}
+          </tbody>
+        </table>
+      </PagedList>
     </Card>
   );
 }

@@ -14,8 +14,7 @@ import { SelectField, TextField } from "@/app/_components/field";
 import { formatBytes, formatCount } from "@/app/_components/format";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
-import { QueryError } from "@/app/_components/query-error";
-import { Spinner } from "@/app/_components/spinner";
+import { PagedList } from "@/app/_components/paged-list";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { AUDIT_ACTIONS, auditActionLabel } from "./backup-labels";
 import { backupAuditInput, NO_BACKUP_AUDIT_FILTERS, type BackupAuditFilters } from "./backup-audit-input";
@@ -119,14 +118,13 @@ export function BackupAudit() {
         </div>
       </form>
 
-      <div aria-busy={query.isFetching}>
-        {query.isPending ? (
-          <div className="loading-block">
-            <Spinner /> Loading backup activity…
-          </div>
-        ) : query.isError && entries.length === 0 ? (
-          <QueryError title="The backup activity could not be loaded" error={query.error} onRetry={() => void query.refetch()} />
-        ) : entries.length === 0 ? (
+      <PagedList
+        query={query}
+        shown={entries.length}
+        total={total}
+        loadingText="Loading backup activity…"
+        errorTitle="The backup activity could not be loaded"
+        empty={
           filtered ? (
             <EmptyState
               icon={<SearchIcon size={22} />}
@@ -141,64 +139,49 @@ export function BackupAudit() {
               <p>Creating, downloading, restoring and deleting backups is recorded here.</p>
             </EmptyState>
           )
-        ) : (
-          <>
-            <div className="table-wrap">
-              <table className="table table-stacked" data-testid="backup-audit-table">
-                <caption className="visually-hidden">Backup activity, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Who</th>
-                    <th scope="col">What</th>
-                    <th scope="col">When</th>
-                    <th scope="col">Result</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {entries.map((entry) => {
-                    const about = subject(entry);
-                    return (
-                      <tr key={entry.id}>
-                        <td data-label="Who" className="cell-strong">
-                          {entry.actor_name}
-                          {entry.ip ? <span className="cell-sub">{entry.ip}</span> : null}
-                        </td>
-                        <td data-label="What" data-wide={about ? true : undefined}>
-                          {auditActionLabel(entry.action)}
-                          <span className="cell-sub">
-                            <code>{entry.action}</code>
-                            {about ? <span className={styles.auditSubject}> · {about}</span> : null}
-                          </span>
-                        </td>
-                        <td data-label="When" className="nowrap">
-                          <DateTime value={entry.created_at} relative stacked />
-                        </td>
-                        <td data-label="Result" data-wide={entry.error_message ? true : undefined}>
-                          <Badge tone={entry.success ? "success" : "danger"} dot>
-                            {entry.success ? "Success" : "Failed"}
-                          </Badge>
-                          {entry.error_message ? <span className={`error-text ${styles.auditError}`}>{entry.error_message}</span> : null}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-            <div className="table-footer">
-              <span>
-                Showing {formatCount(entries.length)} of {formatCount(total)}
-              </span>
-              {query.hasNextPage ? (
-                <Button onClick={() => void query.fetchNextPage()} loading={query.isFetchingNextPage}>
-                  Load more
-                </Button>
-              ) : null}
-            </div>
-            {query.isFetchNextPageError ? <QueryError title="More entries could not be loaded" error={query.error} /> : null}
-          </>
-        )}
-      </div>
+        }
+      >
+        <table className="table table-stacked" data-testid="backup-audit-table">
+          <caption className="visually-hidden">Backup activity, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Who</th>
+              <th scope="col">What</th>
+              <th scope="col">When</th>
+              <th scope="col">Result</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map((entry) => {
+              const about = subject(entry);
+              return (
+                <tr key={entry.id}>
+                  <td data-label="Who" className="cell-strong">
+                    {entry.actor_name}
+                    {entry.ip ? <span className="cell-sub">{entry.ip}</span> : null}
+                  </td>
+                  <td data-label="What" data-wide={about ? true : undefined}>
+                    {auditActionLabel(entry.action)}
+                    <span className="cell-sub">
+                      <code>{entry.action}</code>
+                      {about ? <span className={styles.auditSubject}> · {about}</span> : null}
+                    </span>
+                  </td>
+                  <td data-label="When" className="nowrap">
+                    <DateTime value={entry.created_at} relative stacked />
+                  </td>
+                  <td data-label="Result" data-wide={entry.error_message ? true : undefined}>
+                    <Badge tone={entry.success ? "success" : "danger"} dot>
+                      {entry.success ? "Success" : "Failed"}
+                    </Badge>
+                    {entry.error_message ? <span className={`error-text ${styles.auditError}`}>{entry.error_message}</span> : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </PagedList>
     </Card>
   );
 }
