@@ -63,7 +63,8 @@ export const auditLog = sqliteTable(
   ],
 );
 
-export const BACKUP_TYPES = ["full", "incremental", "database_only", "files_only"] as const;
+/** config_only: the config folder alone (the real BaluHost makes these when only includes_config is set). */
+export const BACKUP_TYPES = ["full", "incremental", "database_only", "files_only", "config_only"] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
 export const BACKUP_STATUSES = ["in_progress", "completed", "failed"] as const;
 export type BackupStatus = (typeof BACKUP_STATUSES)[number];
@@ -77,6 +78,11 @@ export const backups = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     filename: text("filename").notNull().unique(),
     filepath: text("filepath").notNull(),
+    /**
+     * Sub-folder of NAS_BACKUP_PATH the archive was written to ("" = the folder itself), from
+     * the create request's backup_path; checked segment by segment whenever it is used.
+     */
+    archiveDir: text("archive_dir").notNull().default(""),
     sizeBytes: integer("size_bytes").notNull().default(0),
     backupType: text("backup_type", { enum: BACKUP_TYPES }).notNull(),
     status: text("status", { enum: BACKUP_STATUSES }).notNull().default("in_progress"),
@@ -87,6 +93,8 @@ export const backups = sqliteTable(
     creatorId: integer("creator_id"),
     creatorName: text("creator_name"),
     errorMessage: text("error_message"),
+    /** The error code (server/errors.ts) of a failure, so an API answer can give the right status. */
+    errorCode: text("error_code"),
     includesDatabase: integer("includes_database", { mode: "boolean" }).notNull(),
     includesFiles: integer("includes_files", { mode: "boolean" }).notNull(),
     includesConfig: integer("includes_config", { mode: "boolean" }).notNull(),
@@ -97,6 +105,14 @@ export const backups = sqliteTable(
     verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
     verifyStatus: text("verify_status", { enum: ["ok", "failed"] }),
     verifyError: text("verify_error"),
+    /**
+     * Whether the archive lists every file present when it was made (ours do, in the
+     * manifest). Without a list (archives of the real BaluHost, made by Python tarfile) a
+     * restore can only add and replace files: what was deleted since cannot be known.
+     */
+    fileList: integer("file_list", { mode: "boolean" }).notNull().default(true),
+    /** The archive's database is another application's (no BaluHost migration history): it cannot be restored as ours. */
+    foreignDatabase: integer("foreign_database", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [index("backups_created_idx").on(t.createdAt), index("backups_status_idx").on(t.status)],
 );

@@ -20,6 +20,10 @@ export const APP_ERROR_CODES = {
   INCOMPATIBLE_VERSION: { http: 422, trpc: "UNPROCESSABLE_CONTENT" },
   TOO_MANY_REQUESTS: { http: 429, trpc: "TOO_MANY_REQUESTS" },
   INSUFFICIENT_SPACE: { http: 507, trpc: "PRECONDITION_FAILED" },
+  /** A backup that was cancelled while it ran (by an admin, or the process stopping). */
+  BACKUP_CANCELLED: { http: 409, trpc: "CONFLICT" },
+  /** A backup that started but could not be finished; the message says why. */
+  BACKUP_FAILED: { http: 500, trpc: "INTERNAL_SERVER_ERROR" },
   INTERNAL: { http: 500, trpc: "INTERNAL_SERVER_ERROR" },
 } as const;
 

@@ -9,7 +9,7 @@
  *   <RelativeTime value={token.last_used_at} />              "5 minutes ago"
  */
 import { useEffect, useState, useSyncExternalStore } from "react";
-import { formatDate, formatDateUtc, formatRelativeTime, toDate, type DateInput } from "./format";
+import { formatDate, formatDateUtc, formatRelativeTime, toDate, type DateInput } from "@/lib/format";
 
 const noopSubscribe = () => () => {};
 

@@ -7,7 +7,7 @@
  */
 import type { ReactNode } from "react";
 import { Button } from "./button";
-import { formatCount } from "./format";
+import { formatCount } from "@/lib/format";
 import { QueryError } from "./query-error";
 import { Spinner } from "./spinner";
 

@@ -8,7 +8,7 @@ import { MutationCache, QueryCache, QueryClientProvider, type QueryClient } from
 import { httpBatchLink } from "@trpc/client";
 import { useState, type ReactNode } from "react";
 import { trpc } from "./client";
-import { makeQueryClient } from "./query-client";
+import { makeQueryClient } from "@/lib/query-client";
 
 function isUnauthorized(error: unknown): boolean {
   return (error as { data?: { code?: unknown } } | null)?.data?.code === "UNAUTHORIZED";

@@ -23,7 +23,7 @@ import { getServerSession } from "next-auth";
 import { connection } from "next/server";
 import { cache } from "react";
 import { getDb } from "@/db/client";
-import { makeQueryClient } from "@/app/_trpc/query-client";
+import { makeQueryClient } from "@/lib/query-client";
 import { getAuthOptions } from "../auth/options";
 import type { RequestUser } from "../auth/request";
 import { ensureStarted } from "../startup";

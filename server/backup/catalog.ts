@@ -3,9 +3,10 @@
  * and a manifest copy per archive in a hidden folder beside them (so an incremental can
  * read its parent's file list without scanning the parent archive).
  *
- * Invariant: the file of a backup is always `<NAS_BACKUP_PATH>/<filename>` with a filename
- * this module generated; the path stored in the row is informational and never used for
- * I/O, so no row (or client) can point the server at another file.
+ * Invariant: the file of a backup is always `<NAS_BACKUP_PATH>/<archive_dir>/<filename>`
+ * with a filename this module generated and an archive_dir checked by destination.ts (plain
+ * folder names, no dot-folders, no `..`); the path stored in the row is informational and
+ * never used for I/O, so no row (or client) can point the server at another file.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -17,6 +18,7 @@ import { AppError } from "../errors";
 import { readManifestFromArchive, type BackupManifest } from "./archive";
 import { splitLines, TEXT_CHUNK } from "./archive/line-spool";
 import { manifestAsStream, readManifestStream, serializeManifest, type ManifestStream } from "./archive/manifest";
+import { checkedArchiveDir } from "./destination";
 import { writeFileAtomic } from "./fs-safe";
 
 export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz$/;
@@ -38,30 +40,36 @@ export function archiveBaseName(date: Date): string {
   );
 }
 
-/** A name no row and no file uses yet: a second backup in the same second gets a suffix. */
-export function uniqueArchiveName(db: AppDatabase, config: AppConfig, date: Date): string {
+/**
+ * A name no row and no file uses yet: a second backup in the same second gets a suffix.
+ * Names are unique across all archive folders (the manifest copies share one folder).
+ */
+export function uniqueArchiveName(db: AppDatabase, config: AppConfig, date: Date, archiveDir = ""): string {
   const base = archiveBaseName(date);
   for (let n = 1; n < 10000; n++) {
     const name = n === 1 ? `${base}.tar.gz` : `${base}_${n}.tar.gz`;
+    const where = (dir: string) => archivePath(config, { filename: name, archiveDir: dir });
     const taken =
       db.select({ id: backups.id }).from(backups).where(eq(backups.filename, name)).get() ||
-      fs.existsSync(path.join(config.backupPath, name)) ||
-      fs.existsSync(path.join(config.backupPath, name + PARTIAL_SUFFIX));
+      [...new Set(["", archiveDir])].some((dir) => fs.existsSync(where(dir)) || fs.existsSync(where(dir) + PARTIAL_SUFFIX));
     if (!taken) return name;
   }
   throw new AppError("CONFLICT", "Too many backups were started in the same second. Wait a moment and try again.");
 }
 
+/** Where a backup's archive lives: its name and the sub-folder of NAS_BACKUP_PATH ("" = the folder itself). */
+export type ArchiveLocation = Pick<Backup, "filename"> & { archiveDir?: string };
+
 /** The archive of a backup, always inside NAS_BACKUP_PATH. */
-export function archivePath(config: AppConfig, filename: string): string {
-  if (!ARCHIVE_NAME_PATTERN.test(filename)) {
-    throw new AppError("INTERNAL", `Refusing to use the unexpected archive name "${filename}".`);
+export function archivePath(config: AppConfig, where: ArchiveLocation): string {
+  if (!ARCHIVE_NAME_PATTERN.test(where.filename)) {
+    throw new AppError("INTERNAL", `Refusing to use the unexpected archive name "${where.filename}".`);
   }
-  return path.join(config.backupPath, filename);
+  return path.join(config.backupPath, checkedArchiveDir(where.archiveDir ?? ""), where.filename);
 }
 
-export function partialPath(config: AppConfig, filename: string): string {
-  return archivePath(config, filename) + PARTIAL_SUFFIX;
+export function partialPath(config: AppConfig, where: ArchiveLocation): string {
+  return archivePath(config, where) + PARTIAL_SUFFIX;
 }
 
 export function stagingPath(config: AppConfig, backupId: number): string {
@@ -82,7 +90,7 @@ async function loadManifest(config: AppConfig, row: Backup): Promise<BackupManif
   try {
     return JSON.parse(await fs.promises.readFile(manifestCopyPath(config, row.filename), "utf8")) as BackupManifest;
   } catch {
-    const manifest = await readManifestFromArchive(archivePath(config, row.filename));
+    const manifest = await readManifestFromArchive(archivePath(config, row));
     await saveManifestCopy(config, row.filename, manifest).catch(() => undefined);
     return manifest;
   }
@@ -125,8 +133,8 @@ export function dependentsOf(db: AppDatabase, id: number): Backup[] {
 }
 
 /** Removes a backup's files: the archive, its partial, and its manifest copy. */
-export async function removeBackupFiles(config: AppConfig, filename: string): Promise<void> {
-  await fs.promises.rm(archivePath(config, filename), { force: true });
-  await fs.promises.rm(partialPath(config, filename), { force: true });
-  await fs.promises.rm(manifestCopyPath(config, filename), { force: true });
+export async function removeBackupFiles(config: AppConfig, where: ArchiveLocation): Promise<void> {
+  await fs.promises.rm(archivePath(config, where), { force: true });
+  await fs.promises.rm(partialPath(config, where), { force: true });
+  await fs.promises.rm(manifestCopyPath(config, where.filename), { force: true });
 }

@@ -12,14 +12,22 @@ export const backupIdSchema = z.coerce
   .positive("Backup id must be positive")
   .max(Number.MAX_SAFE_INTEGER);
 
-/** The spec's POST /api/backups body. Unset includes_* follow the type. */
+/**
+ * The spec's POST /api/backups body. Unset includes_* follow the type; with no backup_type
+ * (the real BaluHost UI sends none) the type follows the includes.
+ */
 export const createBackupInput = z
   .object({
-    backup_type: z.enum(BACKUP_TYPES).default("full"),
+    backup_type: z.enum(BACKUP_TYPES).optional(),
     includes_database: z.boolean().optional(),
     includes_files: z.boolean().optional(),
     includes_config: z.boolean().optional(),
-    /** tRPC/CLI only: resolve when the backup has finished instead of at once. */
+    /** A folder inside the backup folder (absolute, or relative to it); empty: the backup folder. */
+    backup_path: z.string().max(4096, "backup_path is too long").optional(),
+    /**
+     * Whether to answer when the backup has finished. tRPC: false unless set. REST: true
+     * unless `"wait": false` or `Prefer: respond-async` (the spec's 201 is a finished backup).
+     */
     wait: z.boolean().optional(),
   })
   .strict();
@@ -41,6 +49,8 @@ export const backupRecordSchema = z.object({
   id: z.number(),
   filename: z.string(),
   filepath: z.string(),
+  /** The folder inside the backup folder the archive went to ("" = the backup folder itself). */
+  backup_path: z.string(),
   size_bytes: z.number(),
   size_mb: z.number(),
   backup_type: z.enum(BACKUP_TYPES),
@@ -60,6 +70,10 @@ export const backupRecordSchema = z.object({
   verified_at: z.string().nullable(),
   verify_status: z.enum(["ok", "failed"]).nullable(),
   verify_error: z.string().nullable(),
+  /** False for archives without a list of every file (real BaluHost archives): a restore adds and replaces, it cannot delete. */
+  has_file_list: z.boolean(),
+  /** False when the archive's database is another application's: restore files and config only. */
+  database_restorable: z.boolean(),
   progress: progressSchema.nullable(),
 });
 
@@ -96,6 +110,7 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     id: row.id,
     filename: row.filename,
     filepath: row.filepath,
+    backup_path: row.archiveDir,
     size_bytes: row.sizeBytes,
     size_mb: toMb(row.sizeBytes),
     backup_type: row.backupType,
@@ -115,22 +130,45 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     verified_at: row.verifiedAt?.toISOString() ?? null,
     verify_status: row.verifyStatus,
     verify_error: row.verifyError,
+    has_file_list: row.fileList,
+    database_restorable: row.includesDatabase && !row.foreignDatabase,
     progress: row.status === "in_progress" ? toProgressRecord(progress) : null,
   };
 }
 
-/** The spec's restore body. `confirm` must be true, or nothing happens (400). */
+/**
+ * The spec's restore body. `confirm` must be true, or nothing happens (400). A part left
+ * unset follows the backup (see restorePartsFor); a part set to true that the backup lacks
+ * is refused.
+ */
 export const restoreInput = z
   .object({
     backup_id: backupIdSchema,
-    restore_database: z.boolean().default(true),
-    restore_files: z.boolean().default(true),
-    restore_config: z.boolean().default(false),
+    restore_database: z.boolean().optional(),
+    restore_files: z.boolean().optional(),
+    restore_config: z.boolean().optional(),
     confirm: z.boolean().default(false),
   })
   .strict();
 
 export type RestoreInput = z.infer<typeof restoreInput>;
+
+/**
+ * The parts a restore request asks for. Unset database and files mean "if the backup has
+ * it" (the spec's default of true, without refusing a database_only backup for lacking
+ * files); an unset config means no, except for a config_only backup, which holds nothing
+ * else. A database from another application is never restored by default.
+ */
+export function restorePartsFor(
+  backup: Pick<Backup, "includesDatabase" | "includesFiles" | "includesConfig" | "backupType" | "foreignDatabase">,
+  input: Pick<RestoreInput, "restore_database" | "restore_files" | "restore_config">,
+): { database: boolean; files: boolean; config: boolean } {
+  return {
+    database: input.restore_database ?? (backup.includesDatabase && !backup.foreignDatabase),
+    files: input.restore_files ?? backup.includesFiles,
+    config: input.restore_config ?? backup.backupType === "config_only",
+  };
+}
 
 export const restoreOutcomeSchema = z.object({
   success: z.literal(true),

@@ -213,7 +213,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     let filename = uniqueArchiveName(db, config, now);
     for (let attempt = 0; ; attempt++) {
       try {
-        await linkIntoPlace(tmp, archivePath(config, filename));
+        await linkIntoPlace(tmp, archivePath(config, { filename }));
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 20) throw err;
@@ -228,7 +228,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
       .insert(backups)
       .values({
         filename,
-        filepath: archivePath(config, filename),
+        filepath: archivePath(config, { filename }),
         sizeBytes: bytes,
         backupType: described.type,
         status: "completed",
@@ -273,7 +273,7 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
   }
   let problem: string | null = null;
   try {
-    const file = archivePath(config, row.filename);
+    const file = archivePath(config, row);
     if (!fs.existsSync(file)) throw new AppError("ARCHIVE_INVALID", `The archive ${row.filename} is missing from the backup folder.`);
     await verifyArchive(file);
   } catch (err) {

@@ -26,9 +26,9 @@ export async function recoverInterruptedBackups(
   clearStaleLock(config.backupPath);
   const stuck = db.select().from(backups).where(eq(backups.status, "in_progress")).all();
   for (const row of stuck) {
-    await removeBackupFiles(config, row.filename).catch(() => undefined);
+    await removeBackupFiles(config, row).catch(() => undefined);
     db.update(backups)
-      .set({ status: "failed", completedAt: new Date(), errorMessage: INTERRUPTED_MESSAGE })
+      .set({ status: "failed", completedAt: new Date(), errorMessage: INTERRUPTED_MESSAGE, errorCode: "BACKUP_FAILED" })
       .where(eq(backups.id, row.id))
       .run();
     recordAudit(db, {

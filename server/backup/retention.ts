@@ -75,7 +75,7 @@ export async function applyRetention(opts: {
   for (const row of plan.remove) {
     try {
       db.delete(backups).where(eq(backups.id, row.id)).run();
-      await removeBackupFiles(config, row.filename);
+      await removeBackupFiles(config, row);
       deleted.push({ id: row.id, filename: row.filename });
       recordAudit(db, {
         action: "backup.retention_delete",

@@ -15,7 +15,7 @@ import { appliedMigrationLevel, type AppDatabase } from "@/db/client";
 import { backups, type Backup, type BackupOrigin, type BackupType } from "@/db/schema";
 import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
-import { AppError, describeError } from "../errors";
+import { AppError, describeError, type AppErrorCode } from "../errors";
 import { appVersion } from "../version";
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, writeBackupArchive, type BackupManifest } from "./archive";
 import {
@@ -32,6 +32,7 @@ import {
   uniqueArchiveName,
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
+import { resolveBackupDestination } from "./destination";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
@@ -55,12 +56,29 @@ export interface BackupPlan {
 }
 
 /**
- * Applies the type's rules: database_only and files_only fix what they hold, full and
- * incremental hold database and files unless told otherwise. A request that contradicts
- * its type is refused, never silently "corrected".
+ * The type a request without backup_type asks for, from its includes, as the real BaluHost
+ * API does: database and files → full, one of them → database_only / files_only, the
+ * config folder alone → config_only. An include left unset counts as true.
+ */
+function typeFromIncludes(input: CreateBackupInput): BackupType {
+  const { includes_database: db, includes_files: files, includes_config: config } = input;
+  // Unset includes default to true, as in the real API: only an explicit false leaves a part out.
+  const wantsDb = db ?? true;
+  const wantsFiles = files ?? true;
+  if (wantsDb && wantsFiles) return "full";
+  if (wantsDb) return "database_only";
+  if (wantsFiles) return "files_only";
+  if (config === true) return "config_only";
+  throw new AppError("BAD_REQUEST", "Nothing to back up: set at least one of includes_database, includes_files or includes_config to true.");
+}
+
+/**
+ * Applies the type's rules: database_only, files_only and config_only fix what they hold,
+ * full and incremental hold database and files unless told otherwise. A request that
+ * contradicts its type is refused, never silently "corrected".
  */
 export function resolvePlan(input: CreateBackupInput): BackupPlan {
-  const type = input.backup_type;
+  const type = input.backup_type ?? typeFromIncludes(input);
   const wants = (value: boolean | undefined, fallback: boolean) => value ?? fallback;
   if (type === "database_only") {
     if (input.includes_files === true) {
@@ -73,6 +91,15 @@ export function resolvePlan(input: CreateBackupInput): BackupPlan {
       throw new AppError("BAD_REQUEST", "A files_only backup cannot include the database: set includes_database to false or choose full.");
     }
     return { type, includesDatabase: false, includesFiles: true, includesConfig: wants(input.includes_config, false) };
+  }
+  if (type === "config_only") {
+    if (input.includes_database === true || input.includes_files === true || input.includes_config === false) {
+      throw new AppError(
+        "BAD_REQUEST",
+        "A config_only backup holds the config folder alone: leave includes_database and includes_files unset (or false) and includes_config true.",
+      );
+    }
+    return { type, includesDatabase: false, includesFiles: false, includesConfig: true };
   }
   if (type === "incremental" && input.includes_files === false) {
     throw new AppError("BAD_REQUEST", "An incremental backup is a backup of changed files: includes_files cannot be false.");
@@ -104,7 +131,7 @@ function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | nul
     .where(and(eq(backups.status, "completed"), eq(backups.includesFiles, true), inArray(backups.backupType, ["full", "files_only", "incremental"])))
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .all();
-  return candidates.find((row) => fs.existsSync(archivePath(config, row.filename))) ?? null;
+  return candidates.find((row) => fs.existsSync(archivePath(config, row))) ?? null;
 }
 
 function describeBytes(bytes: number): string {
@@ -155,6 +182,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
   if (!opts.heldLock) await startupRecoveryDone();
   try {
     const plan = resolvePlan(input);
+    const archiveDir = await resolveBackupDestination(config, input.backup_path);
     if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
     const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
     if (plan.type === "incremental" && !parent) plan.type = "full";
@@ -173,7 +201,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     const dbBytes = plan.includesDatabase ? databaseBytes(config.databasePath) : 0;
     const fileBytes = treePlan.bytes;
     const needed = Math.ceil((dbBytes * 2 + fileBytes) * 1.05) + 8 * 1024 * 1024;
-    const available = await (opts.freeSpace ?? freeBytes)(config.backupPath);
+    const available = await (opts.freeSpace ?? freeBytes)(path.join(config.backupPath, archiveDir));
     if (available < needed) {
       throw new AppError(
         "INSUFFICIENT_SPACE",
@@ -184,12 +212,13 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     }
 
     const now = new Date();
-    const filename = uniqueArchiveName(db, config, now);
+    const filename = uniqueArchiveName(db, config, now, archiveDir);
     const row = db
       .insert(backups)
       .values({
         filename,
-        filepath: archivePath(config, filename),
+        filepath: archivePath(config, { filename, archiveDir }),
+        archiveDir,
         backupType: plan.type,
         status: "in_progress",
         origin: opts.origin ?? "manual",
@@ -259,22 +288,28 @@ interface JobOptions extends CreateBackupOptions {
   ownsLock: boolean;
 }
 
-/** Human text for why a backup failed; internal details stay in the server log. */
-function failureMessage(err: unknown, signal: AbortSignal): string {
-  if (signal.aborted) return typeof signal.reason === "string" ? signal.reason : "Cancelled.";
+/** Why a backup failed, as an error code and a text for the admin; internal details stay in the server log. */
+function describeFailure(err: unknown, signal: AbortSignal): { code: AppErrorCode; message: string } {
+  if (signal.aborted) return { code: "BACKUP_CANCELLED", message: typeof signal.reason === "string" ? signal.reason : "Cancelled." };
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === "ENOSPC") return "The backup volume ran out of space while writing the archive. Delete old backups or free space, then try again.";
-  if (code === "EACCES" || code === "EPERM") {
-    return `Permission denied: ${(err as NodeJS.ErrnoException).path ?? "a file"} could not be read or written. Check the folder permissions.`;
+  if (code === "ENOSPC") {
+    return {
+      code: "INSUFFICIENT_SPACE",
+      message: "The backup volume ran out of space while writing the archive. Delete old backups or free space, then try again.",
+    };
   }
-  if (err instanceof AppError) return err.message;
-  if (err instanceof Error && err.message) return err.message;
-  return "The backup failed for an unknown reason. Check the server log.";
+  if (code === "EACCES" || code === "EPERM") {
+    const file = (err as NodeJS.ErrnoException).path ?? "a file";
+    return { code: "BACKUP_FAILED", message: `Permission denied: ${file} could not be read or written. Check the folder permissions.` };
+  }
+  if (err instanceof AppError) return { code: err.code, message: err.message };
+  if (err instanceof Error && err.message) return { code: "BACKUP_FAILED", message: err.message };
+  return { code: "BACKUP_FAILED", message: "The backup failed for an unknown reason. Check the server log." };
 }
 
 async function runBackupJob(job: JobOptions): Promise<void> {
   const { db, config, actor, row, plan, progress, signal } = job;
-  const tmp = partialPath(config, row.filename);
+  const tmp = partialPath(config, row);
   const staging = stagingPath(config, row.id);
   try {
     let database: { snapshotPath: string } | undefined;
@@ -312,7 +347,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
     signal.throwIfAborted();
     progress.phase = "finalizing";
     await durableRename(manifestCopy + PARTIAL_SUFFIX, manifestCopy);
-    await linkIntoPlace(tmp, archivePath(config, row.filename));
+    await linkIntoPlace(tmp, archivePath(config, row));
     db.update(backups)
       .set({
         status: "completed",
@@ -342,11 +377,11 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       },
     });
   } catch (err) {
-    const message = failureMessage(err, signal);
+    const { code, message } = describeFailure(err, signal);
     if (!signal.aborted && !(err instanceof AppError)) console.error(`[backup] backup ${row.id} failed:`, err);
-    await removeBackupFiles(config, row.filename).catch(() => undefined);
+    await removeBackupFiles(config, row).catch(() => undefined);
     try {
-      db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: message }).where(eq(backups.id, row.id)).run();
+      db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: message, errorCode: code }).where(eq(backups.id, row.id)).run();
     } catch (dbErr) {
       console.error(`[backup] could not mark backup ${row.id} failed:`, dbErr);
     }
@@ -388,7 +423,7 @@ function reconcileOrphans(db: AppDatabase, config: AppConfig, rows: Backup[]): B
   const orphans = rows.filter((r) => r.status === "in_progress" && !getJob(r.id));
   if (!orphans.length || readLiveLock(config.backupPath)) return rows;
   for (const row of orphans) {
-    db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: INTERRUPTED_MESSAGE }).where(eq(backups.id, row.id)).run();
+    db.update(backups).set({ status: "failed", completedAt: new Date(), errorMessage: INTERRUPTED_MESSAGE, errorCode: "BACKUP_FAILED" }).where(eq(backups.id, row.id)).run();
   }
   return listBackupRows(db);
 }
@@ -452,7 +487,7 @@ export async function deleteBackup(opts: BackupServiceContext & { id: number }):
     }
     // Row first: a crash in between leaves an archive without a row, never a row without an archive.
     db.delete(backups).where(eq(backups.id, id)).run();
-    await removeBackupFiles(config, row.filename);
+    await removeBackupFiles(config, row);
     recordAudit(db, {
       action: "backup.delete",
       actor,
@@ -483,7 +518,7 @@ export async function openBackupDownload(opts: { db: AppDatabase; config: AppCon
   if (row.status !== "completed") {
     throw new AppError("CONFLICT", `Backup ${opts.id} is ${row.status.replace("_", " ")}; only completed backups can be downloaded.`);
   }
-  const file = archivePath(opts.config, row.filename);
+  const file = archivePath(opts.config, row);
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(file);

@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { formatBytes, formatDuration, pluralize } from "@/app/_components/format";
+import { formatBytes, formatDuration, pluralize } from "@/lib/format";
 import { BACKUP_TYPES, type BackupType } from "@/db/schema";
 import { toProgressRecord, type BackupRecord } from "../backup/contract";
 import { importBackup, verifyBackup } from "../backup/import";

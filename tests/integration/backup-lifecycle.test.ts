@@ -134,7 +134,7 @@ describe("cancelling", () => {
     await waitForBackup(started.id);
     const row = await app.caller(app.admin).backup.get({ id: started.id });
     expect(row).toMatchObject({ status: "failed", error_message: "Cancelled by admin." });
-    expect(fs.existsSync(partialPath(app.config, started.filename))).toBe(false);
+    expect(fs.existsSync(partialPath(app.config, started))).toBe(false);
     expect(archives(app)).toEqual([]);
   });
 
@@ -157,7 +157,7 @@ describe("crash recovery", () => {
       .values({ filename: "backup_20260101_000000.tar.gz", filepath: "x", backupType: "full", includesDatabase: true, includesFiles: true, includesConfig: false })
       .returning()
       .get();
-    fs.writeFileSync(partialPath(app.config, row.filename), "half");
+    fs.writeFileSync(partialPath(app.config, row), "half");
     fs.mkdirSync(path.join(app.config.backupPath, `.staging-${row.id}`));
     expect(await recoverInterruptedBackups(app.db, app.config)).toEqual([row.id]);
     const after = app.db.select().from(backups).where(eq(backups.id, row.id)).get();

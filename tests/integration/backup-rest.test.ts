@@ -172,14 +172,32 @@ describe("REST /api/backups", () => {
       expect(Object.keys(body).filter((k) => /[A-Z]/.test(k))).toEqual([]);
     });
 
-    it("answers 201 at once with an in-progress record when not asked to wait", async () => {
+    it("answers 201 with the finished backup and its Location when the body does not say wait", async () => {
       const res = await post({ backup_type: "full" });
       expect(res.status).toBe(201);
       const body = (await res.json()) as BackupRecord;
+      expect(body.status).toBe("completed");
+      expect(res.headers.get("location")).toBe(`/api/backups/${body.id}`);
+    });
+
+    it("answers 202 at once with an in-progress record and its Location to Prefer: respond-async", async () => {
+      const res = await post({ backup_type: "full" }, { headers: { prefer: "wait=5, respond-async" } });
+      expect(res.status).toBe(202);
+      expect(res.headers.get("preference-applied")).toBe("respond-async");
+      const body = (await res.json()) as BackupRecord;
       expect(body.status).toBe("in_progress");
       expect(body.progress).not.toBeNull();
+      expect(res.headers.get("location")).toBe(`/api/backups/${body.id}`);
       await waitForBackup(body.id);
       expect(rows()[0]?.status).toBe("completed");
+    });
+
+    it("answers 202 at once to wait: false", async () => {
+      const res = await post({ backup_type: "full", wait: false });
+      expect(res.status).toBe(202);
+      const body = (await res.json()) as BackupRecord;
+      expect(body.status).toBe("in_progress");
+      await waitForBackup(body.id);
     });
 
     it("answers 400 to a body that is not JSON", async () => {

@@ -15,6 +15,7 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     id,
     filename: `backup_2026_${id}.tar.gz`,
     filepath: "",
+    archiveDir: "",
     sizeBytes: 1,
     backupType: "full",
     status: "completed",
@@ -33,6 +34,9 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     verifiedAt: null,
     verifyStatus: null,
     verifyError: null,
+    fileList: true,
+    foreignDatabase: false,
+    errorCode: null,
     ...extra,
   };
 }

@@ -13,6 +13,7 @@ import {
   restoreInput,
   restoreOutcomeSchema,
   restoreProgressSchema,
+  restorePartsFor,
   toBackupRecord,
   toProgressRecord,
 } from "../../backup/contract";
@@ -127,7 +128,7 @@ export const backupRouter = createTRPCRouter({
         config: getConfig(),
         actor: ctx.actor,
         backupId: input.backup_id,
-        parts: { database: input.restore_database, files: input.restore_files, config: input.restore_config },
+        parts: restorePartsFor(getBackupRow(ctx.db, input.backup_id), input),
         confirm: input.confirm,
       }),
     ),

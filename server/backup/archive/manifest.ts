@@ -5,6 +5,7 @@
  * read into the archive. Serialised with one entry per line, the totals before the (long)
  * entry list, so that it stays readable and can be written and read as a stream.
  */
+import { BACKUP_TYPES } from "@/db/schema";
 import { ArchiveError } from "./errors";
 import { ItemCursor } from "./item-cursor";
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type BackupManifest, type ManifestFileEntry } from "./types";
@@ -212,7 +213,7 @@ export function parseManifest(text: string, source = "the archive"): BackupManif
   };
   need(typeof data.app_version === "string", "app_version");
   need(Number.isInteger(data.migration_level), "migration_level");
-  need(["full", "incremental", "database_only", "files_only"].includes(data.backup_type as string), "backup_type");
+  need((BACKUP_TYPES as readonly string[]).includes(data.backup_type as string), "backup_type");
   need(
     data.parent === null ||
       (isObject(data.parent) && Number.isInteger(data.parent.id) && typeof data.parent.filename === "string"),

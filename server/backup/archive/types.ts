@@ -2,6 +2,7 @@
  * The shapes the archive engine shares with its callers: what a scan finds, what a
  * manifest lists, what the writer is asked to do and what it reports back. No logic here.
  */
+import type { BackupType } from "@/db/schema";
 
 export const MANIFEST_FORMAT = "baluhost-backup";
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -51,7 +52,7 @@ export interface ManifestFileEntry {
   in_archive: boolean;
 }
 
-export type BackupType = "full" | "incremental" | "database_only" | "files_only";
+export type { BackupType };
 
 export interface BackupManifest {
   format: typeof MANIFEST_FORMAT;

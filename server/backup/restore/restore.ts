@@ -89,7 +89,7 @@ export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup)
     if (current.status !== "completed") {
       throw new AppError("CONFLICT", `Backup ${current.id} is ${current.status.replace("_", " ")}; only completed backups can be restored.`);
     }
-    if (!fs.existsSync(archivePath(config, current.filename))) {
+    if (!fs.existsSync(archivePath(config, current))) {
       throw new AppError(
         "BACKUP_NOT_FOUND",
         current.id === target.id
@@ -241,7 +241,7 @@ async function stageChain(opts: {
       const bytesBefore = progress.bytesDone;
       const pass = needed ? await needed.pass() : null;
       const result = await extractArchive({
-        archivePath: archivePath(config, backup.filename),
+        archivePath: archivePath(config, backup),
         destinations: index === 0 ? destinations : { files: destinations.files, config: destinations.config },
         wanted: pass ? pass.wanted : (p) => isRequestedPart(p, parts),
         limits: { maxTotalBytes: opts.maxTotalBytes },

@@ -8,7 +8,7 @@ import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Callout } from "@/app/_components/callout";
-import { pluralize } from "@/app/_components/format";
+import { pluralize } from "@/lib/format";
 import { Card } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
 import { getDb } from "@/db/client";

@@ -11,7 +11,7 @@ import { Button } from "@/app/_components/button";
 import { DateTime } from "@/app/_components/date-time";
 import { EmptyState } from "@/app/_components/empty-state";
 import { SelectField, TextField } from "@/app/_components/field";
-import { formatBytes, formatCount } from "@/app/_components/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { PagedList } from "@/app/_components/paged-list";

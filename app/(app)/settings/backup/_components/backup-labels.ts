@@ -17,6 +17,7 @@ export const TYPE_LABELS: Record<BackupType, string> = {
   incremental: "Incremental",
   database_only: "Database only",
   files_only: "Files only",
+  config_only: "Config only",
 };
 
 /** The create dialog's choices, with the one line that explains each. */
@@ -30,6 +31,7 @@ export const TYPE_CHOICES: Array<{ value: BackupType; label: string; description
   },
   { value: "database_only", label: "Database only", description: "Users, API tokens and settings, without the files." },
   { value: "files_only", label: "Files only", description: "Every file in storage, without the database." },
+  { value: "config_only", label: "Config only", description: "The config folder alone: small, for keeping settings before a change." },
 ];
 
 export const ORIGIN_LABELS: Record<BackupOrigin, { label: string; tone: BadgeTone; title: string }> = {

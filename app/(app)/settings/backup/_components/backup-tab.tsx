@@ -11,7 +11,7 @@ import { Callout } from "@/app/_components/callout";
 import { RelativeTime } from "@/app/_components/date-time";
 import { ConfirmDialog } from "@/app/_components/dialog";
 import { EmptyState } from "@/app/_components/empty-state";
-import { formatBytes, formatCount } from "@/app/_components/format";
+import { formatBytes, formatCount } from "@/lib/format";
 import { ArchiveIcon, UploadIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { QueryError } from "@/app/_components/query-error";

@@ -9,7 +9,7 @@ import { useState } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
-import { formatBytes, formatCount, formatDuration } from "@/app/_components/format";
+import { formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { DownloadIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {

@@ -11,7 +11,7 @@ import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { Dialog } from "@/app/_components/dialog";
 import { TextField } from "@/app/_components/field";
-import { formatBytes, formatDate, formatDuration } from "@/app/_components/format";
+import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { DatabaseIcon, FolderIcon, RefreshIcon, RotateCcwIcon, SettingsIcon } from "@/app/_components/icons";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";

@@ -10,7 +10,7 @@ import { Badge } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { TextField } from "@/app/_components/field";
-import { pluralize } from "@/app/_components/format";
+import { pluralize } from "@/lib/format";
 import { Card } from "@/app/_components/layout-parts";
 import { toast } from "@/app/_components/toaster";
 import { trpc } from "@/app/_trpc/client";

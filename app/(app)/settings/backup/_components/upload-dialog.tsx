@@ -10,7 +10,7 @@ import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { cx } from "@/app/_components/class-names";
 import { Dialog } from "@/app/_components/dialog";
-import { formatBytes } from "@/app/_components/format";
+import { formatBytes } from "@/lib/format";
 import { UploadIcon } from "@/app/_components/icons";
 import { TYPE_LABELS, type BackupRecord } from "./backup-labels";
 import styles from "./backup.module.css";

@@ -1,5 +1,6 @@
 /** REST: POST /api/backups/{id}/restore with the spec's body; 400 without confirm: true. */
-import { backupIdSchema, restoreInput } from "@/server/backup/contract";
+import { getBackupRow } from "@/server/backup/catalog";
+import { backupIdSchema, restoreInput, restorePartsFor } from "@/server/backup/contract";
 import { restoreBackup } from "@/server/backup/restore/restore";
 import { getConfig } from "@/server/config";
 import { AppError } from "@/server/errors";
@@ -21,7 +22,7 @@ export const POST = adminRoute<{ id: string }>(async ({ req, db, actor, params }
     config: getConfig(),
     actor,
     backupId: id,
-    parts: { database: input.restore_database, files: input.restore_files, config: input.restore_config },
+    parts: restorePartsFor(getBackupRow(db, id), input),
     confirm: input.confirm,
   });
   return Response.json(outcome);

@@ -5,7 +5,7 @@
  * Dates are formatted in the runtime's locale and time zone. On the server that is the
  * server's zone, not the visitor's; a client component rendered on the server would then
  * hydrate with a different text. To show a time in a client component, use <DateTime> from
- * ./date-time, which renders a zone-neutral text on the server and the local one after
+ * app/_components/date-time, which renders a zone-neutral text on the server and the local one after
  * hydration.
  */
 

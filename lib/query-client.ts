@@ -1,6 +1,6 @@
 /**
  * The one QueryClient factory, used on both sides: the browser keeps one client for the
- * whole visit; the server makes one per request (see server/api/server-caller.ts) to
+ * whole visit; the server makes one per request (see server/api/server-caller.ts; app/_trpc/provider.tsx is the browser side) to
  * prefetch data that <HydrateClient> hands to the browser. The API speaks plain JSON
  * (dates as ISO strings), so no transformer is configured anywhere.
  */
