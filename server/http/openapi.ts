@@ -30,6 +30,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: "Archive larger than the upload limit",
   415: "Wrong Content-Type",
   416: "Range not satisfiable",
+  500: "The backup started but failed (the message says why)",
   422: "The archive is invalid, damaged, or from a newer version",
   507: "Not enough free space",
 };
@@ -58,8 +59,19 @@ export function buildOpenApiDocument() {
         get: { summary: "List backups", responses: { 200: { description: "Backups, newest first", content: json("BackupList") }, ...errors(401, 403) } },
         post: {
           summary: "Create a backup",
+          description:
+            "Answers when the backup has finished (201, status completed, Location of the backup). A backup that fails answers with " +
+            "its error, `error.backup_id` and `error.backup` (the failed record). With `Prefer: respond-async` or `\"wait\": false` " +
+            "it answers at once: 202, Location, the backup in_progress (poll GET /api/backups/{id} for progress). Without " +
+            "backup_type the type follows the includes (database+files: full, one of them: database_only / files_only, config " +
+            "alone: config_only). backup_path: empty, the backup folder, or a folder inside it (absolute or relative to it).",
+          parameters: [{ name: "Prefer", in: "header", required: false, schema: { type: "string", example: "respond-async" } }],
           requestBody: { required: true, content: json("CreateBackup") },
-          responses: { 201: { description: "Created (in_progress, or finished with wait: true)", content: json("Backup") }, ...errors(400, 401, 403, 409, 415, 507) },
+          responses: {
+            201: { description: "The finished backup", content: json("Backup") },
+            202: { description: "Started (Prefer: respond-async or wait: false); in_progress", content: json("Backup") },
+            ...errors(400, 401, 403, 409, 415, 500, 507),
+          },
         },
       },
       "/api/backups/{id}": {

@@ -53,7 +53,8 @@ export function CreateBackupDialog({
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    create.mutate({ backup_type: type, includes_config: includeConfig });
+    // A config-only backup is the config folder: the checkbox does not apply to it.
+    create.mutate(type === "config_only" ? { backup_type: type } : { backup_type: type, includes_config: includeConfig });
   };
 
   return (
@@ -108,13 +109,15 @@ export function CreateBackupDialog({
           )
         ) : null}
 
-        <label className={styles.checkbox}>
-          <input type="checkbox" checked={includeConfig} onChange={(e) => setIncludeConfig(e.target.checked)} />
-          <span className={styles.choiceText}>
-            <span className={styles.choiceLabel}>Include config folder</span>
-            <span className={styles.choiceDescription}>The server&apos;s configuration files, next to the data.</span>
-          </span>
-        </label>
+        {type === "config_only" ? null : (
+          <label className={styles.checkbox}>
+            <input type="checkbox" checked={includeConfig} onChange={(e) => setIncludeConfig(e.target.checked)} />
+            <span className={styles.choiceText}>
+              <span className={styles.choiceLabel}>Include config folder</span>
+              <span className={styles.choiceDescription}>The server&apos;s configuration files, next to the data.</span>
+            </span>
+          </label>
+        )}
 
         {create.error ? (
           <Callout tone="danger" title="The backup was not started">

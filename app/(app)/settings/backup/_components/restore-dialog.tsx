@@ -64,7 +64,7 @@ function describeStep(step: string): { label: string; measured: boolean } {
 }
 
 function defaultParts(backup: BackupRecord): Record<Part, boolean> {
-  return { database: backup.includes_database, files: backup.includes_files, config: false };
+  return { database: backup.includes_database, files: backup.includes_files, config: backup.backup_type === "config_only" };
 }
 
 /** Mount with a `key` per backup, so each opening starts from the defaults. */
