@@ -3,5 +3,8 @@ export async function register() {
   if (process.env.NEXT_RUNTIME === "nodejs") {
     const { ensureStarted } = await import("./server/startup");
     ensureStarted({ announceAdminPassword: true });
+    // Only the web server deletes old backups on a timer (the CLI never does outside backup work).
+    const { startRetentionTimer } = await import("./server/backup/schedule/retention-timer");
+    startRetentionTimer();
   }
 }

@@ -113,6 +113,13 @@ export const backups = sqliteTable(
     fileList: integer("file_list", { mode: "boolean" }).notNull().default(true),
     /** The archive's database is another application's (no BaluHost migration history): it cannot be restored as ours. */
     foreignDatabase: integer("foreign_database", { mode: "boolean" }).notNull().default(false),
+    /** Pinned by an admin: retention never removes it (nor the backups its chain needs). */
+    isProtected: integer("protected", { mode: "boolean" }).notNull().default(false),
+    /**
+     * When an uploaded or imported archive arrived here; its created_at is the time the
+     * archive itself was made. Retention counts a backup's age from its arrival.
+     */
+    importedAt: integer("imported_at", { mode: "timestamp_ms" }),
   },
   (t) => [index("backups_created_idx").on(t.createdAt), index("backups_status_idx").on(t.status)],
 );

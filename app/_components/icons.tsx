@@ -317,3 +317,11 @@ export const StopIcon = makeIcon(
     <rect x="9" y="9" width="6" height="6" rx="1" />
   </>,
 );
+
+export const PinIcon = makeIcon(
+  "Pin",
+  <>
+    <path d="M12 17v5" />
+    <path d="M9 10.76a2 2 0 0 1-1.11 1.79l-1.78.9A2 2 0 0 0 5 15.24V16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-.76a2 2 0 0 0-1.11-1.79l-1.78-.9A2 2 0 0 1 15 10.76V7a1 1 0 0 1 1-1 2 2 0 0 0 0-4H8a2 2 0 0 0 0 4 1 1 0 0 1 1 1z" />
+  </>,
+);

@@ -119,6 +119,22 @@ export function getBackupRow(db: AppDatabase, id: number): Backup {
   return row;
 }
 
+/**
+ * A short text that changes whenever the catalog does: a row added or removed, a state,
+ * verification or pin changing. One aggregate query, cheap enough to poll every second or two.
+ */
+export function catalogVersion(db: AppDatabase): string {
+  const row = db.$client
+    .prepare(
+      `SELECT count(*) AS n, coalesce(max(id), 0) AS top, coalesce(sum(status = 'in_progress'), 0) AS running,
+              coalesce(max(completed_at), 0) AS done, coalesce(max(verified_at), 0) AS checked,
+              coalesce(sum(protected * id), 0) AS pins, coalesce(sum(status = 'failed'), 0) AS failed
+         FROM backups`,
+    )
+    .get() as Record<string, number>;
+  return [row.n, row.top, row.running, row.done, row.checked, row.pins, row.failed].join(".");
+}
+
 export function listBackupRows(db: AppDatabase): Backup[] {
   return db.select().from(backups).orderBy(desc(backups.createdAt), desc(backups.id)).all();
 }

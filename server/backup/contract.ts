@@ -72,6 +72,16 @@ export const backupRecordSchema = z.object({
   verify_error: z.string().nullable(),
   /** False for archives without a list of every file (real BaluHost archives): a restore adds and replaces, it cannot delete. */
   has_file_list: z.boolean(),
+  /** Pinned by an admin: retention never removes it. */
+  protected: z.boolean(),
+  /** Its last verification failed: not offered as a parent for incrementals, restore warns. */
+  damaged: z.boolean(),
+  /** The error code of a failure (BACKUP_CANCELLED for a cancelled backup, see server/errors.ts). */
+  error_code: z.string().nullable(),
+  /** Uploaded or imported backups: when the archive arrived here (created_at is when it was made). */
+  uploaded_at: z.string().nullable(),
+  /** How long making it took, for backups made here. */
+  duration_ms: z.number().nullable(),
   /** False when the archive's database is another application's: restore files and config only. */
   database_restorable: z.boolean(),
   progress: progressSchema.nullable(),
@@ -131,6 +141,11 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     verify_status: row.verifyStatus,
     verify_error: row.verifyError,
     has_file_list: row.fileList,
+    protected: row.isProtected,
+    damaged: row.verifyStatus === "failed",
+    error_code: row.errorCode,
+    uploaded_at: row.importedAt?.toISOString() ?? null,
+    duration_ms: row.completedAt && !row.importedAt ? Math.max(0, row.completedAt.getTime() - row.createdAt.getTime()) : null,
     database_restorable: row.includesDatabase && !row.foreignDatabase,
     progress: row.status === "in_progress" ? toProgressRecord(progress) : null,
   };

@@ -5,6 +5,7 @@
  * owner is gone (kill -9, power loss) is stale and is taken over: checking the start time
  * too means a recycled pid does not keep a dead lock alive.
  */
+import { formatDuration } from "@/lib/format";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -108,8 +109,10 @@ export function acquireOperationLock(backupDir: string, operation: OperationKind
     const holder = readLock(backupDir);
     if (holder && holder.pid > 0 && isAlive(holder)) {
       const code = holder.operation === "restore" ? "RESTORE_IN_PROGRESS" : "OPERATION_IN_PROGRESS";
-      throw new AppError(code, `${OPERATION_IN_PROGRESS_MESSAGE} (running: ${holder.subject}, since ${holder.startedAt})`, {
-        details: { operation: holder.operation, subject: holder.subject },
+      // "started 2 min ago", not a timestamp: the server cannot know the reader's time zone.
+      const age = formatDuration(Math.max(0, Date.now() - Date.parse(holder.startedAt)));
+      throw new AppError(code, `${OPERATION_IN_PROGRESS_MESSAGE} (running: ${holder.subject}, started ${age} ago)`, {
+        details: { operation: holder.operation, subject: holder.subject, started_at: holder.startedAt },
       });
     }
     if (holder) takeOverStaleLock(file, holder.token, info.token);

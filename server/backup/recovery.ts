@@ -12,7 +12,7 @@ import type { AppConfig } from "../config";
 import { removeBackupFiles } from "./catalog";
 import { acquireOperationLock, clearStaleLock, readLiveLock, type HeldLock } from "./lock";
 import { runningJobs } from "./progress";
-import { applyRetention, sweepStrayFiles } from "./retention";
+import { sweepStrayFiles } from "./retention";
 
 export const INTERRUPTED_MESSAGE =
   "Interrupted: the process running this backup stopped before it finished (crash, restart or kill). Start a new backup.";
@@ -45,9 +45,11 @@ export async function recoverInterruptedBackups(
 }
 
 /**
- * Start-up work of the backup system: recover, then apply retention. It holds the
- * operation lock meanwhile, so a backup requested in the first moments after start-up
- * cannot have its fresh temporary files swept as leftovers (it gets a 409 instead).
+ * Start-up work of the backup system: recover interrupted backups and sweep temporary
+ * files. It holds the operation lock meanwhile, so a backup requested in the first moments
+ * after start-up cannot have its fresh temporary files swept as leftovers (it waits).
+ * Retention is not applied here: every process starts up (a CLI `user create` too), and
+ * deleting backups is only for backup work and the web server's timer.
  */
 export function startBackupSystem(db: AppDatabase, config: AppConfig): Promise<void> {
   holder.__baluhostRecovery = runStartupRecovery(db, config);
@@ -71,7 +73,6 @@ async function runStartupRecovery(db: AppDatabase, config: AppConfig): Promise<v
   }
   try {
     await recoverInterruptedBackups(db, config, { lockHeld: true });
-    await applyRetention({ db, config, sweep: false });
   } finally {
     lock.release();
   }

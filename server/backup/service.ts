@@ -16,6 +16,7 @@ import { backups, type Backup, type BackupOrigin, type BackupType } from "@/db/s
 import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError, type AppErrorCode } from "../errors";
+import { formatBytes } from "@/lib/format";
 import { appVersion } from "../version";
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, writeBackupArchive, type BackupManifest } from "./archive";
 import {
@@ -121,28 +122,25 @@ export function resolvePlan(input: CreateBackupInput): BackupPlan {
 
 /**
  * The backup an incremental builds on: the newest completed backup holding the complete
- * file list (full, files_only or incremental) whose archive is still on disk. None means
- * the incremental starts as a full backup (documented in the README).
+ * file list (full, files_only or incremental, with our manifest) whose archive is still on
+ * disk and whose last verification did not fail (a damaged parent would make every later
+ * incremental unrestorable). None means the incremental starts as a full backup.
  */
 function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | null {
   const candidates = db
     .select()
     .from(backups)
-    .where(and(eq(backups.status, "completed"), eq(backups.includesFiles, true), inArray(backups.backupType, ["full", "files_only", "incremental"])))
+    .where(
+      and(
+        eq(backups.status, "completed"),
+        eq(backups.includesFiles, true),
+        eq(backups.fileList, true),
+        inArray(backups.backupType, ["full", "files_only", "incremental"]),
+      ),
+    )
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .all();
-  return candidates.find((row) => fs.existsSync(archivePath(config, row))) ?? null;
-}
-
-function describeBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  return candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
 }
 
 function databaseBytes(file: string): number {
@@ -205,8 +203,8 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     if (available < needed) {
       throw new AppError(
         "INSUFFICIENT_SPACE",
-        `Not enough free space on the backup volume: this backup needs about ${describeBytes(needed)}, ` +
-          `${describeBytes(available)} is free. Delete old backups or free space, then try again.`,
+        `Not enough free space on the backup volume: this backup needs about ${formatBytes(needed)}, ` +
+          `${formatBytes(available)} is free. Delete old backups or free space, then try again.`,
         { details: { needed_bytes: needed, available_bytes: available } },
       );
     }
@@ -452,13 +450,13 @@ export function cancelBackup(opts: BackupServiceContext & { id: number }): Backu
   const { db, actor, id } = opts;
   const row = getBackupRow(db, id);
   if (row.status !== "in_progress") {
-    throw new AppError("CONFLICT", `Backup ${id} is not running (it is ${row.status}); there is nothing to cancel.`);
+    throw new AppError("CONFLICT", `${row.filename} is not running (it is ${row.status.replace("_", " ")}); there is nothing to cancel.`);
   }
   const job = getJob(id);
   if (!job) {
     throw new AppError(
       "CONFLICT",
-      `Backup ${id} is running in another process (such as the command line); cancel it there.`,
+      `${row.filename} is being made by another process (such as the command line); cancel it there.`,
     );
   }
   job.controller.abort(`Cancelled by ${actor.username}.`);
@@ -472,17 +470,17 @@ export async function deleteBackup(opts: BackupServiceContext & { id: number }):
   try {
     const row = getBackupRow(db, id);
     if (row.status === "in_progress") {
-      throw new AppError("CONFLICT", `Backup ${id} is still running. Cancel it first, or wait for it to finish.`);
+      throw new AppError("CONFLICT", `${row.filename} is still being made. Cancel it first, or wait for it to finish.`);
     }
     // Under the lock: a starting incremental may have chosen this backup as its parent before
     // its own row exists, and a restore may be reading it.
-    lock = acquireOperationLock(config.backupPath, "maintenance", `deleting backup ${id}`);
+    lock = acquireOperationLock(config.backupPath, "maintenance", `deleting ${row.filename}`);
     const dependents = dependentsOf(db, id);
     if (dependents.length) {
       throw new AppError(
         "CONFLICT",
-        `Backup ${id} is the base of incremental backup${dependents.length > 1 ? "s" : ""} ` +
-          `${dependents.map((d) => d.id).join(", ")}, which cannot be restored without it. Delete those first.`,
+        `${row.filename} is the base of the incremental backup${dependents.length > 1 ? "s" : ""} ` +
+          `${dependents.map((d) => d.filename).join(", ")}, which cannot be restored without it. Delete ${dependents.length > 1 ? "those" : "that one"} first.`,
       );
     }
     // Row first: a crash in between leaves an archive without a row, never a row without an archive.
@@ -516,7 +514,7 @@ export interface DownloadableBackup {
 export async function openBackupDownload(opts: { db: AppDatabase; config: AppConfig; id: number }): Promise<DownloadableBackup> {
   const row = getBackupRow(opts.db, opts.id);
   if (row.status !== "completed") {
-    throw new AppError("CONFLICT", `Backup ${opts.id} is ${row.status.replace("_", " ")}; only completed backups can be downloaded.`);
+    throw new AppError("CONFLICT", `${row.filename} is ${row.status.replace("_", " ")}; only completed backups can be downloaded.`);
   }
   const file = archivePath(opts.config, row);
   let stat: fs.Stats;
@@ -525,9 +523,27 @@ export async function openBackupDownload(opts: { db: AppDatabase; config: AppCon
   } catch {
     throw new AppError(
       "BACKUP_NOT_FOUND",
-      `The archive of backup ${opts.id} (${row.filename}) is missing from the backup folder. It may have been removed by hand.`,
+      `The archive ${row.filename} is missing from the backup folder. It may have been removed by hand.`,
     );
   }
   const etag = row.sha256 ? `"${row.sha256}"` : `"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
   return { path: file, filename: row.filename, size: stat.size, mtime: stat.mtime, etag };
+}
+
+/** Pins a backup so retention never removes it, or unpins it. */
+export function setBackupProtected(opts: { db: AppDatabase; actor: Actor; id: number; protect: boolean }): BackupRecord {
+  const { db, actor, id, protect } = opts;
+  const row = getBackupRow(db, id);
+  if (protect && row.status !== "completed") {
+    throw new AppError("CONFLICT", `${row.filename} is ${row.status.replace("_", " ")}; only completed backups can be protected.`);
+  }
+  const updated = db.update(backups).set({ isProtected: protect }).where(eq(backups.id, id)).returning().get();
+  recordAudit(db, {
+    action: protect ? "backup.protect" : "backup.unprotect",
+    actor,
+    resource: `backup:${id}`,
+    success: true,
+    details: { filename: row.filename },
+  });
+  return toBackupRecord(updated, progressOf(id));
 }

@@ -319,7 +319,7 @@ describe("REST /api/backups", () => {
       const row = insertRow("in_progress");
       const res = await deleteBackupRoute(restRequest(`/api/backups/${row.id}`, { method: "DELETE", token: adminToken }), idSegment(row.id));
       expect(res.status).toBe(409);
-      expect((await errorOf(res)).message).toMatch(/still running/);
+      expect((await errorOf(res)).message).toMatch(/still being made/);
       expect(rows()).toHaveLength(1);
     });
 

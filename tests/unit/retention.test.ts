@@ -37,6 +37,8 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     fileList: true,
     foreignDatabase: false,
     errorCode: null,
+    isProtected: false,
+    importedAt: null,
     ...extra,
   };
 }
@@ -78,6 +80,48 @@ describe("planning retention", () => {
     const plan = planRetention(rows, { maxCount: 1, retentionDays: 30 }, NOW);
     expect(ids(plan.keep)).toEqual([1, 2]);
     expect(ids(plan.remove)).toEqual([3]);
+  });
+
+  it("keeps a protected backup whatever its age and however many are newer", () => {
+    const rows = [row(1, 400, { isProtected: true }), row(2, 3), row(3, 2), row(4, 1)];
+    expect(ids(planRetention(rows, { maxCount: 1, retentionDays: 30 }, NOW).remove)).toEqual([2, 3]);
+  });
+
+  it("keeps the chain a protected incremental needs", () => {
+    const rows = [row(1, 50), row(2, 40, { backupType: "incremental", parentId: 1, isProtected: true }), row(3, 1)];
+    expect(ids(planRetention(rows, { maxCount: 1, retentionDays: 30 }, NOW).keep)).toEqual([1, 2, 3]);
+  });
+
+  it("keeps the newest backup of each of the last N days with keep daily", () => {
+    // Two backups a day for five days; max count 1 alone would keep only the newest.
+    const rows = [1, 2, 3, 4, 5].flatMap((day) => [row(day * 10, day), row(day * 10 + 1, day - 0.25)]);
+    const plan = planRetention(rows, { maxCount: 1, retentionDays: 30, keepDaily: 3 }, NOW);
+    // Newest first: day 1 (ids 11 then 10), day 2, day 3: the newest of each day is the one made later (id x1).
+    expect(ids(plan.keep)).toEqual([11, 21, 31]);
+  });
+
+  it("keeps the newest backup of each of the last N ISO weeks and months", () => {
+    const rows = [row(1, 1), row(2, 8), row(3, 15), row(4, 40), row(5, 70), row(6, 100)];
+    const weekly = planRetention(rows, { maxCount: 1, retentionDays: 30, keepWeekly: 3 }, NOW);
+    expect(ids(weekly.keep)).toEqual([1, 2, 3]);
+    const monthly = planRetention(rows, { maxCount: 1, retentionDays: 30, keepMonthly: 4 }, NOW);
+    // 26 Nov 2026 minus 1/8/15 days is November, 40 days October, 70 September, 100 August.
+    expect(ids(monthly.keep)).toEqual([1, 4, 5, 6]);
+  });
+
+  it("counts the periods that have backups, so a pause in backups does not empty the daily set", () => {
+    const rows = [row(1, 100), row(2, 101), row(3, 102), row(4, 103)];
+    expect(ids(planRetention(rows, { maxCount: 1, retentionDays: 30, keepDaily: 3 }, NOW).keep)).toEqual([1, 2, 3]);
+  });
+
+  it("keeps the newest backup that is not damaged besides the newest one", () => {
+    const rows = [row(1, 5), row(2, 2), row(3, 1, { verifyStatus: "failed" })];
+    expect(ids(planRetention(rows, { maxCount: 1, retentionDays: 30 }, NOW).keep)).toEqual([2, 3]);
+  });
+
+  it("measures an uploaded backup's age from when it arrived, not from when the archive was made", () => {
+    const rows = [row(1, 200, { origin: "uploaded", importedAt: new Date(NOW - DAY) }), row(2, 2), row(3, 40)];
+    expect(ids(planRetention(rows, { maxCount: 10, retentionDays: 30 }, NOW).remove)).toEqual([3]);
   });
 
   it("removes failed rows only once they are past the retention period", () => {

@@ -3,6 +3,7 @@
  * returns the shared contract (server/backup/contract.ts). No logic lives here.
  */
 import { z } from "zod";
+import type { Backup } from "@/db/schema";
 import { getConfig } from "../../config";
 import {
   backupIdSchema,
@@ -26,9 +27,11 @@ import {
   getBackup,
   listBackups,
   progressOf,
+  setBackupProtected,
 } from "../../backup/service";
-import { getRetentionSettings, retentionInput, saveRetentionSettings } from "../../backup/settings";
-import { getBackupRow } from "../../backup/catalog";
+import { applyRetentionNow, previewRetention } from "../../backup/retention";
+import { getRetentionSettings, retentionInput, rulesOf, saveRetentionSettings, type RetentionSettings } from "../../backup/settings";
+import { catalogVersion, getBackupRow } from "../../backup/catalog";
 import { verifyBackup } from "../../backup/import";
 import { currentRestoreProgress } from "../../backup/restore/progress";
 import { restoreBackup } from "../../backup/restore/restore";
@@ -37,22 +40,58 @@ import { adminProcedure, createTRPCRouter } from "../trpc";
 
 const byId = z.object({ id: backupIdSchema });
 
+const sourceSchema = z.enum(["settings", "environment", "default"]);
+
 const retentionOutput = z.object({
   max_count: z.number(),
   retention_days: z.number(),
+  keep_daily: z.number(),
+  keep_weekly: z.number(),
+  keep_monthly: z.number(),
   sources: z.object({
-    max_count: z.enum(["settings", "environment", "default"]),
-    retention_days: z.enum(["settings", "environment", "default"]),
+    max_count: sourceSchema,
+    retention_days: sourceSchema,
+    keep_daily: sourceSchema,
+    keep_weekly: sourceSchema,
+    keep_monthly: sourceSchema,
   }),
 });
 
-function retentionRecord(s: ReturnType<typeof getRetentionSettings>) {
+function retentionRecord(s: RetentionSettings) {
   return {
     max_count: s.maxCount,
     retention_days: s.retentionDays,
-    sources: { max_count: s.sources.maxCount, retention_days: s.sources.retentionDays },
+    keep_daily: s.keepDaily,
+    keep_weekly: s.keepWeekly,
+    keep_monthly: s.keepMonthly,
+    sources: {
+      max_count: s.sources.maxCount,
+      retention_days: s.sources.retentionDays,
+      keep_daily: s.sources.keepDaily,
+      keep_weekly: s.sources.keepWeekly,
+      keep_monthly: s.sources.keepMonthly,
+    },
   };
 }
+
+/** A backup retention would remove, as the preview lists it. */
+const removalSchema = z.object({
+  id: z.number(),
+  filename: z.string(),
+  created_at: z.string(),
+  size_bytes: z.number(),
+  backup_type: z.string(),
+  status: z.string(),
+});
+
+const toRemoval = (r: Backup) => ({
+  id: r.id,
+  filename: r.filename,
+  created_at: r.createdAt.toISOString(),
+  size_bytes: r.sizeBytes,
+  backup_type: r.backupType,
+  status: r.status,
+});
 
 export const backupRouter = createTRPCRouter({
   /** Starts a backup; returns it in_progress at once, or finished when `wait` is true. */
@@ -82,10 +121,18 @@ export const backupRouter = createTRPCRouter({
   /** Progress of a running backup (null once it has finished); poll it while status is in_progress. */
   progress: adminProcedure
     .input(byId)
-    .output(z.object({ id: z.number(), status: z.enum(["in_progress", "completed", "failed"]), progress: progressSchema.nullable(), error_message: z.string().nullable() }))
+    .output(
+      z.object({
+        id: z.number(),
+        status: z.enum(["in_progress", "completed", "failed"]),
+        progress: progressSchema.nullable(),
+        error_message: z.string().nullable(),
+        error_code: z.string().nullable(),
+      }),
+    )
     .query(({ ctx, input }) => {
       const row = getBackupRow(ctx.db, input.id);
-      return { id: row.id, status: row.status, progress: toProgressRecord(progressOf(row.id)), error_message: row.errorMessage };
+      return { id: row.id, status: row.status, progress: toProgressRecord(progressOf(row.id)), error_message: row.errorMessage, error_code: row.errorCode };
     }),
 
   cancel: adminProcedure
@@ -100,6 +147,8 @@ export const backupRouter = createTRPCRouter({
         free_bytes: z.number().nullable(),
         running: z.object({ operation: z.string(), subject: z.string(), started_at: z.string() }).nullable(),
         retention: retentionOutput,
+        /** Changes whenever a backup is added, removed or changes state (by anyone: the CLI, another admin); the tab re-reads the list then. */
+        catalog_version: z.string(),
       }),
     )
     .query(async ({ ctx }) => {
@@ -109,6 +158,7 @@ export const backupRouter = createTRPCRouter({
         free_bytes: await freeBytes(config.backupPath).catch(() => null),
         running: lock ? { operation: lock.operation, subject: lock.subject, started_at: lock.startedAt } : null,
         retention: retentionRecord(getRetentionSettings(ctx.db, config)),
+        catalog_version: catalogVersion(ctx.db),
       };
     }),
 
@@ -149,12 +199,30 @@ export const backupRouter = createTRPCRouter({
     };
   }),
 
+  /** What the given rules would delete now: shown to the admin before saving them. */
+  previewRetention: adminProcedure
+    .input(retentionInput)
+    .output(z.object({ remove: z.array(removalSchema), freed_bytes: z.number() }))
+    .query(({ ctx, input }) => {
+      const remove = previewRetention(ctx.db, rulesOf(input));
+      return { remove: remove.map(toRemoval), freed_bytes: remove.reduce((sum, r) => sum + r.sizeBytes, 0) };
+    }),
+
+  /** Saves the rules (after the admin saw the preview) and applies them at once. */
   updateRetention: adminProcedure
     .input(retentionInput)
-    .output(retentionOutput)
-    .mutation(({ ctx, input }) => {
+    .output(retentionOutput.extend({ applied: z.boolean(), deleted: z.array(z.object({ id: z.number(), filename: z.string() })) }))
+    .mutation(async ({ ctx, input }) => {
+      const config = getConfig();
       saveRetentionSettings(ctx.db, input);
-      recordAudit(ctx.db, { action: "backup.retention_settings", actor: ctx.actor, success: true, details: input });
-      return retentionRecord(getRetentionSettings(ctx.db, getConfig()));
+      recordAudit(ctx.db, { action: "backup.retention_settings", actor: ctx.actor, success: true, details: retentionInput.parse(input) });
+      const result = await applyRetentionNow({ db: ctx.db, config, reason: `retention saved by ${ctx.actor.username}` });
+      return { ...retentionRecord(getRetentionSettings(ctx.db, config)), applied: result.applied, deleted: result.deleted };
     }),
+
+  /** Pins (protect: true) or unpins a backup; retention never removes a pinned one. */
+  setProtected: adminProcedure
+    .input(z.object({ id: backupIdSchema, protect: z.boolean() }))
+    .output(backupRecordSchema)
+    .mutation(({ ctx, input }) => setBackupProtected({ db: ctx.db, actor: ctx.actor, id: input.id, protect: input.protect })),
 });

@@ -4,6 +4,7 @@
  */
 import type { BadgeTone } from "@/app/_components/badge";
 import type { RouterOutputs } from "@/app/_trpc/client";
+import { formatBytes, formatDuration } from "@/lib/format";
 
 export type BackupRecord = RouterOutputs["backup"]["list"]["backups"][number];
 export type BackupType = BackupRecord["backup_type"];
@@ -48,6 +49,34 @@ export const STATUS_LABELS: Record<BackupRecord["status"], { label: string; tone
   failed: { label: "Failed", tone: "danger" },
 };
 
+/** A cancelled backup ends as failed in the API (the spec has no other status); to people it is "Cancelled". */
+export function isCancelled(b: Pick<BackupRecord, "status" | "error_code">): boolean {
+  return b.status === "failed" && b.error_code === "BACKUP_CANCELLED";
+}
+
+/**
+ * What a row's status badge says: a completed backup whose last check failed is Damaged
+ * (restore warns, incrementals do not build on it); a cancelled one is Cancelled, neutral.
+ */
+export function statusBadge(b: Pick<BackupRecord, "status" | "error_code" | "damaged">): { label: string; tone: BadgeTone } {
+  if (b.status === "completed" && b.damaged) return { label: "Damaged", tone: "danger" };
+  if (isCancelled(b)) return { label: "Cancelled", tone: "neutral" };
+  return STATUS_LABELS[b.status];
+}
+
+/** Seconds left at the speed so far, or null while there is too little to go on. */
+export function etaMs(p: Pick<BackupProgress, "bytes_done" | "bytes_total" | "elapsed_ms">): number | null {
+  if (p.bytes_total <= 0 || p.bytes_done <= 0 || p.elapsed_ms < 2000 || p.bytes_done >= p.bytes_total) return null;
+  return ((p.bytes_total - p.bytes_done) / p.bytes_done) * p.elapsed_ms;
+}
+
+/** "took 41 s · 30.2 MiB/s" for a finished backup made here; null for imports (they were not made here). */
+export function throughputLabel(b: Pick<BackupRecord, "size_bytes" | "duration_ms" | "status">): string | null {
+  if (b.status !== "completed" || b.duration_ms === null) return null;
+  const seconds = Math.max(b.duration_ms, 1) / 1000;
+  return `took ${formatDuration(b.duration_ms)} · ${formatBytes(b.size_bytes / seconds)}/s`;
+}
+
 const PHASE_LABELS: Record<string, string> = {
   preparing: "Preparing",
   snapshot: "Copying the database",
@@ -90,6 +119,8 @@ export const AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
   { value: "retention_delete", label: "Retention delete" },
   { value: "retention_settings", label: "Retention settings" },
   { value: "cancel", label: "Cancel" },
+  { value: "protect", label: "Protect" },
+  { value: "unprotect", label: "Unprotect" },
 ];
 
 const AUDIT_ACTION_LABELS: Record<string, string> = {
@@ -103,6 +134,8 @@ const AUDIT_ACTION_LABELS: Record<string, string> = {
   "backup.retention_delete": "Removed by retention",
   "backup.retention_settings": "Changed retention settings",
   "backup.cancel": "Cancelled a backup",
+  "backup.protect": "Protected a backup",
+  "backup.unprotect": "Removed a backup's protection",
   "backup.interrupted": "Backup interrupted",
 };
 

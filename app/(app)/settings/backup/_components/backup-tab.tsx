@@ -5,7 +5,7 @@
  * overview on the server, so this renders with data at once; after that, the queries here
  * are the single source of the tab's state and every action refreshes what it changed.
  */
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { RelativeTime } from "@/app/_components/date-time";
@@ -19,8 +19,9 @@ import { Spinner } from "@/app/_components/spinner";
 import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";
+import { errorHttpStatus } from "@/lib/query-client";
 import { BackupAudit } from "./backup-audit";
-import type { BackupRecord, Overview } from "./backup-labels";
+import { isCancelled, type BackupRecord, type Overview } from "./backup-labels";
 import { BackupTable } from "./backup-table";
 import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
@@ -30,6 +31,15 @@ import { UploadDialog } from "./upload-dialog";
 import { useRunningBackups } from "./use-running-backups";
 
 type BackupList = RouterOutputs["backup"]["list"];
+
+export const OVERVIEW_POLL_MS = 2000;
+
+/** What the Create button says when it cannot be used: the operation holding the lock. */
+function busyReason(busy: Overview["running"]): string | null {
+  if (!busy) return null;
+  const what = busy.operation === "restore" ? "A restore" : busy.operation === "maintenance" ? "Maintenance" : "A backup";
+  return `${what} is running (${busy.subject}). You can start a new backup when it has finished.`;
+}
 
 function withRow(list: BackupList | undefined, row: BackupRecord): BackupList | undefined {
   if (!list) return list;
@@ -59,10 +69,18 @@ export function BackupTab() {
   const list = trpc.backup.list.useQuery(undefined, { refetchInterval: restoring ? 1500 : false });
   const backups = list.data?.backups;
   const running = useRunningBackups(backups);
-  const overview = trpc.backup.overview.useQuery(undefined, {
-    // While something runs, keep "Running" and the free space current; otherwise now and then.
-    refetchInterval: (q) => (running.any || restoring || q.state.data?.running ? 1500 : 30_000),
-  });
+  // The overview is small (free space, the lock, a catalog version): polled every two
+  // seconds, so work started elsewhere (the CLI, the API, another admin) shows up at once.
+  const overview = trpc.backup.overview.useQuery(undefined, { refetchInterval: OVERVIEW_POLL_MS });
+  const catalogVersion = overview.data?.catalog_version;
+  const seenVersion = useRef(catalogVersion);
+  useEffect(() => {
+    if (catalogVersion === undefined || catalogVersion === seenVersion.current) return;
+    seenVersion.current = catalogVersion;
+    void utils.backup.list.invalidate();
+    void utils.audit.list.invalidate();
+  }, [catalogVersion, utils]);
+  const busy = overview.data?.running ?? null;
 
   const [createOpen, setCreateOpen] = useState(false);
   const [uploadOpen, setUploadOpen] = useState(false);
@@ -78,6 +96,18 @@ export function BackupTab() {
   };
 
   const verify = trpc.backup.verify.useMutation();
+  const protect = trpc.backup.setProtected.useMutation({
+    onSuccess: (updated) => {
+      utils.backup.list.setData(undefined, (old) => withRow(old, updated));
+      toast.success(updated.protected ? "Backup protected" : "Protection removed", {
+        description: updated.protected
+          ? `Retention never removes ${updated.filename}.`
+          : `${updated.filename} follows the retention rules again.`,
+      });
+      void utils.audit.list.invalidate();
+    },
+    onError: (err) => toast.error("The protection was not changed", { description: errorMessage(err) }),
+  });
   const cancel = trpc.backup.cancel.useMutation();
   const remove = trpc.backup.delete.useMutation({
     onSuccess: ({ id }) => {
@@ -138,15 +168,35 @@ export function BackupTab() {
         <Button icon={<UploadIcon size={14} />} onClick={() => setUploadOpen(true)}>
           Upload backup
         </Button>
-        <Button variant="primary" icon={<ArchiveIcon size={14} />} onClick={openCreate}>
+        <Button
+          variant="primary"
+          icon={<ArchiveIcon size={14} />}
+          onClick={openCreate}
+          disabled={busy !== null}
+          aria-describedby={busy ? "create-busy-reason" : undefined}
+        >
           Create backup
         </Button>
       </div>
+      {busy ? (
+        <p id="create-busy-reason" className={styles.busyReason} data-testid="create-busy-reason">
+          {busyReason(busy)}
+        </p>
+      ) : null}
     </div>
   );
 
+  // Network failure or a server that does not answer: say so; the polls go on and the banner goes when one succeeds.
+  const unreachable = overview.isError && (errorHttpStatus(overview.error) === undefined || errorHttpStatus(overview.error)! >= 500);
+
   return (
     <div className="stack">
+      {unreachable ? (
+        <div role="alert" className={styles.offlineBanner} data-testid="offline-banner">
+          <strong>The BaluHost server cannot be reached.</strong> What you see may be out of date; this page reconnects by
+          itself when the server answers again.
+        </div>
+      ) : null}
       {header}
 
       <Summary list={list.data} overview={overview.data} />
@@ -196,6 +246,7 @@ export function BackupTab() {
                 setToDelete(b);
               },
               onCancel,
+              onToggleProtected: (b) => protect.mutate({ id: b.id, protect: !b.protected }),
               verifying,
               cancelling,
             }}
@@ -270,7 +321,9 @@ export function BackupTab() {
 function Summary({ list, overview }: { list: BackupList | undefined; overview: Overview | undefined }) {
   const backups = list?.backups ?? [];
   const completed = backups.filter((b) => b.status === "completed").length;
-  const failed = backups.filter((b) => b.status === "failed").length;
+  const cancelled = backups.filter(isCancelled).length;
+  const failed = backups.filter((b) => b.status === "failed").length - cancelled;
+  const damaged = backups.filter((b) => b.status === "completed" && b.damaged).length;
   const inProgress = backups.filter((b) => b.status === "in_progress").length;
   const runningNow = overview?.running;
   return (
@@ -297,7 +350,13 @@ function Summary({ list, overview }: { list: BackupList | undefined; overview: O
         <dd className={styles.statSub}>
           {backups.length === 0
             ? "none yet"
-            : [`${formatCount(completed)} completed`, failed ? `${formatCount(failed)} failed` : null, inProgress ? `${formatCount(inProgress)} running` : null]
+            : [
+                `${formatCount(completed)} completed`,
+                damaged ? `${formatCount(damaged)} damaged` : null,
+                failed ? `${formatCount(failed)} failed` : null,
+                cancelled ? `${formatCount(cancelled)} cancelled` : null,
+                inProgress ? `${formatCount(inProgress)} running` : null,
+              ]
                 .filter(Boolean)
                 .join(" · ")}
         </dd>

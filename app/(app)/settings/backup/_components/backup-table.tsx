@@ -10,13 +10,15 @@ import { Badge } from "@/app/_components/badge";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/lib/format";
-import { DownloadIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
+import { DownloadIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
   contentsLabel,
   ORIGIN_LABELS,
   phaseLabel,
-  STATUS_LABELS,
+  statusBadge,
+  throughputLabel,
+  etaMs,
   TYPE_LABELS,
   type BackupProgress,
   type BackupRecord,
@@ -32,6 +34,7 @@ export interface RowActions {
   onRestore: (backup: BackupRecord) => void;
   onDelete: (backup: BackupRecord) => void;
   onCancel: (backup: BackupRecord) => void;
+  onToggleProtected: (backup: BackupRecord) => void;
   /** Ids being verified or cancelled right now (their buttons show a spinner). */
   verifying: ReadonlySet<number>;
   cancelling: ReadonlySet<number>;
@@ -41,6 +44,7 @@ export function BackupTable({ backups, running, actions }: { backups: BackupReco
   const [shown, setShown] = useState(PAGE);
   const visible = backups.slice(0, shown);
   const rest = backups.length - visible.length;
+  const parents = new Map(backups.map((b) => [b.id, b]));
   return (
     <>
       <div className="table-wrap">
@@ -61,7 +65,7 @@ export function BackupTable({ backups, running, actions }: { backups: BackupReco
           </thead>
           <tbody>
             {visible.map((backup) => (
-              <BackupRow key={backup.id} backup={backup} live={running.byId.get(backup.id)} actions={actions} />
+              <BackupRow key={backup.id} backup={backup} parents={parents} live={running.byId.get(backup.id)} actions={actions} />
             ))}
           </tbody>
         </table>
@@ -80,10 +84,12 @@ export function BackupTable({ backups, running, actions }: { backups: BackupReco
 
 function BackupRow({
   backup,
+  parents,
   live,
   actions,
 }: {
   backup: BackupRecord;
+  parents: ReadonlyMap<number, BackupRecord>;
   live: ReturnType<RunningBackups["byId"]["get"]>;
   actions: RowActions;
 }) {
@@ -92,12 +98,19 @@ function BackupRow({
   const progress = status === "in_progress" ? (live?.progress ?? backup.progress) : null;
   const error = live?.error_message ?? backup.error_message;
   const origin = ORIGIN_LABELS[backup.origin];
-  const statusLabel = STATUS_LABELS[status];
+  const statusLabel = statusBadge({ status, error_code: live?.error_code ?? backup.error_code, damaged: backup.damaged });
+  const parent = backup.parent_id !== null ? parents.get(backup.parent_id) : undefined;
+  const throughput = throughputLabel(backup);
   const verifying = actions.verifying.has(backup.id);
   const name = backup.filename;
 
   return (
-    <tr data-testid={`backup-row-${backup.id}`} data-status={status} className={status === "failed" ? "row-muted" : undefined}>
+    <tr
+      data-testid={`backup-row-${backup.id}`}
+      data-status={status}
+      data-damaged={backup.damaged || undefined}
+      className={status === "failed" ? "row-muted" : undefined}
+    >
       <td data-label="Backup" data-wide className={styles.nameCell}>
         <span className={`mono ${styles.filename}`}>{name}</span>
         <span className="cell-sub">
@@ -120,18 +133,33 @@ function BackupRow({
             </Badge>
           ) : null}
         </span>
-        {backup.parent_id !== null ? <span className="cell-sub">on backup {backup.parent_id}</span> : null}
+        {backup.parent_id !== null ? (
+          <span className="cell-sub">
+            builds on <span className="mono">{parent?.filename ?? "an earlier backup"}</span>
+          </span>
+        ) : null}
       </td>
       <td data-label="Status">
         <Badge tone={statusLabel.tone} dot>
           {statusLabel.label}
         </Badge>
+        {backup.protected ? (
+          <Badge tone="accent" title="Protected: retention never removes this backup">
+            Protected
+          </Badge>
+        ) : null}
       </td>
       <td data-label="Size" className="nowrap">
         {status === "completed" ? formatBytes(backup.size_bytes) : <span className="muted">–</span>}
+        {throughput ? <span className="cell-sub">{throughput}</span> : null}
       </td>
       <td data-label="Created" className={styles.createdCell}>
         <DateTime value={backup.created_at} relative stacked />
+        {backup.uploaded_at ? (
+          <span className="cell-sub">
+            {backup.origin === "imported" ? "imported" : "uploaded"} <RelativeTime value={backup.uploaded_at} />
+          </span>
+        ) : null}
         {backup.creator_name ? <span className="cell-sub">by {backup.creator_name}</span> : null}
       </td>
       <td data-label="Verification" data-testid="backup-verification">
@@ -149,6 +177,7 @@ function LiveProgress({ progress }: { progress: BackupProgress | null }) {
     return <span className={styles.progressMeta}>Waiting for progress… (it may be running from the command line)</span>;
   }
   const known = progress.bytes_total > 0;
+  const eta = etaMs(progress);
   return (
     <div className={styles.liveProgress} data-testid="backup-progress">
       <div className={styles.progressHead}>
@@ -160,6 +189,7 @@ function LiveProgress({ progress }: { progress: BackupProgress | null }) {
         {formatCount(progress.files_done)} of {formatCount(progress.files_total)} files ·{" "}
         {known ? `${formatBytes(progress.bytes_done)} of ${formatBytes(progress.bytes_total)}` : formatBytes(progress.bytes_done)} ·{" "}
         {formatDuration(progress.elapsed_ms)}
+        {eta !== null ? ` · about ${formatDuration(eta)} left` : ""}
       </span>
     </div>
   );
@@ -248,6 +278,17 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             onClick={() => actions.onRestore(backup)}
             aria-label={`Restore ${name}`}
             title="Restore"
+          />
+          <Button
+            size="sm"
+            variant="ghost"
+            iconOnly
+            icon={<PinIcon size={16} />}
+            onClick={() => actions.onToggleProtected(backup)}
+            aria-pressed={backup.protected}
+            aria-label={backup.protected ? `Remove protection from ${name}` : `Protect ${name} from retention`}
+            title={backup.protected ? "Protected: retention never removes it. Click to remove the protection." : "Protect: retention never removes it"}
+            className={backup.protected ? styles.pinned : undefined}
           />
         </>
       ) : null}

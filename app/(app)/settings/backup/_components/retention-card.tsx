@@ -1,36 +1,49 @@
 "use client";
 /**
- * Retention: how many backups to keep and for how many days. Each field shows the value
- * in effect and where it comes from (a saved setting wins over the environment variable,
- * which wins over the default); Save stores both as settings. The server validates, and
- * its field errors appear under their fields.
+ * Retention: how many backups to keep, for how many days, and the GFS rules (the newest
+ * backup of each of the last N days / weeks / months). Saving never deletes by surprise:
+ * "Review changes" first asks the server what the new rules would remove now and lists it
+ * (names, dates, sizes); only "Save" after that applies the rules, and the card says what
+ * was removed. Each field shows the value in effect and where it comes from.
  */
 import { useState, type FormEvent } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
+import { DateTime } from "@/app/_components/date-time";
 import { TextField } from "@/app/_components/field";
-import { pluralize } from "@/lib/format";
 import { Card } from "@/app/_components/layout-parts";
 import { toast } from "@/app/_components/toaster";
-import { trpc } from "@/app/_trpc/client";
+import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage, fieldError } from "@/app/_trpc/errors";
-import { SOURCE_LABELS, type Overview, type RetentionSource } from "./backup-labels";
+import { formatBytes, pluralize } from "@/lib/format";
+import { SOURCE_LABELS, TYPE_LABELS, type BackupType, type Overview, type RetentionSource } from "./backup-labels";
 import styles from "./backup.module.css";
 
 type Retention = Overview["retention"];
+type Field = "max_count" | "retention_days" | "keep_daily" | "keep_weekly" | "keep_monthly";
+type Draft = Record<Field, string>;
+type Preview = RouterOutputs["backup"]["previewRetention"];
 
-const ENV_NAMES = { max_count: "NAS_BACKUP_MAX_COUNT", retention_days: "NAS_BACKUP_RETENTION_DAYS" } as const;
+const ENV_NAMES: Partial<Record<Field, string>> = { max_count: "NAS_BACKUP_MAX_COUNT", retention_days: "NAS_BACKUP_RETENTION_DAYS" };
 
-function InEffect({ value, source, field }: { value: string; source: RetentionSource; field: keyof typeof ENV_NAMES }) {
+const FIELDS: Array<{ field: Field; label: string; unit: string; min: number; max: number; off?: string }> = [
+  { field: "max_count", label: "Keep at most (backups)", unit: "backup", min: 1, max: 10000 },
+  { field: "retention_days", label: "Keep for (days)", unit: "day", min: 1, max: 36500 },
+  { field: "keep_daily", label: "Also keep daily (days)", unit: "daily backup", min: 0, max: 3650, off: "off" },
+  { field: "keep_weekly", label: "Also keep weekly (weeks)", unit: "weekly backup", min: 0, max: 3650, off: "off" },
+  { field: "keep_monthly", label: "Also keep monthly (months)", unit: "monthly backup", min: 0, max: 3650, off: "off" },
+];
+
+function InEffect({ value, source, field }: { value: string; source: RetentionSource; field: Field }) {
+  const env = ENV_NAMES[field];
   return (
     <span className={styles.inEffect} data-testid={`retention-${field}-source`}>
-      In effect: {value} ·{" "}
-      <Badge tone={source === "settings" ? "accent" : "neutral"}>{SOURCE_LABELS[source]}</Badge>
-      {source === "environment" ? (
+      In effect: {value} · <Badge tone={source === "settings" ? "accent" : "neutral"}>{SOURCE_LABELS[source]}</Badge>
+      {source === "environment" && env ? (
         <>
           {" "}
-          <code>{ENV_NAMES[field]}</code>
+          <code>{env}</code>
         </>
       ) : null}
     </span>
@@ -43,85 +56,124 @@ function toNumber(text: string): number {
   return text.trim() === "" || !Number.isFinite(n) ? 0 : n;
 }
 
+function draftOf(retention: Retention | undefined): Draft {
+  const value = (f: Field) => (retention ? String(retention[f]) : "");
+  return {
+    max_count: value("max_count"),
+    retention_days: value("retention_days"),
+    keep_daily: value("keep_daily"),
+    keep_weekly: value("keep_weekly"),
+    keep_monthly: value("keep_monthly"),
+  };
+}
+
+const toInput = (d: Draft) => ({
+  max_count: toNumber(d.max_count),
+  retention_days: toNumber(d.retention_days),
+  keep_daily: toNumber(d.keep_daily),
+  keep_weekly: toNumber(d.keep_weekly),
+  keep_monthly: toNumber(d.keep_monthly),
+});
+
+function inEffectText(retention: Retention, f: (typeof FIELDS)[number]): string {
+  const n = retention[f.field];
+  return n === 0 && f.off ? f.off : pluralize(n, f.unit);
+}
+
 export function RetentionCard({ retention }: { retention: Retention | undefined }) {
   const utils = trpc.useUtils();
   // null: not edited, show what is in effect.
-  const [draft, setDraft] = useState<{ max_count: string; retention_days: string } | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(null);
+  // The server's answer to "what would these rules remove now?", shown before saving.
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [previewError, setPreviewError] = useState<unknown>(null);
+  const [previewing, setPreviewing] = useState(false);
+
   const save = trpc.backup.updateRetention.useMutation({
     onSuccess: (saved) => {
-      utils.backup.overview.setData(undefined, (old) => (old ? { ...old, retention: saved } : old));
+      const { applied, deleted, ...rules } = saved;
+      utils.backup.overview.setData(undefined, (old) => (old ? { ...old, retention: rules } : old));
       void utils.backup.overview.invalidate();
+      void utils.backup.list.invalidate();
       void utils.audit.list.invalidate();
       setDraft(null);
+      setPreview(null);
       toast.success("Retention settings saved", {
-        description: `Keeping at most ${pluralize(saved.max_count, "backup")}, none older than ${pluralize(saved.retention_days, "day")}.`,
+        description: !applied
+          ? "Another operation is running: the rules are applied when it has finished."
+          : deleted.length
+            ? `${pluralize(deleted.length, "backup")} removed: ${deleted.map((d) => d.filename).join(", ")}.`
+            : "No backup had to be removed.",
       });
     },
   });
 
-  const values = draft ?? {
-    max_count: retention ? String(retention.max_count) : "",
-    retention_days: retention ? String(retention.retention_days) : "",
-  };
-  const maxCountError = fieldError(save.error, "max_count");
-  const daysError = fieldError(save.error, "retention_days");
-  const otherError = save.error && !maxCountError && !daysError ? errorMessage(save.error) : null;
+  const values = draft ?? draftOf(retention);
+  const errorOf = (field: Field) => fieldError(save.error, field) ?? fieldError(previewError, field);
+  const anyFieldError = FIELDS.some((f) => errorOf(f.field));
+  const otherError = save.error && !anyFieldError ? errorMessage(save.error) : previewError && !anyFieldError ? errorMessage(previewError) : null;
 
-  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+  const edit = (field: Field, text: string) => {
+    setDraft({ ...values, [field]: text });
+    setPreview(null);
+  };
+
+  const onReview = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    save.mutate({ max_count: toNumber(values.max_count), retention_days: toNumber(values.retention_days) });
+    save.reset();
+    setPreviewError(null);
+    setPreviewing(true);
+    utils.backup.previewRetention
+      .fetch(toInput(values), { staleTime: 0 })
+      .then(setPreview)
+      .catch(setPreviewError)
+      .finally(() => setPreviewing(false));
   };
 
   return (
     <Card
       headingLevel={3}
       title="Retention"
-      description="After each backup, old backups are removed when either limit is passed. The newest backup, and every backup a kept incremental builds on, are always kept."
+      description="Old backups are removed after each backup and every hour. A backup is kept when any rule keeps it; the newest backup, protected backups and every backup a kept incremental builds on are always kept."
     >
-      <form onSubmit={onSubmit} noValidate className="stack-sm" style={{ gap: "var(--space-4)" }}>
+      <form onSubmit={onReview} noValidate className="stack-sm" style={{ gap: "var(--space-4)" }}>
         <div className={styles.retentionFields}>
-          <TextField
-            label="Keep at most (backups)"
-            name="max_count"
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={10000}
-            step={1}
-            value={values.max_count}
-            onChange={(e) => setDraft({ ...values, max_count: e.target.value })}
-            error={maxCountError}
-            hint={retention ? <InEffect field="max_count" value={pluralize(retention.max_count, "backup")} source={retention.sources.max_count} /> : undefined}
-          />
-          <TextField
-            label="Keep for (days)"
-            name="retention_days"
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={36500}
-            step={1}
-            value={values.retention_days}
-            onChange={(e) => setDraft({ ...values, retention_days: e.target.value })}
-            error={daysError}
-            hint={
-              retention ? (
-                <InEffect field="retention_days" value={pluralize(retention.retention_days, "day")} source={retention.sources.retention_days} />
-              ) : undefined
-            }
-          />
+          {FIELDS.map((f) => (
+            <TextField
+              key={f.field}
+              label={f.label}
+              name={f.field}
+              type="number"
+              inputMode="numeric"
+              min={f.min}
+              max={f.max}
+              step={1}
+              value={values[f.field]}
+              onChange={(e) => edit(f.field, e.target.value)}
+              error={errorOf(f.field)}
+              hint={
+                retention ? <InEffect field={f.field} value={inEffectText(retention, f)} source={retention.sources[f.field]} /> : undefined
+              }
+            />
+          ))}
         </div>
+        <p className={styles.retentionNote}>
+          Daily, weekly and monthly keep the newest backup of each of the last N days, weeks or months that have one (0 = off),
+          beside the two limits above.
+        </p>
         {otherError ? (
           <Callout tone="danger" title="The settings were not saved">
             {otherError}
           </Callout>
         ) : null}
+        {preview ? <RetentionPreview preview={preview} /> : null}
         <div className={styles.formActions}>
           {draft ? (
             <Button
               variant="ghost"
               onClick={() => {
                 setDraft(null);
+                setPreview(null);
                 save.reset();
               }}
               disabled={save.isPending}
@@ -129,11 +181,48 @@ export function RetentionCard({ retention }: { retention: Retention | undefined 
               Discard changes
             </Button>
           ) : null}
-          <Button type="submit" variant="primary" loading={save.isPending}>
-            Save retention
-          </Button>
+          {preview ? (
+            <Button
+              variant={preview.remove.length ? "danger" : "primary"}
+              loading={save.isPending}
+              onClick={() => save.mutate(toInput(values))}
+              data-testid="retention-confirm"
+            >
+              {preview.remove.length ? `Save and remove ${pluralize(preview.remove.length, "backup")}` : "Save retention"}
+            </Button>
+          ) : (
+            <Button type="submit" variant="primary" loading={previewing}>
+              Review changes
+            </Button>
+          )}
         </div>
       </form>
     </Card>
+  );
+}
+
+function RetentionPreview({ preview }: { preview: Preview }) {
+  if (preview.remove.length === 0) {
+    return (
+      <Callout tone="info" title="No backup will be removed">
+        With these rules every current backup is kept. Save to apply them to future backups.
+      </Callout>
+    );
+  }
+  return (
+    <Callout
+      tone="warning"
+      title={`Saving removes ${pluralize(preview.remove.length, "backup")} now (${formatBytes(preview.freed_bytes)})`}
+    >
+      <ul className={styles.removalList} data-testid="retention-preview">
+        {preview.remove.map((r) => (
+          <li key={r.id}>
+            <span className="mono">{r.filename}</span> · {TYPE_LABELS[r.backup_type as BackupType] ?? r.backup_type} ·{" "}
+            <DateTime value={r.created_at} /> · {r.status === "completed" ? formatBytes(r.size_bytes) : "failed, no archive"}
+          </li>
+        ))}
+      </ul>
+      <p>To keep one of them, protect it in the list first (it then survives every rule).</p>
+    </Callout>
   );
 }

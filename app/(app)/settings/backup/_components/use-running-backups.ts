@@ -61,7 +61,7 @@ export function useRunningBackups(backups: BackupRecord[] | undefined): RunningB
       const what = row?.origin === "safety" ? "Safety backup" : "Backup";
       if (result.status === "completed") {
         toast.success(`${what} completed`, { description: name });
-      } else if (cancelled.current.has(id)) {
+      } else if (cancelled.current.has(id) || result.error_code === "BACKUP_CANCELLED") {
         toast.info(`${what} cancelled`, { description: name });
       } else {
         toast.error(`${what} failed`, { description: result.error_message ?? name });
