@@ -5,7 +5,18 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The files share one server and its data, one after another: run them in name order, so
+ * a file can rely on what the files before it left (vitest's default orders by duration).
+ */
+class ByNameSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return [...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId));
+  }
+}
 
 export default defineConfig({
   resolve: { alias: { "@": path.dirname(fileURLToPath(import.meta.url)) } },
@@ -17,5 +28,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     fileParallelism: false,
     pool: "forks",
+    sequence: { sequencer: ByNameSequencer },
   },
 });

@@ -268,7 +268,10 @@ describe("Settings → Backup", () => {
     const incremental = await startBackup("Incremental");
     await waitForStatus(incremental, "completed");
     const parentText = await rowById(incremental).locator('td[data-label="Type"]').innerText();
-    const parentId = Number(/on backup (\d+)/.exec(parentText)?.[1]);
+    // The row names its base by file name, never by an id.
+    const parentName = /builds on (backup_\S+?\.tar\.gz)/.exec(parentText)?.[1];
+    expect(parentName).toBeDefined();
+    const parentId = await idOf(rows().filter({ has: page.locator('td[data-label="Backup"]', { hasText: parentName! }) }));
     expect(parentId).toBeGreaterThan(0);
 
     // The base cannot go while the incremental needs it.
@@ -277,7 +280,9 @@ describe("Settings → Backup", () => {
     let confirm = page.getByRole("dialog", { name: /^Delete / });
     await confirm.getByRole("button", { name: "Delete backup" }).click();
     await confirm.locator(".callout-danger").waitFor();
-    expect(await confirm.locator(".callout-danger").innerText()).toContain(`is the base of incremental backup ${incremental}`);
+    expect(await confirm.locator(".callout-danger").innerText()).toContain(
+      `${parentName} is the base of the incremental backup ${await filenameOf(rowById(incremental))}`,
+    );
     await confirm.getByRole("button", { name: "Cancel" }).click();
     expect(await base.isVisible()).toBe(true);
 
@@ -300,12 +305,15 @@ describe("Settings → Backup", () => {
     expect(await page.getByTestId("retention-retention_days-source").innerText()).toMatch(/30 days ·\s*default/);
 
     await maxCount.fill("0");
-    await page.getByRole("button", { name: "Save retention" }).click();
+    await page.getByRole("button", { name: "Review changes" }).click();
     await page.getByText("Keep at least 1 backup").waitFor();
 
     await maxCount.fill("40");
     await days.fill("90");
-    await page.getByRole("button", { name: "Save retention" }).click();
+    await page.getByRole("button", { name: "Review changes" }).click();
+    // Nothing to remove with these rules: the preview says so, then Save applies them.
+    await page.getByText("No backup will be removed").waitFor();
+    await page.getByTestId("retention-confirm").click();
     await toast("Retention settings saved").waitFor();
     await expect.poll(() => page.getByTestId("retention-max_count-source").innerText()).toMatch(/40 backups ·\s*saved setting/);
     expect(await page.getByTestId("retention-retention_days-source").innerText()).toMatch(/90 days ·\s*saved setting/);
@@ -328,7 +336,7 @@ describe("Settings → Backup", () => {
 
     await page.getByLabel("Action", { exact: true }).selectOption("delete");
     // The refused delete is there with its error.
-    await expect.poll(() => table.innerText()).toContain("is the base of incremental backup");
+    await expect.poll(() => table.innerText()).toContain("is the base of the incremental backup");
     expect(await table.locator(".badge", { hasText: "Failed" }).count()).toBeGreaterThan(0);
 
     // More entries than one page: "Load more" fetches the next one (keyset cursor).

@@ -34,9 +34,29 @@ export function useRunningBackups(backups: BackupRecord[] | undefined): RunningB
   );
   const announced = useRef(new Set<number>());
   const cancelled = useRef(new Set<number>());
+  // Ids seen running in the list: when the list itself shows one finished (it was re-read
+  // because the catalog changed) before its poll did, the end is still announced once.
+  const seenRunning = useRef(new Set<number>());
 
   const byId = new Map<number, ProgressResult>();
   for (const q of queries) if (q.data) byId.set(q.data.id, q.data);
+
+  /** Says once how a backup ended; returns whether it said anything. */
+  const announce = (id: number, end: Pick<ProgressResult, "status" | "error_message" | "error_code">): boolean => {
+    if (announced.current.has(id) || end.status === "in_progress") return false;
+    announced.current.add(id);
+    const row = backups?.find((b) => b.id === id);
+    const name = row?.filename ?? "The backup";
+    const what = row?.origin === "safety" ? "Safety backup" : "Backup";
+    if (end.status === "completed") {
+      toast.success(`${what} completed`, { description: name });
+    } else if (cancelled.current.has(id) || end.error_code === "BACKUP_CANCELLED") {
+      toast.info(`${what} cancelled`, { description: name });
+    } else {
+      toast.error(`${what} failed`, { description: end.error_message ?? name });
+    }
+    return true;
+  };
 
   // One string that changes whenever a poll's outcome does: the effect below runs on that.
   const outcomeKey = queries.map((q, i) => `${runningIds[i]}:${q.data?.status ?? ""}:${q.isError ? "error" : ""}`).join(",");
@@ -52,20 +72,7 @@ export function useRunningBackups(backups: BackupRecord[] | undefined): RunningB
         changed = true;
         return;
       }
-      const result = q.data;
-      if (!result || result.status === "in_progress") return;
-      announced.current.add(id);
-      changed = true;
-      const row = backups?.find((b) => b.id === id);
-      const name = row?.filename ?? `Backup ${id}`;
-      const what = row?.origin === "safety" ? "Safety backup" : "Backup";
-      if (result.status === "completed") {
-        toast.success(`${what} completed`, { description: name });
-      } else if (cancelled.current.has(id) || result.error_code === "BACKUP_CANCELLED") {
-        toast.info(`${what} cancelled`, { description: name });
-      } else {
-        toast.error(`${what} failed`, { description: result.error_message ?? name });
-      }
+      if (q.data && announce(id, q.data)) changed = true;
     });
     if (changed) {
       void utils.backup.list.invalidate();
@@ -75,6 +82,15 @@ export function useRunningBackups(backups: BackupRecord[] | undefined): RunningB
     // outcomeKey stands for `queries` (a new array on every render).
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [outcomeKey]);
+
+  useEffect(() => {
+    for (const b of backups ?? []) {
+      if (b.status === "in_progress") seenRunning.current.add(b.id);
+      else if (seenRunning.current.delete(b.id)) announce(b.id, b);
+    }
+    // announce reads refs and the same `backups`.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [backups]);
 
   return {
     byId,
