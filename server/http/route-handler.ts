@@ -15,6 +15,7 @@ import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
 import { ensureStarted } from "../startup";
 import { crossSiteRefusal } from "./cross-site";
+import { jsonError } from "./json-error";
 
 export interface RouteContext<P> {
   req: Request;
@@ -24,9 +25,7 @@ export interface RouteContext<P> {
   db: AppDatabase;
 }
 
-export function jsonError(status: number, code: string, message: string, extra?: Record<string, unknown>): Response {
-  return Response.json({ error: { code, message, ...extra } }, { status });
-}
+export { jsonError };
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof AppError) return jsonError(err.httpStatus, err.code, err.message);
@@ -79,4 +78,15 @@ export function adminRoute<P = Record<string, never>>(handler: Handler<P>) {
       return errorResponse(err);
     }
   };
+}
+
+/**
+ * A handler for the methods a route does not implement: 405 JSON with an `Allow` header
+ * listing the ones it does. Next's own 405 has neither a body nor `Allow`. Export it
+ * under each missing method name: `export { refused as PUT, refused as PATCH }`.
+ */
+export function methodNotAllowed(...allowed: string[]): (req: Request) => Response {
+  const allow = [...new Set([...allowed, ...(allowed.includes("GET") ? ["HEAD"] : []), "OPTIONS"])].join(", ");
+  return (req) =>
+    jsonError(405, "METHOD_NOT_ALLOWED", `${req.method} is not supported here; use ${allow}.`, undefined, { headers: { Allow: allow } });
 }

@@ -349,6 +349,7 @@ describe("REST /api/backups", () => {
       const res = await download(backup.id, { headers: { range: `bytes=${size + 10}-` } });
       expect(res.status).toBe(416);
       expect(res.headers.get("content-range")).toBe(`bytes */${size}`);
+      expect((await errorOf(res)).code).toBe("RANGE_NOT_SATISFIABLE");
     });
 
     it("answers HEAD with the size and no body", async () => {
