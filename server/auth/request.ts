@@ -3,9 +3,9 @@
  * The user is always read fresh from the database, so the role in effect is the current
  * one. Every door that takes HTTP requests (tRPC, REST route handlers) uses this.
  */
-import { getServerSession } from "next-auth";
+import { getServerSession, type Session } from "next-auth";
 import { getDb } from "@/db/client";
-import type { UserRole } from "@/db/schema";
+import type { User, UserRole } from "@/db/schema";
 import { authenticateToken } from "../tokens";
 import { findUserById } from "../users";
 import { getAuthOptions } from "./options";
@@ -20,17 +20,31 @@ export interface RequestUser {
   via: "session" | "token" | "cli";
 }
 
-export async function resolveRequestUser(req: Request): Promise<RequestUser | null> {
+/**
+ * Reads the next-auth session. The default is the App Router form (it reads the request
+ * through next/headers); a Pages API route passes the (req, res) form instead.
+ */
+export type SessionReader = () => Promise<Session | null>;
+
+export interface ResolveOptions {
+  readSession?: SessionReader;
+}
+
+export function requestUserOf(user: User, via: RequestUser["via"]): RequestUser {
+  return { id: user.id, username: user.username, role: user.role, via };
+}
+
+export async function resolveRequestUser(req: Request, options: ResolveOptions = {}): Promise<RequestUser | null> {
   const db = getDb();
   // A bearer header decides alone: a bad token is not rescued by a cookie.
   if (req.headers.get("authorization")) {
     const token = bearerToken(req.headers);
     const user = token ? authenticateToken(db, token) : null;
-    return user ? { id: user.id, username: user.username, role: user.role, via: "token" } : null;
+    return user ? requestUserOf(user, "token") : null;
   }
-  const session = await getServerSession(getAuthOptions());
+  const session = await (options.readSession ?? (() => getServerSession(getAuthOptions())))();
   const id = (session?.user as { id?: number } | undefined)?.id;
   if (typeof id !== "number") return null;
   const user = findUserById(db, id);
-  return user ? { id: user.id, username: user.username, role: user.role, via: "session" } : null;
+  return user ? requestUserOf(user, "session") : null;
 }

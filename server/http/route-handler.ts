@@ -9,7 +9,7 @@ import { ZodError, z } from "zod";
 import { getDb, type AppDatabase } from "@/db/client";
 import type { Actor } from "../audit";
 import { clientIpFromHeaders } from "../auth/headers";
-import { resolveRequestUser, type RequestUser } from "../auth/request";
+import { resolveRequestUser, type RequestUser, type SessionReader } from "../auth/request";
 import { assertNoRestoreRunning } from "../backup/lock";
 import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
@@ -56,14 +56,19 @@ export async function readJsonBody(req: Request): Promise<unknown> {
 
 type Handler<P> = (ctx: RouteContext<P>) => Promise<Response> | Response;
 
+/** What a transport other than the App Router hands in (a Pages API route reads the session differently). */
+export interface RouteTransport {
+  readSession?: SessionReader;
+}
+
 /** Wraps a route handler that only admins may call. */
 export function adminRoute<P = Record<string, never>>(handler: Handler<P>) {
-  return async (req: Request, segment: { params: Promise<P> }): Promise<Response> => {
+  return async (req: Request, segment: { params: Promise<P> }, transport: RouteTransport = {}): Promise<Response> => {
     try {
       ensureStarted();
       const refusal = crossSiteRefusal(req);
       if (refusal) return jsonError(403, "FORBIDDEN", refusal);
-      const user = await resolveRequestUser(req);
+      const user = await resolveRequestUser(req, { readSession: transport.readSession });
       if (!user) return jsonError(401, "UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
       if (user.role !== "admin") return jsonError(403, "FORBIDDEN", "Only administrators can do this.");
       if (!["GET", "HEAD"].includes(req.method.toUpperCase())) assertNoRestoreRunning(getConfig().backupPath);
