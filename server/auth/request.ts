@@ -2,6 +2,10 @@
  * Who is making a request: a bearer API token, or else the next-auth session cookie.
  * The user is always read fresh from the database, so the role in effect is the current
  * one. Every door that takes HTTP requests (tRPC, REST route handlers) uses this.
+ *
+ * Credentials in the URL (`?token=`) are read only when the caller passes `urlCredential`,
+ * which only the download route does: a URL ends up in browser history, proxy logs and
+ * Referer headers, so everywhere else `?token=` is ignored.
  */
 import { getServerSession, type Session } from "next-auth";
 import { getDb } from "@/db/client";
@@ -17,8 +21,11 @@ export interface RequestUser {
   id: number;
   username: string;
   role: UserRole;
-  via: "session" | "token" | "cli";
+  via: "session" | "token" | "cli" | "download-link";
 }
+
+/** Checks a credential taken from `?token=`; returns the user, null when unknown, or throws an AppError saying why. */
+export type UrlCredentialCheck = (token: string) => Promise<RequestUser | null> | RequestUser | null;
 
 /**
  * Reads the next-auth session. The default is the App Router form (it reads the request
@@ -27,11 +34,17 @@ export interface RequestUser {
 export type SessionReader = () => Promise<Session | null>;
 
 export interface ResolveOptions {
+  urlCredential?: UrlCredentialCheck;
   readSession?: SessionReader;
 }
 
 export function requestUserOf(user: User, via: RequestUser["via"]): RequestUser {
   return { id: user.id, username: user.username, role: user.role, via };
+}
+
+/** The `?token=` of a URL, or null. */
+export function urlToken(req: Request): string | null {
+  return new URL(req.url).searchParams.get("token");
 }
 
 export async function resolveRequestUser(req: Request, options: ResolveOptions = {}): Promise<RequestUser | null> {
@@ -42,6 +55,10 @@ export async function resolveRequestUser(req: Request, options: ResolveOptions =
     const user = token ? authenticateToken(db, token) : null;
     return user ? requestUserOf(user, "token") : null;
   }
+  // So does a token in the URL where one is accepted: an expired link must say so, not
+  // quietly fall back to whoever's cookie the browser happens to hold.
+  const fromUrl = options.urlCredential ? urlToken(req) : null;
+  if (fromUrl !== null && options.urlCredential) return options.urlCredential(fromUrl);
   const session = await (options.readSession ?? (() => getServerSession(getAuthOptions())))();
   const id = (session?.user as { id?: number } | undefined)?.id;
   if (typeof id !== "number") return null;

@@ -1,6 +1,9 @@
 /**
  * GET/HEAD /api/backups/{id}/download as a web-standard handler: streams the archive from
- * disk (Range, conditional requests) for an admin.
+ * disk (Range, conditional requests) for an admin. It is the one route that accepts a
+ * credential in the URL (a download ticket, or an API token for the real client's links),
+ * so every answer carries `Referrer-Policy: no-referrer`, and the audit entry records the
+ * download, never the URL or its token.
  *
  * The Pages API route in pages/api/backups/[id]/download.ts serves it (see there for why);
  * tests call it directly with a Request.
@@ -10,6 +13,7 @@ import { backupIdSchema } from "../backup/contract";
 import { openBackupDownload } from "../backup/service";
 import { getConfig } from "../config";
 import { serveFile } from "./download";
+import { downloadCredential } from "./download-links";
 import { adminRoute, methodNotAllowed, type RouteTransport } from "./route-handler";
 
 type Params = { id: string };
@@ -36,6 +40,10 @@ const download = adminRoute<Params>(
       throw err;
     }
   },
+  {
+    urlCredential: (token, { db, params }) =>
+      downloadCredential({ db, config: getConfig(), token, backupId: backupIdSchema.parse(params.id) }),
+  },
 );
 
 const refused = methodNotAllowed("GET", "HEAD");
@@ -43,5 +51,8 @@ const refused = methodNotAllowed("GET", "HEAD");
 /** Answers any method: GET and HEAD download, everything else is a 405. */
 export async function downloadBackupRoute(req: Request, segment: { params: Promise<Params> }, transport?: RouteTransport): Promise<Response> {
   const method = req.method.toUpperCase();
-  return method === "GET" || method === "HEAD" ? download(req, segment, transport) : refused(req);
+  const response = method === "GET" || method === "HEAD" ? await download(req, segment, transport) : refused(req);
+  // The URL may hold a token: it must not travel on to wherever the answer links.
+  response.headers.set("Referrer-Policy", "no-referrer");
+  return response;
 }
