@@ -12,6 +12,7 @@ import { recordAudit, type Actor } from "../audit";
 import { isDownloadTicket, issueDownloadTicket, ticketKey, verifyDownloadTicket } from "../auth/download-tickets";
 import { requestUserOf, type RequestUser } from "../auth/request";
 import { getBackupRow } from "../backup/catalog";
+import { openBackupDownload } from "../backup/service";
 import { resolveAuthSecret, type AppConfig } from "../config";
 import { AppError } from "../errors";
 import { authenticateToken } from "../tokens";
@@ -36,7 +37,7 @@ export function downloadPath(id: number): string {
   return `/api/backups/${id}/download`;
 }
 
-export function createDownloadLink(opts: {
+export async function createDownloadLink(opts: {
   db: AppDatabase;
   config: AppConfig;
   /** Who the ticket acts as (re-checked at each use). */
@@ -44,20 +45,24 @@ export function createDownloadLink(opts: {
   actor: Actor;
   id: number;
   now?: Date;
-}): DownloadLink {
-  const row = getBackupRow(opts.db, opts.id);
-  if (row.status !== "completed") {
-    throw new AppError("CONFLICT", `Backup ${opts.id} is ${row.status.replace("_", " ")}; only completed backups can be downloaded.`);
-  }
-  const { ticket, expiresAt } = issueDownloadTicket(keyFor(opts.config), { backupId: row.id, filename: row.filename, userId: opts.user.id, username: opts.user.username, now: opts.now });
+}): Promise<DownloadLink> {
+  // A link only for what the download would serve: a completed backup whose archive is there.
+  const { filename } = await openBackupDownload({ db: opts.db, config: opts.config, id: opts.id });
+  const { ticket, expiresAt } = issueDownloadTicket(keyFor(opts.config), {
+    backupId: opts.id,
+    filename,
+    userId: opts.user.id,
+    username: opts.user.username,
+    now: opts.now,
+  });
   recordAudit(opts.db, {
     action: "backup.download_link",
     actor: opts.actor,
-    resource: `backup:${row.id}`,
+    resource: `backup:${opts.id}`,
     success: true,
-    details: { filename: row.filename, expires_at: expiresAt.toISOString() },
+    details: { filename, expires_at: expiresAt.toISOString() },
   });
-  return { url: `${downloadPath(row.id)}?token=${encodeURIComponent(ticket)}`, expires_at: expiresAt.toISOString() };
+  return { url: `${downloadPath(opts.id)}?token=${encodeURIComponent(ticket)}`, expires_at: expiresAt.toISOString() };
 }
 
 /**

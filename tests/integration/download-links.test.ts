@@ -108,6 +108,14 @@ describe("download links", () => {
       expect((await errorOf(res)).message).toMatch(/only completed backups can be downloaded/);
     });
 
+    it("answers 404 when the archive is missing from disk, making no link", async () => {
+      fs.rmSync(archive());
+      const res = await link();
+      expect(res.status).toBe(404);
+      expect((await errorOf(res)).message).toContain(backup.filename);
+      expect(app.db.select().from(auditLog).where(eq(auditLog.action, "backup.download_link")).all()).toEqual([]);
+    });
+
     it("answers a GET with a JSON 405 that lists the allowed methods", async () => {
       const res = getLinkRoute(restRequest(`/api/backups/${backup.id}/download-link`, { token: adminToken }));
       expect(res.status).toBe(405);

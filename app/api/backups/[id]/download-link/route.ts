@@ -9,8 +9,8 @@ import { adminRoute, methodNotAllowed } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 
-export const POST = adminRoute<{ id: string }>(({ db, actor, user, params }) =>
-  Response.json(createDownloadLink({ db, config: getConfig(), user, actor, id: backupIdSchema.parse(params.id) }), { status: 201 }),
+export const POST = adminRoute<{ id: string }>(async ({ db, actor, user, params }) =>
+  Response.json(await createDownloadLink({ db, config: getConfig(), user, actor, id: backupIdSchema.parse(params.id) }), { status: 201 }),
 );
 
 const refused = methodNotAllowed("POST");
