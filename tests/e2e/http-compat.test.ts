@@ -158,6 +158,11 @@ describe("download links and ?token=", () => {
     expect(((await res.json()) as { detail: string }).detail).toMatch(/accepted only by the download route/);
   });
 
+  test("an API token in ?token= is ignored by tRPC too", async () => {
+    const res = await fetch(url(`/api/trpc/backup.list?token=${token}`));
+    expect(res.status).toBe(401);
+  });
+
   test("a tampered link is refused with a JSON 401", async () => {
     const res = await fetch(url(`/api/backups/${backup.id}/download?token=bhdl_e30.AAAA`));
     expect(res.status).toBe(401);
@@ -209,6 +214,12 @@ describe("errors are JSON", () => {
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, DELETE, HEAD, OPTIONS");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("METHOD_NOT_ALLOWED");
+  });
+
+  test("a PUT on the list is a JSON 405 with Allow", async () => {
+    const res = await fetch(url("/api/backups"), { method: "PUT", headers: bearer() });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, POST, HEAD, OPTIONS");
   });
 
   test("a POST to the download is a JSON 405 with Allow: GET, HEAD", async () => {
