@@ -9,6 +9,7 @@ export const APP_ERROR_CODES = {
   UNAUTHORIZED: { http: 401, trpc: "UNAUTHORIZED" },
   FORBIDDEN: { http: 403, trpc: "FORBIDDEN" },
   NOT_FOUND: { http: 404, trpc: "NOT_FOUND" },
+  METHOD_NOT_ALLOWED: { http: 405, trpc: "METHOD_NOT_SUPPORTED" },
   BACKUP_NOT_FOUND: { http: 404, trpc: "NOT_FOUND" },
   OPERATION_IN_PROGRESS: { http: 409, trpc: "CONFLICT" },
   RESTORE_IN_PROGRESS: { http: 409, trpc: "CONFLICT" },

@@ -2,10 +2,14 @@
  * Who is making a request: a bearer API token, or else the next-auth session cookie.
  * The user is always read fresh from the database, so the role in effect is the current
  * one. Every door that takes HTTP requests (tRPC, REST route handlers) uses this.
+ *
+ * Credentials in the URL (`?token=`) are read only when the caller passes `urlCredential`,
+ * which only the download route does: a URL ends up in browser history, proxy logs and
+ * Referer headers, so everywhere else `?token=` is ignored.
  */
-import { getServerSession } from "next-auth";
+import { getServerSession, type Session } from "next-auth";
 import { getDb } from "@/db/client";
-import type { UserRole } from "@/db/schema";
+import type { User, UserRole } from "@/db/schema";
 import { authenticateToken } from "../tokens";
 import { findUserById } from "../users";
 import { getAuthOptions } from "./options";
@@ -17,20 +21,47 @@ export interface RequestUser {
   id: number;
   username: string;
   role: UserRole;
-  via: "session" | "token" | "cli";
+  via: "session" | "token" | "cli" | "download-link";
 }
 
-export async function resolveRequestUser(req: Request): Promise<RequestUser | null> {
+/** Checks a credential taken from `?token=`; returns the user, null when unknown, or throws an AppError saying why. */
+export type UrlCredentialCheck = (token: string) => Promise<RequestUser | null> | RequestUser | null;
+
+/**
+ * Reads the next-auth session. The default is the App Router form (it reads the request
+ * through next/headers); a Pages API route passes the (req, res) form instead.
+ */
+export type SessionReader = () => Promise<Session | null>;
+
+export interface ResolveOptions {
+  urlCredential?: UrlCredentialCheck;
+  readSession?: SessionReader;
+}
+
+export function requestUserOf(user: User, via: RequestUser["via"]): RequestUser {
+  return { id: user.id, username: user.username, role: user.role, via };
+}
+
+/** The `?token=` of a URL, or null. */
+export function urlToken(req: Request): string | null {
+  return new URL(req.url).searchParams.get("token");
+}
+
+export async function resolveRequestUser(req: Request, options: ResolveOptions = {}): Promise<RequestUser | null> {
   const db = getDb();
   // A bearer header decides alone: a bad token is not rescued by a cookie.
   if (req.headers.get("authorization")) {
     const token = bearerToken(req.headers);
     const user = token ? authenticateToken(db, token) : null;
-    return user ? { id: user.id, username: user.username, role: user.role, via: "token" } : null;
+    return user ? requestUserOf(user, "token") : null;
   }
-  const session = await getServerSession(getAuthOptions());
+  // So does a token in the URL where one is accepted: an expired link must say so, not
+  // quietly fall back to whoever's cookie the browser happens to hold.
+  const fromUrl = options.urlCredential ? urlToken(req) : null;
+  if (fromUrl !== null && options.urlCredential) return options.urlCredential(fromUrl);
+  const session = await (options.readSession ?? (() => getServerSession(getAuthOptions())))();
   const id = (session?.user as { id?: number } | undefined)?.id;
   if (typeof id !== "number") return null;
   const user = findUserById(db, id);
-  return user ? { id: user.id, username: user.username, role: user.role, via: "session" } : null;
+  return user ? requestUserOf(user, "session") : null;
 }

@@ -1,11 +1,12 @@
 /**
  * Streaming a file over HTTP: single byte ranges (so a broken download of a large
  * archive can resume), conditional requests, and a Content-Disposition that no file name
- * can inject a header through. The body is a stream read from disk as the client reads,
+ * can inject a header through. Conditional requests follow RFC 9110 section 13. The body is a stream read from disk as the client reads,
  * so memory stays flat whatever the file size.
  */
 import fs from "node:fs";
 import { Readable } from "node:stream";
+import { jsonError } from "./json-error";
 
 export type ByteRange = { start: number; end: number };
 
@@ -49,7 +50,59 @@ export interface FileToServe {
   contentType: string;
 }
 
-/** Builds the response for GET or HEAD of a file, honouring Range, If-Range and If-None-Match. */
+/** The opaque tags of an If-None-Match / If-Match list, with their weakness; "*" alone is `"*"`. */
+export function parseEntityTags(header: string): Array<{ weak: boolean; tag: string }> | "*" {
+  if (header.trim() === "*") return "*";
+  const tags: Array<{ weak: boolean; tag: string }> = [];
+  for (const match of header.matchAll(/(W\/)?("[^"]*")/g)) tags.push({ weak: Boolean(match[1]), tag: match[2]! });
+  return tags;
+}
+
+const opaque = (etag: string) => etag.replace(/^W\//, "");
+
+/** RFC 9110 13.1.2: If-None-Match holds when no listed tag matches ours by weak comparison. */
+function noneMatch(header: string, etag: string): boolean {
+  const tags = parseEntityTags(header);
+  if (tags === "*") return false;
+  return !tags.some((t) => t.tag === opaque(etag));
+}
+
+/** An HTTP-date as a time in ms, or null when it is not one (an invalid date is ignored, RFC 9110 13.1.3). */
+function httpDate(value: string): number | null {
+  const time = Date.parse(value);
+  return Number.isNaN(time) || !/GMT$|UTC$/i.test(value.trim()) ? null : time;
+}
+
+/** Last-Modified has one-second resolution: compare what the client saw, not our milliseconds. */
+const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/**
+ * RFC 9110 13.2.2 order for GET/HEAD: If-None-Match decides when present (If-Modified-Since
+ * is then ignored); else If-Modified-Since, when our Last-Modified is not later.
+ */
+export function isNotModified(req: Request, file: Pick<FileToServe, "etag" | "mtime">): boolean {
+  const method = req.method.toUpperCase();
+  if (method !== "GET" && method !== "HEAD") return false;
+  const ifNoneMatch = req.headers.get("if-none-match");
+  if (ifNoneMatch !== null) return !noneMatch(ifNoneMatch, file.etag);
+  const ifModifiedSince = req.headers.get("if-modified-since");
+  const since = ifModifiedSince === null ? null : httpDate(ifModifiedSince);
+  return since !== null && seconds(file.mtime) <= Math.floor(since / 1000);
+}
+
+/**
+ * RFC 9110 13.1.5: a Range is honoured only if If-Range names the current representation
+ * by strong comparison (a weak tag never matches) or by its exact Last-Modified date.
+ */
+export function ifRangeHolds(header: string | null, file: Pick<FileToServe, "etag" | "mtime">): boolean {
+  if (header === null) return true;
+  const value = header.trim();
+  if (value.startsWith("W/")) return false;
+  if (value.startsWith('"')) return !file.etag.startsWith("W/") && value === file.etag;
+  return value === file.mtime.toUTCString();
+}
+
+/** Builds the response for GET or HEAD of a file, honouring Range, If-Range, If-None-Match and If-Modified-Since. */
 export function serveFile(req: Request, file: FileToServe): { response: Response; range: ByteRange | null } {
   const headers = new Headers({
     "Content-Type": file.contentType,
@@ -60,17 +113,18 @@ export function serveFile(req: Request, file: FileToServe): { response: Response
     "Cache-Control": "private, no-store",
     "X-Content-Type-Options": "nosniff",
   });
-  if (req.headers.get("if-none-match") === file.etag) {
+  if (isNotModified(req, file)) {
+    // No Content-Length: a 304 has no body, and a client must not take the length for one.
     return { response: new Response(null, { status: 304, headers }), range: null };
   }
-  const ifRange = req.headers.get("if-range");
-  const rangeAllowed = !ifRange || ifRange === file.etag || ifRange === file.mtime.toUTCString();
-  const range = rangeAllowed ? parseRange(req.headers.get("range"), file.size) : null;
+  const range = ifRangeHolds(req.headers.get("if-range"), file) ? parseRange(req.headers.get("range"), file.size) : null;
   if (range === "unsatisfiable") {
+    const message = `Range not satisfiable: the file has ${file.size} bytes.`;
     headers.set("Content-Range", `bytes */${file.size}`);
     headers.delete("Content-Disposition");
-    headers.set("Content-Type", "text/plain; charset=utf-8");
-    return { response: new Response(`Range not satisfiable: the file has ${file.size} bytes.`, { status: 416, headers }), range: null };
+    headers.delete("Content-Type");
+    const error = jsonError(416, "RANGE_NOT_SATISFIABLE", message, { size_bytes: file.size }, { headers });
+    return { response: error, range: null };
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? file.size - 1;

@@ -13,7 +13,20 @@ const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
 
 const errorBody = {
   type: "object",
-  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } }, required: ["code", "message"] } },
+  properties: {
+    error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } }, required: ["code", "message"] },
+    detail: { type: "string", description: "The same text as error.message, for clients written against the original BaluHost API" },
+  },
+  required: ["error", "detail"],
+};
+
+const downloadLink = {
+  type: "object",
+  properties: {
+    url: { type: "string", description: "Relative to the server: /api/backups/{id}/download?token=..." },
+    expires_at: { type: "string", format: "date-time" },
+  },
+  required: ["url", "expires_at"],
 };
 
 const errors = (...codes: number[]) =>
@@ -23,9 +36,10 @@ const errors = (...codes: number[]) =>
 
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input (the message says which field and why)",
-  401: "Not signed in and no valid API token",
+  401: "Not signed in and no valid API token (or an expired or invalid download link)",
   403: "Not an administrator, or a cross-site request",
   404: "No such backup",
+  405: "Method not allowed here (the Allow header lists the ones that are)",
   409: "Another backup or restore is in progress, or the backup is in a state that does not allow it",
   413: "Archive larger than the upload limit",
   415: "Wrong Content-Type",
@@ -41,11 +55,20 @@ const json = (ref: string) => ({ "application/json": { schema: { $ref: `#/compon
 export function buildOpenApiDocument() {
   return {
     openapi: "3.1.0",
-    info: { title: "BaluHost backup API", version: appVersion(), description: "All endpoints require an administrator: a session cookie or `Authorization: Bearer <token>`." },
+    info: { title: "BaluHost backup API", version: appVersion(), description:
+        "All endpoints require an administrator: a session cookie or `Authorization: Bearer <token>`. " +
+        "Only the download accepts a credential in the URL (`?token=`: a download link's ticket, or an API token). " +
+        "Paths answer the same with a trailing slash. Errors are `{error: {code, message}, detail}`.",
+    },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" }, session: { type: "apiKey", in: "cookie", name: "next-auth.session-token" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer" },
+        session: { type: "apiKey", in: "cookie", name: "next-auth.session-token" },
+        downloadToken: { type: "apiKey", in: "query", name: "token", description: "Download route only: a ticket from download-link, or an API token" },
+      },
       schemas: {
         Error: errorBody,
+        DownloadLink: downloadLink,
         Backup: schema(backupRecordSchema),
         BackupList: schema(backupListSchema),
         CreateBackup: schema(createBackupInput, "input"),
@@ -82,12 +105,29 @@ export function buildOpenApiDocument() {
       "/api/backups/{id}/download": {
         parameters: [idParam],
         get: {
-          summary: "Download the archive (supports Range, If-Range, If-None-Match)",
+          summary: "Download the archive (Range, If-Range, If-None-Match, If-Modified-Since)",
+          security: [{ bearer: [] }, { session: [] }, { downloadToken: [] }],
           responses: {
-            200: { description: "The .tar.gz", content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
-            206: { description: "Partial content" },
-            ...errors(400, 401, 403, 404, 409, 416),
+            200: {
+              description: "The .tar.gz, with Content-Length",
+              content: { "application/gzip": { schema: { type: "string", format: "binary" } } },
+            },
+            206: { description: "Partial content: Content-Length is the range's, Content-Range names it" },
+            304: { description: "Not modified (If-None-Match or If-Modified-Since)" },
+            ...errors(400, 401, 403, 404, 405, 409, 416),
           },
+        },
+        head: {
+          summary: "The download's headers (Content-Length, ETag, Last-Modified) without the body",
+          security: [{ bearer: [] }, { session: [] }, { downloadToken: [] }],
+          responses: { 200: { description: "As GET, without the body" }, 206: { description: "As GET with Range" }, 304: { description: "Not modified" } },
+        },
+      },
+      "/api/backups/{id}/download-link": {
+        parameters: [idParam],
+        post: {
+          summary: "A short-lived URL that downloads this backup without a header (about 5 minutes, this backup only)",
+          responses: { 201: { description: "The link", content: json("DownloadLink") }, ...errors(400, 401, 403, 404, 409) },
         },
       },
       "/api/backups/{id}/restore": {

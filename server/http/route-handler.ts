@@ -9,12 +9,13 @@ import { ZodError, z } from "zod";
 import { getDb, type AppDatabase } from "@/db/client";
 import type { Actor } from "../audit";
 import { clientIpFromHeaders } from "../auth/headers";
-import { resolveRequestUser, type RequestUser } from "../auth/request";
+import { resolveRequestUser, urlToken, type RequestUser, type SessionReader } from "../auth/request";
 import { assertNoRestoreRunning } from "../backup/lock";
 import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
 import { ensureStarted } from "../startup";
 import { crossSiteRefusal } from "./cross-site";
+import { jsonError } from "./json-error";
 
 export interface RouteContext<P> {
   req: Request;
@@ -24,9 +25,7 @@ export interface RouteContext<P> {
   db: AppDatabase;
 }
 
-export function jsonError(status: number, code: string, message: string, extra?: Record<string, unknown>): Response {
-  return Response.json({ error: { code, message, ...extra } }, { status });
-}
+export { jsonError };
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof AppError) return jsonError(err.httpStatus, err.code, err.message);
@@ -57,26 +56,65 @@ export async function readJsonBody(req: Request): Promise<unknown> {
 
 type Handler<P> = (ctx: RouteContext<P>) => Promise<Response> | Response;
 
+export interface AdminRouteOptions<P> {
+  /**
+   * Accepts a credential in `?token=` on GET and HEAD, checked by this function. Only the
+   * download route passes one (plain `<a href>` links cannot send a header); every other
+   * route ignores `?token=`.
+   */
+  urlCredential?: (token: string, ctx: { params: P; db: AppDatabase }) => Promise<RequestUser | null> | RequestUser | null;
+}
+
+/** What a transport other than the App Router hands in (a Pages API route reads the session differently). */
+export interface RouteTransport {
+  readSession?: SessionReader;
+}
+
+const SAFE_METHODS = ["GET", "HEAD"];
+
+function unauthenticated(req: Request): Response {
+  // A script that put its API token in the URL learns why it is refused, not just that it is.
+  const hint = urlToken(req) !== null ? " A token in the URL is accepted only by the download route." : "";
+  return jsonError(401, "UNAUTHORIZED", `Sign in or send an API token (Authorization: Bearer ...).${hint}`);
+}
+
 /** Wraps a route handler that only admins may call. */
-export function adminRoute<P = Record<string, never>>(handler: Handler<P>) {
-  return async (req: Request, segment: { params: Promise<P> }): Promise<Response> => {
+export function adminRoute<P = Record<string, never>>(handler: Handler<P>, options: AdminRouteOptions<P> = {}) {
+  return async (req: Request, segment: { params: Promise<P> }, transport: RouteTransport = {}): Promise<Response> => {
     try {
       ensureStarted();
       const refusal = crossSiteRefusal(req);
       if (refusal) return jsonError(403, "FORBIDDEN", refusal);
-      const user = await resolveRequestUser(req);
-      if (!user) return jsonError(401, "UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
+      const params = await segment.params;
+      const method = req.method.toUpperCase();
+      const { urlCredential } = options;
+      const user = await resolveRequestUser(req, {
+        readSession: transport.readSession,
+        urlCredential: urlCredential && SAFE_METHODS.includes(method) ? (token) => urlCredential(token, { params, db: getDb() }) : undefined,
+      });
+      if (!user) return unauthenticated(req);
       if (user.role !== "admin") return jsonError(403, "FORBIDDEN", "Only administrators can do this.");
-      if (!["GET", "HEAD"].includes(req.method.toUpperCase())) assertNoRestoreRunning(getConfig().backupPath);
+      if (!SAFE_METHODS.includes(method)) assertNoRestoreRunning(getConfig().backupPath);
       const actor: Actor = {
         id: user.id,
         username: user.username,
         ip: clientIpFromHeaders(req.headers),
         userAgent: req.headers.get("user-agent"),
       };
-      return await handler({ req, params: await segment.params, user, actor, db: getDb() });
+      return await handler({ req, params, user, actor, db: getDb() });
     } catch (err) {
       return errorResponse(err);
     }
   };
+}
+
+/**
+ * A handler for the methods a route does not implement: 405 JSON with an `Allow` header
+ * listing the ones it does. Next's own 405 has neither a body nor `Allow`. Export it
+ * under each missing method name: `export { refused as PUT, refused as PATCH }`.
+ */
+export function methodNotAllowed(...allowed: string[]): (req: Request) => Response {
+  const allow = [...new Set([...allowed, ...(allowed.includes("GET") ? ["HEAD"] : []), "OPTIONS"])].join(", ");
+  return (req) =>
+    jsonError(405, "METHOD_NOT_ALLOWED", `${req.method} is not supported here; use ${allow}.`, undefined, { headers: { Allow: allow } });
 }

@@ -4,6 +4,7 @@
  * without one goes to next-auth's getServerSession, which needs a Next request scope).
  */
 import fs from "node:fs";
+import { expect } from "vitest";
 import { createApiToken } from "@/server/tokens";
 import type { TestApp } from "./test-app";
 
@@ -52,8 +53,14 @@ export function backupFolderNames(app: TestApp): string[] {
   return fs.existsSync(app.config.backupPath) ? fs.readdirSync(app.config.backupPath).sort() : [];
 }
 
-/** The body of an error response: `{ error: { code, message } }`. */
+/**
+ * The body of an error response: `{ error: { code, message }, detail }`. Every error goes
+ * through here, so each one also checks that `detail` (what the real client shows) repeats
+ * the message.
+ */
 export async function errorOf(res: Response): Promise<{ code: string; message: string }> {
-  const json = (await res.json()) as { error: { code: string; message: string } };
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  const json = (await res.json()) as { error: { code: string; message: string }; detail: string };
+  expect(json.detail).toBe(json.error.message);
   return json.error;
 }

@@ -4,11 +4,11 @@ import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GET as getBackupRoute, DELETE as deleteBackupRoute } from "@/app/api/backups/[id]/route";
-import { GET as downloadRoute, HEAD as headDownloadRoute } from "@/app/api/backups/[id]/download/route";
 import { GET as listRoute, POST as createRoute } from "@/app/api/backups/route";
 import { auditLog, backups } from "@/db/schema";
 import { acquireOperationLock } from "@/server/backup/lock";
 import { waitForBackup } from "@/server/backup/service";
+import { downloadBackupRoute } from "@/server/http/backup-download";
 import type { BackupList, BackupRecord } from "@/server/backup/contract";
 import { sha256File, writeFiles, writeRandomFile } from "../helpers/files";
 import { backupFolderNames, errorOf, idSegment, noSegment, restRequest, tokenFor } from "../helpers/rest";
@@ -61,7 +61,7 @@ describe("REST /api/backups", () => {
       token: init.token ?? adminToken,
       headers: init.headers,
     });
-    return (init.method === "HEAD" ? headDownloadRoute : downloadRoute)(req, idSegment(id));
+    return downloadBackupRoute(req, idSegment(id));
   }
 
   /** A row without a finished archive, as a running or failed backup leaves it. */
@@ -367,6 +367,7 @@ describe("REST /api/backups", () => {
       const res = await download(backup.id, { headers: { range: `bytes=${size + 10}-` } });
       expect(res.status).toBe(416);
       expect(res.headers.get("content-range")).toBe(`bytes */${size}`);
+      expect((await errorOf(res)).code).toBe("RANGE_NOT_SATISFIABLE");
     });
 
     it("answers HEAD with the size and no body", async () => {

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { POST as cancelRoute } from "@/app/api/backups/[id]/cancel/route";
-import { GET as downloadRoute } from "@/app/api/backups/[id]/download/route";
+import { downloadBackupRoute as downloadRoute } from "@/server/http/backup-download";
 import { POST as restoreRoute } from "@/app/api/backups/[id]/restore/route";
 import { DELETE as deleteRoute } from "@/app/api/backups/[id]/route";
 import { GET as listRoute, POST as createRoute } from "@/app/api/backups/route";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "@/server/errors";
-import { adminRoute, type RouteContext } from "@/server/http/route-handler";
+import { adminRoute, methodNotAllowed, type RouteContext } from "@/server/http/route-handler";
 import { createApiToken } from "@/server/tokens";
 import { createTestApp, type TestApp } from "../helpers/test-app";
 
@@ -67,7 +67,7 @@ describe("adminRoute", () => {
     };
     const res = await adminRoute<Params>(handler)(bearerRequest(adminToken), segment);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { code: "BACKUP_NOT_FOUND", message: "Backup 7 does not exist." } });
+    expect(await res.json()).toEqual({ error: { code: "BACKUP_NOT_FOUND", message: "Backup 7 does not exist." }, detail: "Backup 7 does not exist." });
   });
 
   it("answers an unexpected error with a generic 500 that does not leak its text", async () => {
@@ -78,8 +78,27 @@ describe("adminRoute", () => {
     const res = await adminRoute<Params>(handler)(bearerRequest(adminToken), segment);
     const body = await res.text();
     expect(res.status).toBe(500);
-    expect(JSON.parse(body)).toEqual({ error: { code: "INTERNAL", message: GENERIC_INTERNAL_MESSAGE } });
+    expect(JSON.parse(body)).toEqual({ error: { code: "INTERNAL", message: GENERIC_INTERNAL_MESSAGE }, detail: GENERIC_INTERNAL_MESSAGE });
     expect(body).not.toContain("secret path");
     expect(String(logged.mock.calls.flat())).toContain("secret path");
+  });
+
+  it("repeats the message as detail, for clients that show response.data.detail", async () => {
+    const handler = () => {
+      throw new AppError("CONFLICT", "Backup 7 is in progress.");
+    };
+    const body = (await (await adminRoute<Params>(handler)(bearerRequest(adminToken), segment)).json()) as Record<string, unknown>;
+    expect(body).toEqual({ error: { code: "CONFLICT", message: "Backup 7 is in progress." }, detail: "Backup 7 is in progress." });
+  });
+});
+
+describe("methodNotAllowed", () => {
+  it("answers a JSON 405 whose Allow header lists the route's methods, HEAD and OPTIONS included", async () => {
+    const res = methodNotAllowed("GET", "DELETE")(new Request("http://nas.local/api/backups/7", { method: "PUT" }));
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, DELETE, HEAD, OPTIONS");
+    const body = (await res.json()) as { error: { code: string; message: string }; detail: string };
+    expect(body.error.code).toBe("METHOD_NOT_ALLOWED");
+    expect(body.detail).toMatch(/PUT is not supported here/);
   });
 });

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentDisposition, parseRange, serveFile, type FileToServe } from "@/server/http/download";
+import { contentDisposition, isNotModified, parseEntityTags, parseRange, serveFile, type FileToServe } from "@/server/http/download";
 
 describe("parseRange", () => {
   it("reads a closed range", () => {
@@ -60,6 +60,20 @@ describe("parseRange", () => {
 
   it("treats bytes=- with neither end as unsatisfiable", () => {
     expect(parseRange("bytes=-", 1000)).toBe("unsatisfiable");
+  });
+});
+
+describe("parseEntityTags", () => {
+  it("reads a list of strong and weak tags", () => {
+    expect(parseEntityTags(`"a", W/"b",   "c,d"`)).toEqual([
+      { weak: false, tag: '"a"' },
+      { weak: true, tag: '"b"' },
+      { weak: false, tag: '"c,d"' },
+    ]);
+  });
+
+  it("reads * as any representation", () => {
+    expect(parseEntityTags(" * ")).toBe("*");
   });
 });
 
@@ -163,12 +177,16 @@ describe("serveFile", () => {
     expect((await bodyOf(response)).equals(content.subarray(content.length - 10))).toBe(true);
   });
 
-  it("answers an unsatisfiable range with 416 and the real size", async () => {
+  it("answers an unsatisfiable range with a JSON 416 naming the real size", async () => {
     const { response } = serveFile(get({ Range: `bytes=${content.length}-` }), file);
     expect(response.status).toBe(416);
     expect(response.headers.get("Content-Range")).toBe(`bytes */${content.length}`);
     expect(response.headers.get("Content-Disposition")).toBeNull();
-    expect(await response.text()).toContain(String(content.length));
+    expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
+    const body = (await response.json()) as { error: { code: string; message: string; size_bytes: number }; detail: string };
+    expect(body.error).toMatchObject({ code: "RANGE_NOT_SATISFIABLE", size_bytes: content.length });
+    expect(body.error.message).toContain(String(content.length));
+    expect(body.detail).toBe(body.error.message);
   });
 
   it("ignores the range and serves the whole file when If-Range holds a stale etag", async () => {
@@ -194,6 +212,72 @@ describe("serveFile", () => {
 
   it("serves the whole file when If-None-Match names another version", async () => {
     const { response } = serveFile(get({ "If-None-Match": '"other"' }), file);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("answers 304 to a weak If-None-Match naming the same tag (weak comparison)", () => {
+    expect(serveFile(get({ "If-None-Match": `W/${file.etag}` }), file).response.status).toBe(304);
+  });
+
+  it("answers 304 when any tag of an If-None-Match list matches", () => {
+    expect(serveFile(get({ "If-None-Match": `"a", W/"b", ${file.etag}` }), file).response.status).toBe(304);
+  });
+
+  it("answers 304 to If-None-Match: *", () => {
+    expect(serveFile(get({ "If-None-Match": "*" }), file).response.status).toBe(304);
+  });
+
+  it("sends no Content-Length and no body with a 304", () => {
+    const { response } = serveFile(get({ "If-None-Match": file.etag }), file);
+    expect(response.headers.get("Content-Length")).toBeNull();
+    expect(response.body).toBeNull();
+  });
+
+  it("answers 304 to If-Modified-Since equal to Last-Modified, to the second", () => {
+    expect(serveFile(get({ "If-Modified-Since": file.mtime.toUTCString() }), file).response.status).toBe(304);
+  });
+
+  it("serves the whole file when If-Modified-Since is before Last-Modified", async () => {
+    const earlier = new Date(file.mtime.getTime() - 2000).toUTCString();
+    const { response } = serveFile(get({ "If-Modified-Since": earlier }), file);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("ignores an If-Modified-Since that is not an HTTP-date", async () => {
+    const { response } = serveFile(get({ "If-Modified-Since": "yesterday" }), file);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("lets If-None-Match decide over If-Modified-Since when both are sent", async () => {
+    const later = new Date(file.mtime.getTime() + 60_000).toUTCString();
+    const { response } = serveFile(get({ "If-None-Match": '"other"', "If-Modified-Since": later }), file);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("ignores If-Modified-Since on a method other than GET and HEAD", () => {
+    const req = new Request("http://localhost/x", { method: "POST", headers: { "If-Modified-Since": file.mtime.toUTCString() } });
+    expect(isNotModified(req, file)).toBe(false);
+  });
+
+  it("ignores the range when If-Range holds a weak tag, even the current one (strong comparison)", async () => {
+    const { response } = serveFile(get({ Range: "bytes=0-99", "If-Range": `W/${file.etag}` }), file);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("honours the range when If-Range holds the exact Last-Modified date", async () => {
+    const { response } = serveFile(get({ Range: "bytes=0-99", "If-Range": file.mtime.toUTCString() }), file);
+    expect(response.status).toBe(206);
+    expect((await bodyOf(response)).equals(content.subarray(0, 100))).toBe(true);
+  });
+
+  it("ignores the range when If-Range holds another date", async () => {
+    const other = new Date(file.mtime.getTime() + 5000).toUTCString();
+    const { response } = serveFile(get({ Range: "bytes=0-99", "If-Range": other }), file);
     expect(response.status).toBe(200);
     await response.body?.cancel();
   });

@@ -6,7 +6,16 @@ describe("the OpenAPI document", () => {
 
   it("lists every REST path of the spec's API table", () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ["/api/backups", "/api/backups/{id}", "/api/backups/{id}/cancel", "/api/backups/{id}/download", "/api/backups/{id}/restore", "/api/backups/{id}/verify", "/api/backups/upload"].sort(),
+      [
+        "/api/backups",
+        "/api/backups/{id}",
+        "/api/backups/{id}/cancel",
+        "/api/backups/{id}/download",
+        "/api/backups/{id}/download-link",
+        "/api/backups/{id}/restore",
+        "/api/backups/{id}/verify",
+        "/api/backups/upload",
+      ].sort(),
     );
   });
 
@@ -19,5 +28,25 @@ describe("the OpenAPI document", () => {
   it("lists the fields every backup record has", () => {
     const backup = doc.components.schemas.Backup as { required: string[] };
     expect(backup.required).toEqual(expect.arrayContaining(["id", "filename", "size_bytes", "status", "created_at"]));
+  });
+
+  it("describes every error body with the detail field beside error", () => {
+    const error = doc.components.schemas.Error as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(error.properties)).toEqual(["error", "detail"]);
+    expect(error.required).toEqual(["error", "detail"]);
+  });
+
+  it("offers ?token= as a credential on the download only", () => {
+    const withQueryToken = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item as Record<string, { security?: Array<Record<string, unknown>> }>)
+        .filter(([, op]) => op.security?.some((s) => "downloadToken" in s))
+        .map(([method]) => `${method} ${path}`),
+    );
+    expect(withQueryToken.sort()).toEqual(["get /api/backups/{id}/download", "head /api/backups/{id}/download"]);
+  });
+
+  it("describes the download link as {url, expires_at}", () => {
+    const link = doc.components.schemas.DownloadLink as { required: string[] };
+    expect(link.required).toEqual(["url", "expires_at"]);
   });
 });

@@ -12,7 +12,7 @@ import { createBackup, listBackups, progressOf } from "@/server/backup/service";
 import { getConfig } from "@/server/config";
 import { APP_ERROR_CODES, type AppErrorCode } from "@/server/errors";
 import { prefersAsync } from "@/server/http/prefer";
-import { adminRoute, jsonError, readJsonBody } from "@/server/http/route-handler";
+import { adminRoute, jsonError, methodNotAllowed, readJsonBody } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 // A synchronous create answers when the backup has finished: minutes for a large NAS.
@@ -40,3 +40,6 @@ export const POST = adminRoute(async ({ req, db, actor }) => {
   response.headers.set("Location", location);
   return response;
 });
+
+const refused = methodNotAllowed("GET", "POST");
+export { refused as PUT, refused as PATCH, refused as DELETE };

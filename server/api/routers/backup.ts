@@ -32,6 +32,7 @@ import {
 import { applyRetentionNow, previewRetention } from "../../backup/retention";
 import { getRetentionSettings, retentionInput, rulesOf, saveRetentionSettings, type RetentionSettings } from "../../backup/settings";
 import { catalogVersion, getBackupRow } from "../../backup/catalog";
+import { createDownloadLink } from "../../http/download-links";
 import { verifyBackup } from "../../backup/import";
 import { currentRestoreProgress } from "../../backup/restore/progress";
 import { restoreBackup } from "../../backup/restore/restore";
@@ -117,6 +118,15 @@ export const backupRouter = createTRPCRouter({
       await deleteBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id });
       return { success: true as const, id: input.id };
     }),
+
+  /**
+   * A short-lived URL that downloads this backup without a header (for a plain link), the
+   * same ticket as REST `POST /api/backups/{id}/download-link`. Relative to the server.
+   */
+  downloadLink: adminProcedure
+    .input(byId)
+    .output(z.object({ url: z.string(), expires_at: z.string() }))
+    .mutation(({ ctx, input }) => createDownloadLink({ db: ctx.db, config: getConfig(), user: ctx.user, actor: ctx.actor, id: input.id })),
 
   /** Progress of a running backup (null once it has finished); poll it while status is in_progress. */
   progress: adminProcedure

@@ -2,7 +2,7 @@
 import { backupIdSchema } from "@/server/backup/contract";
 import { deleteBackup, getBackup } from "@/server/backup/service";
 import { getConfig } from "@/server/config";
-import { adminRoute } from "@/server/http/route-handler";
+import { adminRoute, methodNotAllowed } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 
@@ -14,3 +14,6 @@ export const DELETE = adminRoute<Params>(async ({ db, actor, params }) => {
   await deleteBackup({ db, config: getConfig(), actor, id: backupIdSchema.parse(params.id) });
   return new Response(null, { status: 204 });
 });
+
+const refused = methodNotAllowed("GET", "DELETE");
+export { refused as POST, refused as PUT, refused as PATCH };

@@ -8,7 +8,7 @@ import { toBackupRecord } from "@/server/backup/contract";
 import { importBackup } from "@/server/backup/import";
 import { getConfig } from "@/server/config";
 import { AppError } from "@/server/errors";
-import { adminRoute } from "@/server/http/route-handler";
+import { adminRoute, methodNotAllowed } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 export const maxDuration = 3600;
@@ -34,3 +34,6 @@ export const POST = adminRoute(async ({ req, db, actor }) => {
   });
   return Response.json(toBackupRecord(row), { status: 201 });
 });
+
+const refused = methodNotAllowed("POST");
+export { refused as GET, refused as PUT, refused as PATCH, refused as DELETE };

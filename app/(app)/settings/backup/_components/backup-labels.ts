@@ -127,6 +127,7 @@ const AUDIT_ACTION_LABELS: Record<string, string> = {
   "backup.create": "Created a backup",
   "backup.delete": "Deleted a backup",
   "backup.download": "Downloaded a backup",
+  "backup.download_link": "Made a download link",
   "backup.restore": "Restored a backup",
   "backup.upload": "Uploaded a backup",
   "backup.import": "Imported a backup",

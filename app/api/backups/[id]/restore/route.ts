@@ -4,7 +4,7 @@ import { backupIdSchema, restoreInput, restorePartsFor } from "@/server/backup/c
 import { restoreBackup } from "@/server/backup/restore/restore";
 import { getConfig } from "@/server/config";
 import { AppError } from "@/server/errors";
-import { adminRoute, readJsonBody } from "@/server/http/route-handler";
+import { adminRoute, methodNotAllowed, readJsonBody } from "@/server/http/route-handler";
 
 export const dynamic = "force-dynamic";
 // A restore of a large archive takes minutes; the response comes when it is done.
@@ -27,3 +27,6 @@ export const POST = adminRoute<{ id: string }>(async ({ req, db, actor, params }
   });
   return Response.json(outcome);
 });
+
+const refused = methodNotAllowed("POST");
+export { refused as GET, refused as PUT, refused as PATCH, refused as DELETE };
