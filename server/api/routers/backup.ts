@@ -35,7 +35,8 @@ import { catalogVersion, getBackupRow } from "../../backup/catalog";
 import { createDownloadLink } from "../../http/download-links";
 import { verifyBackup } from "../../backup/import";
 import { currentRestoreProgress } from "../../backup/restore/progress";
-import { restoreBackup } from "../../backup/restore/restore";
+import { planRestoreSpace } from "../../backup/restore/plan";
+import { resolveChain, restoreBackup } from "../../backup/restore/restore";
 import { recordAudit } from "../../audit";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
@@ -192,6 +193,45 @@ export const backupRouter = createTRPCRouter({
         confirm: input.confirm,
       }),
     ),
+
+  /**
+   * What a restore of these parts will do first and need: its safety backup (scoped to the
+   * parts) and the free space per volume. The restore dialog shows it before RESTORE is typed.
+   */
+  restorePlan: adminProcedure
+    .input(restoreInput.omit({ confirm: true }))
+    .output(
+      z.object({
+        parts: z.object({ database: z.boolean(), files: z.boolean(), config: z.boolean() }),
+        safety_backup: z.object({ backup_type: z.string(), includes_config: z.boolean(), estimated_bytes: z.number() }),
+        staged_bytes: z.number(),
+        volumes: z.array(z.object({ path: z.string(), holds: z.array(z.string()), needed_bytes: z.number(), free_bytes: z.number(), enough: z.boolean() })),
+        enough_space: z.boolean(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const config = getConfig();
+      const target = getBackupRow(ctx.db, input.backup_id);
+      const parts = restorePartsFor(target, input);
+      const plan = await planRestoreSpace({ config, chain: resolveChain(ctx.db, config, target), target, parts });
+      return {
+        parts,
+        safety_backup: {
+          backup_type: plan.safety.input.backup_type ?? "full",
+          includes_config: plan.safety.input.backup_type === "config_only" || plan.safety.input.includes_config === true,
+          estimated_bytes: plan.safety.bytes,
+        },
+        staged_bytes: plan.stagedBytes,
+        volumes: plan.volumes.map((v) => ({
+          path: v.path,
+          holds: v.holds,
+          needed_bytes: v.neededBytes,
+          free_bytes: v.freeBytes,
+          enough: v.freeBytes >= v.neededBytes,
+        })),
+        enough_space: plan.enough,
+      };
+    }),
 
   /** The running restore's step and figures, or null when none runs in this server. */
   restoreProgress: adminProcedure.output(restoreProgressSchema).query(() => {
