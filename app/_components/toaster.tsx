@@ -1,7 +1,7 @@
 "use client";
 /**
  * Toasts: short notes about something that just happened ("Backup created"), shown in a
- * corner and read out by screen readers. The <Toaster /> is mounted once in the root
+ * corner and read out by screen readers (the list sits in one polite live region). The <Toaster /> is mounted once in the root
  * layout; anywhere in client code call:
  *
  *   toast.success("Token revoked");
@@ -111,7 +111,9 @@ function ToastView({ item, paused }: { item: ToastItem; paused: boolean }) {
   }, [paused, item.id]);
   const Icon = ICONS[item.tone];
   return (
-    <li className={cx("toast", `toast-${item.tone}`)} role={item.tone === "error" ? "alert" : "status"}>
+    // A plain list item: the section around the list is the live region that announces it
+    // (a role on the <li> would take it out of the list).
+    <li className={cx("toast", `toast-${item.tone}`)}>
       <Icon size={18} className="toast-icon" />
       <div className="toast-content">
         <p className="toast-title">{item.title}</p>
