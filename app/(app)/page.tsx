@@ -1,7 +1,7 @@
 /** Home: a welcome, the places to go, and (for admins) the latest activity. */
 import Link from "next/link";
 import type { Metadata } from "next";
-import { Badge } from "@/app/_components/badge";
+import { AuditResult, AuditSentence } from "@/app/_components/audit-entry";
 import { ButtonLink } from "@/app/_components/button";
 import { DateTime } from "@/app/_components/date-time";
 import {
@@ -14,6 +14,7 @@ import {
 } from "@/app/_components/icons";
 import { Card, PageHeader } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
+import { formatIp } from "@/lib/format";
 import { getServerCaller } from "@/server/api/server-caller";
 import type { ReactNode } from "react";
 
@@ -50,21 +51,18 @@ async function RecentActivity() {
       {entries.length === 0 ? (
         <p className="muted">Nothing has happened yet.</p>
       ) : (
-        <ul className="activity-list">
+        <ul className="activity-list" data-testid="recent-activity">
           {entries.map((entry) => (
             <li key={entry.id} className="activity-item">
               <div className="activity-main">
-                <span>
-                  <code>{entry.action}</code> by <strong>{entry.actor_name}</strong>
-                </span>
+                <AuditSentence entry={entry} />
                 <span className="activity-meta">
+                  {entry.success ? null : `${entry.actor_name} · `}
                   <DateTime value={entry.created_at} relative />
-                  {entry.ip ? ` · ${entry.ip}` : null}
+                  {entry.ip ? ` · ${formatIp(entry.ip)}` : null}
                 </span>
               </div>
-              <Badge tone={entry.success ? "success" : "danger"} dot>
-                {entry.success ? "Success" : "Failed"}
-              </Badge>
+              <AuditResult entry={entry} />
             </li>
           ))}
         </ul>
