@@ -12,6 +12,7 @@ import {
   SettingsIcon,
   UserIcon,
 } from "@/app/_components/icons";
+import { LastFilesBackup } from "@/app/_components/last-backup";
 import { Card, PageHeader } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
 import { formatIp } from "@/lib/format";
@@ -71,6 +72,17 @@ async function RecentActivity() {
   );
 }
 
+/** A user's one line about backups (admins have the Backup tab). */
+async function YourBackups() {
+  const caller = await getServerCaller();
+  const { last_files_backup_at } = await caller.account.lastFilesBackup();
+  return (
+    <Card title={<span className="row"><ArchiveIcon size={16} /> Backups</span>} headingLevel={2}>
+      <LastFilesBackup at={last_files_backup_at} />
+    </Card>
+  );
+}
+
 export default async function HomePage() {
   const user = await requireUser("/");
   const isAdmin = user.role === "admin";
@@ -110,7 +122,7 @@ export default async function HomePage() {
         <Tile href="/settings/general" icon={<SettingsIcon size={18} />} title="Settings">
           {isAdmin
             ? "See where BaluHost keeps its data and how long backups are kept."
-            : "See your account and how long backups are kept."}
+            : "See your account, when your files were last backed up and how long backups are kept."}
         </Tile>
         {!isAdmin ? (
           <Card title={<span className="row"><UserIcon size={16} /> Your account</span>} headingLevel={2}>
@@ -119,6 +131,7 @@ export default async function HomePage() {
             </p>
           </Card>
         ) : null}
+        {!isAdmin ? <YourBackups /> : null}
       </div>
       {isAdmin ? <RecentActivity /> : null}
     </div>
