@@ -23,6 +23,7 @@
  *   </ConfirmDialog>
  */
 import { useEffect, useId, useRef, type ReactNode, type RefObject } from "react";
+import { BreakableText } from "./breakable-text";
 import { Button } from "./button";
 import { cx } from "./class-names";
 import { XIcon } from "./icons";
@@ -180,7 +181,7 @@ export function Dialog({
         <div className="dialog-panel">
           <div className="dialog-header">
             <h2 id={titleId} className="dialog-title">
-              {title}
+              {typeof title === "string" ? <BreakableText text={title} /> : title}
             </h2>
             <button
               type="button"

@@ -14,6 +14,7 @@
  * the timers, and each toast has a dismiss button.
  */
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { BreakableText } from "./breakable-text";
 import { cx } from "./class-names";
 import { CheckCircleIcon, InfoIcon, XCircleIcon, XIcon } from "./icons";
 
@@ -117,7 +118,11 @@ function ToastView({ item, paused }: { item: ToastItem; paused: boolean }) {
       <Icon size={18} className="toast-icon" />
       <div className="toast-content">
         <p className="toast-title">{item.title}</p>
-        {item.description ? <p className="toast-description">{item.description}</p> : null}
+        {item.description ? (
+          <p className="toast-description">
+            <BreakableText text={item.description} />
+          </p>
+        ) : null}
       </div>
       <button
         type="button"
