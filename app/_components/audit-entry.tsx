@@ -63,7 +63,15 @@ export function AuditWhat({ entry }: { entry: AuditEntryFacts }) {
   );
 }
 
-export function AuditResult({ entry }: { entry: Pick<AuditEntryFacts, "success"> }) {
+/** Success or Failed; a cancelled backup (recorded as a create that did not finish) says so. */
+export function AuditResult({ entry }: { entry: Pick<AuditEntryFacts, "action" | "success"> }) {
+  if (entry.action === "backup.cancel") {
+    return (
+      <Badge tone="neutral" dot>
+        Cancelled
+      </Badge>
+    );
+  }
   return (
     <Badge tone={entry.success ? "success" : "danger"} dot>
       {entry.success ? "Success" : "Failed"}

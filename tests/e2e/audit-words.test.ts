@@ -54,6 +54,16 @@ beforeAll(async () => {
       details: { filename: RESTORED_FILE, parts: { database: true, files: true, config: false }, safety_backup_id: 903, chain: [902], foreign: false, size_bytes: 5 * 1024 * 1024 },
       createdAt: now + 2,
     },
+    {
+      action: "backup.cancel",
+      actorName: "admin",
+      actorId: 1,
+      resource: "backup:904",
+      success: false,
+      errorMessage: "Cancelled by admin.",
+      details: { filename: "backup_20261202_050000.tar.gz", backup_type: "full" },
+      createdAt: now - 1,
+    },
   ]);
 });
 
@@ -70,6 +80,11 @@ test("the Audit log says what happened in sentences", async () => {
   expect(await retention!.getByTestId("audit-sentence").innerText()).toBe(`Retention removed ${RETENTION_FILE}`);
   expect(await restore!.getByTestId("audit-sentence").innerText()).toBe(`admin restored ${RESTORED_FILE} (database, files)`);
   expect(await upload!.getByTestId("audit-sentence").innerText()).toBe(`Upload refused: ${REFUSAL}`);
+  expect(await upload!.locator('td[data-label="Result"]').innerText()).toBe("Failed");
+  // A cancelled backup is not reported as a failure.
+  const cancel = entryRow(page, ids[3]!);
+  expect(await cancel.getByTestId("audit-sentence").innerText()).toBe("admin cancelled backup_20261202_050000.tar.gz");
+  expect(await cancel.locator('td[data-label="Result"]').innerText()).toBe("Cancelled");
 });
 
 test("addresses are plain IPv4 and details are labelled fields, not JSON", async () => {
