@@ -228,7 +228,7 @@ describe("axe finds no serious or critical violation", () => {
     createdId = null;
   });
 
-  test("on the Backup tab at 390 px, with its create dialog", async () => {
+  test("at 390 px: the Backup tab and its create dialog, the Audit log, Home and Settings → General", async () => {
     const phone = await newContext(browser, { viewport: { width: 390, height: 844 }, storageState: await admin.storageState() });
     try {
       const page = await phone.newPage();
@@ -243,6 +243,10 @@ describe("axe finds no serious or critical violation", () => {
       await bothSchemes(page, "create backup dialog, phone");
       await visit(page, "/admin/audit", () => page.locator("table tbody tr").first().waitFor());
       await bothSchemes(page, "audit log, phone");
+      await visit(page, "/", () => page.getByRole("heading", { name: "Welcome, admin" }).waitFor());
+      await bothSchemes(page, "home, phone");
+      await visit(page, "/settings/general", () => page.getByRole("heading", { name: "Your account" }).waitFor());
+      await bothSchemes(page, "settings general, phone");
     } finally {
       await phone.close();
     }
