@@ -116,3 +116,21 @@ export function formatCount(value: number): string {
 export function pluralize(count: number, singular: string, plural = `${singular}s`): string {
   return `${formatCount(count)} ${count === 1 ? singular : plural}`;
 }
+
+/**
+ * A long machine name cut into the pieces a line may break between: after each "_", "."
+ * "-" or "/" (`backup_20261201_030000.tar.gz` → ["backup_", "20261201_", "030000.", "tar.", "gz"]).
+ * The UI joins them with <wbr>, so names wrap at a separator, not in the middle of a word.
+ */
+export function breakableParts(text: string): string[] {
+  return text.match(/[^_./-]*(?:[_./-]+|$)/g)?.filter((part) => part.length > 0) ?? [];
+}
+
+/**
+ * An address for people: an IPv4 address that reached an IPv6 socket ("::ffff:192.0.2.7")
+ * is shown as the IPv4 address it is ("192.0.2.7"); anything else as it came.
+ */
+export function formatIp(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip.trim());
+  return mapped ? mapped[1]! : ip.trim();
+}

@@ -1,7 +1,7 @@
 /** Home: a welcome, the places to go, and (for admins) the latest activity. */
 import Link from "next/link";
 import type { Metadata } from "next";
-import { Badge } from "@/app/_components/badge";
+import { AuditResult, AuditSentence } from "@/app/_components/audit-entry";
 import { ButtonLink } from "@/app/_components/button";
 import { DateTime } from "@/app/_components/date-time";
 import {
@@ -12,8 +12,10 @@ import {
   SettingsIcon,
   UserIcon,
 } from "@/app/_components/icons";
+import { LastFilesBackup } from "@/app/_components/last-backup";
 import { Card, PageHeader } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
+import { formatIp } from "@/lib/format";
 import { getServerCaller } from "@/server/api/server-caller";
 import type { ReactNode } from "react";
 
@@ -50,25 +52,33 @@ async function RecentActivity() {
       {entries.length === 0 ? (
         <p className="muted">Nothing has happened yet.</p>
       ) : (
-        <ul className="activity-list">
+        <ul className="activity-list" data-testid="recent-activity">
           {entries.map((entry) => (
             <li key={entry.id} className="activity-item">
               <div className="activity-main">
-                <span>
-                  <code>{entry.action}</code> by <strong>{entry.actor_name}</strong>
-                </span>
+                <AuditSentence entry={entry} />
                 <span className="activity-meta">
+                  {entry.success ? null : `${entry.actor_name} · `}
                   <DateTime value={entry.created_at} relative />
-                  {entry.ip ? ` · ${entry.ip}` : null}
+                  {entry.ip ? ` · ${formatIp(entry.ip)}` : null}
                 </span>
               </div>
-              <Badge tone={entry.success ? "success" : "danger"} dot>
-                {entry.success ? "Success" : "Failed"}
-              </Badge>
+              <AuditResult entry={entry} />
             </li>
           ))}
         </ul>
       )}
+    </Card>
+  );
+}
+
+/** A user's one line about backups (admins have the Backup tab). */
+async function YourBackups() {
+  const caller = await getServerCaller();
+  const { last_files_backup_at } = await caller.account.lastFilesBackup();
+  return (
+    <Card title={<span className="row"><ArchiveIcon size={16} /> Backups</span>} headingLevel={2}>
+      <LastFilesBackup at={last_files_backup_at} />
     </Card>
   );
 }
@@ -112,7 +122,7 @@ export default async function HomePage() {
         <Tile href="/settings/general" icon={<SettingsIcon size={18} />} title="Settings">
           {isAdmin
             ? "See where BaluHost keeps its data and how long backups are kept."
-            : "See your account and how long backups are kept."}
+            : "See your account, when your files were last backed up and how long backups are kept."}
         </Tile>
         {!isAdmin ? (
           <Card title={<span className="row"><UserIcon size={16} /> Your account</span>} headingLevel={2}>
@@ -121,6 +131,7 @@ export default async function HomePage() {
             </p>
           </Card>
         ) : null}
+        {!isAdmin ? <YourBackups /> : null}
       </div>
       {isAdmin ? <RecentActivity /> : null}
     </div>

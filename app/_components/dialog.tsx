@@ -1,7 +1,10 @@
 "use client";
 /**
  * Modal dialogs on the native <dialog> element: the browser traps focus inside, makes the
- * page behind inert, closes on Escape and returns focus to the control that opened it.
+ * page behind inert and closes on Escape. Focus goes back to the control that opened the
+ * dialog when it closes, however it closes (Escape, Cancel, after success, unmounted); if
+ * that control is gone (the row was deleted), to the same control in the next row, else
+ * the previous row, else the first control of the nearest part of the page still there.
  *
  * Controlled: the parent owns `open` and gets every close request (Escape, the × button,
  * a click on the backdrop, Cancel) through `onOpenChange(false)`. While `busy` is true
@@ -20,9 +23,70 @@
  *   </ConfirmDialog>
  */
 import { useEffect, useId, useRef, type ReactNode, type RefObject } from "react";
+import { BreakableText } from "./breakable-text";
 import { Button } from "./button";
 import { cx } from "./class-names";
 import { XIcon } from "./icons";
+
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+
+/** Where focus was when a dialog opened, and what to fall back on if that element goes. */
+interface FocusReturn {
+  opener: HTMLElement;
+  /** The opener's row (table row or list item) and its neighbours then. */
+  row: Element | null;
+  next: Element | null;
+  previous: Element | null;
+  /** The opener's position among the row's controls, to pick the same one in another row. */
+  index: number;
+  ancestors: Element[];
+}
+
+function focusables(root: Element): HTMLElement[] {
+  return Array.from(root.querySelectorAll<HTMLElement>(FOCUSABLE)).filter(
+    (el) => el.getClientRects().length > 0 && !el.closest("[inert], dialog:not([open])"),
+  );
+}
+
+function rememberFocus(): FocusReturn | null {
+  const opener = document.activeElement;
+  if (!(opener instanceof HTMLElement) || opener === document.body) return null;
+  const row = opener.closest("tr, li");
+  const ancestors: Element[] = [];
+  for (let el = opener.parentElement; el && el !== document.body; el = el.parentElement) ancestors.push(el);
+  return {
+    opener,
+    row,
+    next: row?.nextElementSibling ?? null,
+    previous: row?.previousElementSibling ?? null,
+    index: row ? focusables(row).indexOf(opener) : -1,
+    ancestors,
+  };
+}
+
+function focusFirstIn(root: Element | null, index = 0): boolean {
+  if (!root?.isConnected) return false;
+  const candidates = focusables(root);
+  const target = candidates[Math.min(Math.max(index, 0), candidates.length - 1)];
+  if (!target) return false;
+  target.focus();
+  return true;
+}
+
+function restoreFocus(saved: FocusReturn | null): void {
+  if (!saved) return;
+  const { opener } = saved;
+  if (opener.isConnected && opener.getClientRects().length > 0 && !opener.matches(":disabled")) {
+    opener.focus();
+    return;
+  }
+  if (saved.row && (focusFirstIn(saved.next, saved.index) || focusFirstIn(saved.previous, saved.index))) return;
+  for (const ancestor of saved.ancestors) {
+    if (!ancestor.isConnected) continue;
+    if (focusFirstIn(ancestor)) return;
+  }
+}
 
 export interface DialogProps {
   open: boolean;
@@ -59,19 +123,33 @@ export function Dialog({
   const titleId = useId();
   const descriptionId = useId();
 
+  const returnFocus = useRef<FocusReturn | null>(null);
+
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     if (open && !dialog.open) {
+      returnFocus.current = rememberFocus();
       dialog.showModal();
       initialFocus?.current?.focus();
     } else if (!open && dialog.open) {
       dialog.close();
+      restoreFocus(returnFocus.current);
+      returnFocus.current = null;
     }
   }, [open, initialFocus]);
 
-  // Closing by unmounting (e.g. navigating away while open) must not leave the page inert.
-  useEffect(() => () => ref.current?.close(), []);
+  // Closing by unmounting (the parent stops rendering it) must not leave the page inert,
+  // and focus must not fall to <body>.
+  useEffect(() => {
+    const dialog = ref.current;
+    return () => {
+      if (!dialog?.open && !returnFocus.current) return;
+      dialog?.close();
+      restoreFocus(returnFocus.current);
+      returnFocus.current = null;
+    };
+  }, []);
 
   const requestClose = () => {
     if (!busy) onOpenChange(false);
@@ -103,7 +181,7 @@ export function Dialog({
         <div className="dialog-panel">
           <div className="dialog-header">
             <h2 id={titleId} className="dialog-title">
-              {title}
+              {typeof title === "string" ? <BreakableText text={title} /> : title}
             </h2>
             <button
               type="button"

@@ -1,7 +1,7 @@
 "use client";
 /**
  * Toasts: short notes about something that just happened ("Backup created"), shown in a
- * corner and read out by screen readers. The <Toaster /> is mounted once in the root
+ * corner and read out by screen readers (the list sits in one polite live region). The <Toaster /> is mounted once in the root
  * layout; anywhere in client code call:
  *
  *   toast.success("Token revoked");
@@ -14,6 +14,7 @@
  * the timers, and each toast has a dismiss button.
  */
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { BreakableText } from "./breakable-text";
 import { cx } from "./class-names";
 import { CheckCircleIcon, InfoIcon, XCircleIcon, XIcon } from "./icons";
 
@@ -111,11 +112,17 @@ function ToastView({ item, paused }: { item: ToastItem; paused: boolean }) {
   }, [paused, item.id]);
   const Icon = ICONS[item.tone];
   return (
-    <li className={cx("toast", `toast-${item.tone}`)} role={item.tone === "error" ? "alert" : "status"}>
+    // A plain list item: the section around the list is the live region that announces it
+    // (a role on the <li> would take it out of the list).
+    <li className={cx("toast", `toast-${item.tone}`)}>
       <Icon size={18} className="toast-icon" />
       <div className="toast-content">
         <p className="toast-title">{item.title}</p>
-        {item.description ? <p className="toast-description">{item.description}</p> : null}
+        {item.description ? (
+          <p className="toast-description">
+            <BreakableText text={item.description} />
+          </p>
+        ) : null}
       </div>
       <button
         type="button"

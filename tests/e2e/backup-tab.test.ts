@@ -332,7 +332,7 @@ describe("Settings → Backup", () => {
     }
     await page.getByLabel("Action", { exact: true }).selectOption("restore");
     await expect.poll(async () => (await table.locator("tbody tr").allInnerTexts()).every((t) => t.includes("backup.restore"))).toBe(true);
-    expect(await table.innerText()).toContain("Restored a backup");
+    expect(await table.innerText()).toMatch(/admin restored backup_\S+ \(database, files\)/);
 
     await page.getByLabel("Action", { exact: true }).selectOption("delete");
     // The refused delete is there with its error.

@@ -2,16 +2,19 @@
  * Settings → General: read-only facts about this installation. Values come from the
  * environment (server/config.ts), retention as in effect (a value saved in Settings → Backup
  * wins over the environment); secrets (session secret, admin password) are never
- * shown, and the server's folder paths only to admins.
+ * shown. Everyone sees when the files were last backed up; where a value comes from
+ * (variable names, the Backup tab) and the server's folder paths only admins.
  */
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { Badge } from "@/app/_components/badge";
 import { Callout } from "@/app/_components/callout";
 import { pluralize } from "@/lib/format";
+import { LastFilesBackup } from "@/app/_components/last-backup";
 import { Card } from "@/app/_components/layout-parts";
 import { requireUser } from "@/app/_lib/session";
 import { getDb } from "@/db/client";
+import { getServerCaller } from "@/server/api/server-caller";
 import { getRetentionSettings, type RetentionSource } from "@/server/backup/settings";
 import { getConfig } from "@/server/config";
 
@@ -39,6 +42,7 @@ export default async function GeneralSettingsPage() {
   const config = getConfig();
   const retention = getRetentionSettings(getDb(), config);
   const isAdmin = user.role === "admin";
+  const { last_files_backup_at } = await (await getServerCaller()).account.lastFilesBackup();
   return (
     <div className="stack">
       <Card title="Your account">
@@ -50,15 +54,18 @@ export default async function GeneralSettingsPage() {
         </dl>
       </Card>
 
-      <Card title="Backup retention" description="Old backups are removed automatically when either limit is passed.">
-        <dl className="details">
-          <Row label="Keep backups for" hint={retentionHint(retention.sources.retentionDays, "NAS_BACKUP_RETENTION_DAYS")}>
-            {pluralize(retention.retentionDays, "day")}
-          </Row>
-          <Row label="Keep at most" hint={retentionHint(retention.sources.maxCount, "NAS_BACKUP_MAX_COUNT")}>
-            {pluralize(retention.maxCount, "backup")}
-          </Row>
-        </dl>
+      <Card title="Backups" description="Old backups are removed automatically when either limit is passed.">
+        <div className="stack-sm">
+          <LastFilesBackup at={last_files_backup_at} />
+          <dl className="details">
+            <Row label="Keep backups for" hint={isAdmin ? retentionHint(retention.sources.retentionDays, "NAS_BACKUP_RETENTION_DAYS") : undefined}>
+              {pluralize(retention.retentionDays, "day")}
+            </Row>
+            <Row label="Keep at most" hint={isAdmin ? retentionHint(retention.sources.maxCount, "NAS_BACKUP_MAX_COUNT") : undefined}>
+              {pluralize(retention.maxCount, "backup")}
+            </Row>
+          </dl>
+        </div>
       </Card>
 
       {isAdmin ? (
@@ -80,9 +87,15 @@ export default async function GeneralSettingsPage() {
         </Card>
       ) : null}
 
-      <Callout tone="info" title="Read-only">
-        These values come from the server&apos;s environment. To change one, set the variable and restart BaluHost.
-      </Callout>
+      {isAdmin ? (
+        <Callout tone="info" title="Read-only">
+          These values come from the server&apos;s environment. To change one, set the variable and restart BaluHost.
+        </Callout>
+      ) : (
+        <Callout tone="info" title="Read-only">
+          Backups and how long they are kept are managed by an administrator.
+        </Callout>
+      )}
     </div>
   );
 }

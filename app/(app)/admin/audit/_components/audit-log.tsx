@@ -2,16 +2,17 @@
 /**
  * The audit log table: filters (action prefix, user, result) kept in the address so a
  * filtered view can be shared or bookmarked, newest entries first, 50 at a time with
- * "Load more" (keyset pagination through `next_cursor`).
+ * "Load more" (keyset pagination through `next_cursor`). Each entry reads as a sentence
+ * (app/_lib/audit-words.ts) with its details as labelled fields; on a phone, as a card.
  */
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { Badge } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
 import { DateTime } from "@/app/_components/date-time";
 import { EmptyState } from "@/app/_components/empty-state";
 import { SelectField, TextField } from "@/app/_components/field";
-import { formatCount } from "@/lib/format";
+import { formatCount, formatIp } from "@/lib/format";
+import { AuditResult, AuditWhat } from "@/app/_components/audit-entry";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { PagedList } from "@/app/_components/paged-list";
@@ -28,7 +29,7 @@ import {
 type AuditEntry = RouterOutputs["audit"]["list"]["entries"][number];
 
 /** Actions the app records today; the field takes any prefix, these are suggestions. */
-const KNOWN_ACTIONS = ["auth.login", "token.create", "token.revoke", "backup", "restore"];
+const KNOWN_ACTIONS = ["auth.login", "token.create", "token.revoke", "backup", "backup.restore"];
 
 export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
   const [filters, setFilters] = useState<AuditFilters>(initialFilters);
@@ -153,17 +154,15 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
           )
         }
       >
-        <table className="table table-stacked">
+        <table className="table table-stacked audit-table" data-testid="audit-table">
           <caption className="visually-hidden">Audit log entries, newest first</caption>
           <thead>
             <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Action</th>
+              <th scope="col">What happened</th>
               <th scope="col">User</th>
               <th scope="col">IP address</th>
-              <th scope="col">Resource</th>
+              <th scope="col">Time</th>
               <th scope="col">Result</th>
-              <th scope="col">Details</th>
             </tr>
           </thead>
           <tbody>
@@ -178,50 +177,22 @@ export function AuditLog({ initialFilters }: { initialFilters: AuditFilters }) {
 }
 
 function AuditRow({ entry }: { entry: AuditEntry }) {
-  const hasDetails = Boolean(entry.details && Object.keys(entry.details).length > 0);
-  const hasMore = Boolean(entry.error_message || hasDetails || entry.user_agent);
   return (
-    <tr>
-      <td data-label="Time" data-wide className="nowrap">
-        <DateTime value={entry.created_at} relative stacked />
+    <tr data-testid={`audit-entry-${entry.id}`}>
+      <td data-label="What happened" data-wide className="audit-what">
+        <AuditWhat entry={entry} />
       </td>
-      <td data-label="Action">
-        <code>{entry.action}</code>
-      </td>
-      <td data-label="User" className="cell-strong">
+      <td data-label="User" className="cell-strong audit-who">
         {entry.actor_name}
       </td>
-      <td data-label="IP address" data-empty={!entry.ip || undefined} className="nowrap">
-        {entry.ip ?? <span className="muted">–</span>}
+      <td data-label="IP address" data-empty={!entry.ip || undefined} className="nowrap audit-ip">
+        {entry.ip ? formatIp(entry.ip) : <span className="muted">–</span>}
       </td>
-      <td data-label="Resource" data-empty={!entry.resource || undefined}>
-        {entry.resource ? <span className="mono">{entry.resource}</span> : <span className="muted">–</span>}
+      <td data-label="Time" className="nowrap audit-when">
+        <DateTime value={entry.created_at} relative stacked />
       </td>
-      <td data-label="Result">
-        <Badge tone={entry.success ? "success" : "danger"} dot>
-          {entry.success ? "Success" : "Failed"}
-        </Badge>
-      </td>
-      <td data-label="Details" data-wide data-empty={!hasMore || undefined}>
-        {hasMore ? (
-          <div className="stack-sm" style={{ gap: "var(--space-1)" }}>
-            {entry.error_message ? <span className="error-text">{entry.error_message}</span> : null}
-            {hasDetails || entry.user_agent ? (
-              <details className="detail-disclosure">
-                <summary>More</summary>
-                <pre>
-                  {JSON.stringify(
-                    { ...(entry.details ?? {}), ...(entry.user_agent ? { user_agent: entry.user_agent } : {}) },
-                    null,
-                    2,
-                  )}
-                </pre>
-              </details>
-            ) : null}
-          </div>
-        ) : (
-          <span className="muted">–</span>
-        )}
+      <td data-label="Result" className="audit-result">
+        <AuditResult entry={entry} />
       </td>
     </tr>
   );

@@ -51,8 +51,12 @@ export function TokenManager() {
   });
 
   const revoke = trpc.tokens.revoke.useMutation({
-    onSuccess: () => {
+    onSuccess: ({ id }) => {
       toast.success(`Token “${toRevoke?.name ?? ""}” revoked`);
+      // Shown revoked in the same render that closes the dialog, so the dialog sees its
+      // Revoke button gone and moves focus on, instead of onto a button about to vanish.
+      const revokedAt = new Date().toISOString();
+      utils.tokens.list.setData(undefined, (old) => old?.map((t) => (t.id === id ? { ...t, revoked_at: revokedAt } : t)));
       setToRevoke(null);
       void utils.tokens.list.invalidate();
     },

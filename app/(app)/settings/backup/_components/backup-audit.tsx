@@ -2,40 +2,23 @@
 /**
  * Backup activity: the audit log's backup entries (action prefix "backup."), newest
  * first, filtered by action and user, 20 at a time with "Load more" (keyset pagination
- * through next_cursor). Who did what, when, and whether it worked (with the error).
+ * through next_cursor). Who did what, when, and whether it worked, in the audit log's
+ * words (app/_lib/audit-words.ts), the details as labelled fields.
  */
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { Badge } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
 import { DateTime } from "@/app/_components/date-time";
 import { EmptyState } from "@/app/_components/empty-state";
 import { SelectField, TextField } from "@/app/_components/field";
-import { formatBytes, formatCount } from "@/lib/format";
+import { formatCount, formatIp } from "@/lib/format";
 import { AuditIcon, RefreshIcon, SearchIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { PagedList } from "@/app/_components/paged-list";
-import { trpc, type RouterOutputs } from "@/app/_trpc/client";
-import { AUDIT_ACTIONS, auditActionLabel } from "./backup-labels";
+import { AuditResult, AuditWhat } from "@/app/_components/audit-entry";
+import { BACKUP_AUDIT_ACTIONS } from "@/app/_lib/audit-words";
+import { trpc } from "@/app/_trpc/client";
 import { backupAuditInput, NO_BACKUP_AUDIT_FILTERS, type BackupAuditFilters } from "./backup-audit-input";
-import styles from "./backup.module.css";
-
-type AuditEntry = RouterOutputs["audit"]["list"]["entries"][number];
-
-/** A short line on what the entry was about, from its resource and details. */
-function subject(entry: AuditEntry): string | null {
-  const d = entry.details ?? {};
-  const parts: string[] = [];
-  if (typeof d.filename === "string") parts.push(d.filename);
-  else if (entry.resource) parts.push(entry.resource.replace(/^backup:/, "backup "));
-  if (typeof d.original_name === "string" && d.original_name) parts.push(`from ${d.original_name}`);
-  if (typeof d.size_bytes === "number" && entry.action !== "backup.download") parts.push(formatBytes(d.size_bytes));
-  if (entry.action === "backup.retention_settings" && typeof d.max_count === "number" && typeof d.retention_days === "number") {
-    parts.push(`at most ${d.max_count} backups, ${d.retention_days} days`);
-  }
-  if (typeof d.safety_backup_id === "number") parts.push(`safety backup ${d.safety_backup_id}`);
-  return parts.length ? parts.join(" · ") : null;
-}
 
 export function BackupAudit() {
   const [filters, setFilters] = useState<BackupAuditFilters>(NO_BACKUP_AUDIT_FILTERS);
@@ -89,7 +72,7 @@ export function BackupAudit() {
             onChange={(e) => setFilters({ ...filters, action: e.target.value })}
           >
             <option value="">All backup actions</option>
-            {AUDIT_ACTIONS.map((a) => (
+            {BACKUP_AUDIT_ACTIONS.map((a) => (
               <option key={a.value} value={a.value}>
                 {a.label}
               </option>
@@ -141,44 +124,34 @@ export function BackupAudit() {
           )
         }
       >
-        <table className="table table-stacked" data-testid="backup-audit-table">
+        <table className="table table-stacked audit-table" data-testid="backup-audit-table">
           <caption className="visually-hidden">Backup activity, newest first</caption>
           <thead>
             <tr>
-              <th scope="col">Who</th>
               <th scope="col">What</th>
+              <th scope="col">Who</th>
               <th scope="col">When</th>
               <th scope="col">Result</th>
             </tr>
           </thead>
           <tbody>
-            {entries.map((entry) => {
-              const about = subject(entry);
-              return (
-                <tr key={entry.id}>
-                  <td data-label="Who" className="cell-strong">
-                    {entry.actor_name}
-                    {entry.ip ? <span className="cell-sub">{entry.ip}</span> : null}
-                  </td>
-                  <td data-label="What" data-wide={about ? true : undefined}>
-                    {auditActionLabel(entry.action)}
-                    <span className="cell-sub">
-                      <code>{entry.action}</code>
-                      {about ? <span className={styles.auditSubject}> · {about}</span> : null}
-                    </span>
-                  </td>
-                  <td data-label="When" className="nowrap">
-                    <DateTime value={entry.created_at} relative stacked />
-                  </td>
-                  <td data-label="Result" data-wide={entry.error_message ? true : undefined}>
-                    <Badge tone={entry.success ? "success" : "danger"} dot>
-                      {entry.success ? "Success" : "Failed"}
-                    </Badge>
-                    {entry.error_message ? <span className={`error-text ${styles.auditError}`}>{entry.error_message}</span> : null}
-                  </td>
-                </tr>
-              );
-            })}
+            {entries.map((entry) => (
+              <tr key={entry.id}>
+                <td data-label="What" data-wide className="audit-what">
+                  <AuditWhat entry={entry} />
+                </td>
+                <td data-label="Who" className="cell-strong audit-who">
+                  {entry.actor_name}
+                  {entry.ip ? <span className="cell-sub">{formatIp(entry.ip)}</span> : null}
+                </td>
+                <td data-label="When" className="nowrap audit-when">
+                  <DateTime value={entry.created_at} relative stacked />
+                </td>
+                <td data-label="Result" className="audit-result">
+                  <AuditResult entry={entry} />
+                </td>
+              </tr>
+            ))}
           </tbody>
         </table>
       </PagedList>

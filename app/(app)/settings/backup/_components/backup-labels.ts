@@ -1,6 +1,7 @@
 /**
- * Words for the backup API's values (types, origins, statuses, progress phases, audit
- * actions), in one place so the list, the dialogs and the audit table say the same thing.
+ * Words for the backup API's values (types, origins, statuses, progress phases), in one
+ * place so the list and the dialogs say the same thing. The audit log's words are in
+ * app/_lib/audit-words.ts.
  */
 import type { BadgeTone } from "@/app/_components/badge";
 import type { RouterOutputs } from "@/app/_trpc/client";
@@ -106,40 +107,3 @@ export const SOURCE_LABELS: Record<RetentionSource, string> = {
   environment: "environment variable",
   default: "default",
 };
-
-/** The audit filter's choices: the part after "backup.". */
-export const AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
-  { value: "create", label: "Create" },
-  { value: "delete", label: "Delete" },
-  { value: "download", label: "Download" },
-  { value: "restore", label: "Restore" },
-  { value: "upload", label: "Upload" },
-  { value: "import", label: "Import" },
-  { value: "verify", label: "Verify" },
-  { value: "retention_delete", label: "Retention delete" },
-  { value: "retention_settings", label: "Retention settings" },
-  { value: "cancel", label: "Cancel" },
-  { value: "protect", label: "Protect" },
-  { value: "unprotect", label: "Unprotect" },
-];
-
-const AUDIT_ACTION_LABELS: Record<string, string> = {
-  "backup.create": "Created a backup",
-  "backup.delete": "Deleted a backup",
-  "backup.download": "Downloaded a backup",
-  "backup.download_link": "Made a download link",
-  "backup.restore": "Restored a backup",
-  "backup.upload": "Uploaded a backup",
-  "backup.import": "Imported a backup",
-  "backup.verify": "Verified a backup",
-  "backup.retention_delete": "Removed by retention",
-  "backup.retention_settings": "Changed retention settings",
-  "backup.cancel": "Cancelled a backup",
-  "backup.protect": "Protected a backup",
-  "backup.unprotect": "Removed a backup's protection",
-  "backup.interrupted": "Backup interrupted",
-};
-
-export function auditActionLabel(action: string): string {
-  return AUDIT_ACTION_LABELS[action] ?? action;
-}

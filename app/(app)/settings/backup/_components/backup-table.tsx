@@ -7,6 +7,7 @@
  */
 import { useState } from "react";
 import { Badge } from "@/app/_components/badge";
+import { BreakableText } from "@/app/_components/breakable-text";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/lib/format";
@@ -112,7 +113,9 @@ function BackupRow({
       className={status === "failed" ? "row-muted" : undefined}
     >
       <td data-label="Backup" data-wide className={styles.nameCell}>
-        <span className={`mono ${styles.filename}`}>{name}</span>
+        <span className={`mono ${styles.filename}`}>
+          <BreakableText text={name} />
+        </span>
         <span className="cell-sub">
           {contentsLabel(backup)}
           {backup.file_count !== null ? ` · ${formatCount(backup.file_count)} files` : ""}
@@ -248,7 +251,8 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
   }
   const completed = status === "completed";
   return (
-    <div className={styles.rowActions}>
+    // Icons with a tooltip on a desk; on a phone (no hover) each also shows its word.
+    <div className={`${styles.rowActions} row-actions`}>
       {completed ? (
         <>
           <Button
@@ -260,7 +264,9 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             disabled={actions.verifying.has(backup.id)}
             aria-label={`Verify ${name}`}
             title="Verify: read the whole archive and check it"
-          />
+          >
+            <span className="row-action-label">Verify</span>
+          </Button>
           <a
             href={`/api/backups/${backup.id}/download`}
             download={name}
@@ -269,6 +275,7 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             title="Download"
           >
             <DownloadIcon size={16} />
+            <span className="row-action-label">Download</span>
           </a>
           <Button
             size="sm"
@@ -278,7 +285,9 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             onClick={() => actions.onRestore(backup)}
             aria-label={`Restore ${name}`}
             title="Restore"
-          />
+          >
+            <span className="row-action-label">Restore</span>
+          </Button>
           <Button
             size="sm"
             variant="ghost"
@@ -289,7 +298,9 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             aria-label={backup.protected ? `Remove protection from ${name}` : `Protect ${name} from retention`}
             title={backup.protected ? "Protected: retention never removes it. Click to remove the protection." : "Protect: retention never removes it"}
             className={backup.protected ? styles.pinned : undefined}
-          />
+          >
+            <span className="row-action-label">{backup.protected ? "Unprotect" : "Protect"}</span>
+          </Button>
         </>
       ) : null}
       <Button
@@ -301,7 +312,9 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
         aria-label={`Delete ${name}`}
         title="Delete"
         className={styles.deleteButton}
-      />
+      >
+        <span className="row-action-label">Delete</span>
+      </Button>
     </div>
   );
 }

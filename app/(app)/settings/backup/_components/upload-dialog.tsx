@@ -168,6 +168,7 @@ export function UploadDialog({
               id="backup-upload-input"
               type="file"
               accept={ACCEPT}
+              aria-label="Backup archive to upload"
               className="visually-hidden"
               onChange={(e) => {
                 const file = e.target.files?.[0];
