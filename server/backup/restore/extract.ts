@@ -111,6 +111,9 @@ export interface ExtractResult {
   databaseFiles: string[];
   entries: number;
   totalBytes: number;
+  parts: ArchiveParts;
+  /** Regular files under files/. */
+  treeFiles: number;
 }
 
 export interface VerifyOptions {
@@ -121,6 +124,18 @@ export interface VerifyOptions {
   databaseCheckDir?: string;
   manifestCopyPath?: string;
   workDir?: string;
+  /**
+   * Called with the private copy of the archive's database (its -wal and -shm applied beside
+   * it) after the integrity check, before the copy is removed: a foreign database is looked at here.
+   */
+  inspectDatabase?: (file: string) => void;
+}
+
+/** Which parts of the layout an archive has entries in (its folder, or anything below it). */
+export interface ArchiveParts {
+  database: boolean;
+  files: boolean;
+  config: boolean;
 }
 
 export interface VerifyResult {
@@ -130,6 +145,9 @@ export interface VerifyResult {
   /** Files the backup holds: the manifest's total (including an incremental's unchanged files), else regular files found. */
   fileCount: number;
   databaseIntegrity: "ok" | "absent";
+  parts: ArchiveParts;
+  /** Regular files under files/ (the manifest's totals say the same for our archives). */
+  treeFiles: number;
 }
 
 /** Extracts an archive into the destination folders; see the module comment. */
@@ -165,6 +183,7 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
         throw err instanceof ArchiveRefusal ? toInvalidError(err, archivePath, "verify") : err;
       }
       databaseIntegrity = "ok";
+      opts.inspectDatabase?.(path.join(dir, "baluhost.db"));
     }
     return {
       manifest: result.manifest,
@@ -172,6 +191,8 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
       totalBytes: result.totalBytes,
       fileCount: result.manifest ? result.manifest.totals.files : fileEntries,
       databaseIntegrity,
+      parts: result.parts,
+      treeFiles: result.treeFiles,
     };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -253,6 +274,8 @@ class Extraction {
   private readonly wanted: (path: string) => boolean | Promise<boolean>;
   private entries = 0;
   private fileEntries = 0;
+  private treeFiles = 0;
+  private readonly parts: ArchiveParts = { database: false, files: false, config: false };
   private filesWritten = 0;
   private totalBytes = 0;
   private bytesDone = 0;
@@ -312,6 +335,8 @@ class Extraction {
         databaseFiles: this.databaseFiles,
         entries: this.entries,
         totalBytes: this.totalBytes,
+        parts: { ...this.parts },
+        treeFiles: this.treeFiles,
       },
       fileEntries: this.fileEntries,
     };
@@ -345,6 +370,8 @@ class Extraction {
     }
     await this.index.add(placed.rel, placed.kind === "manifest" ? "manifest" : kind, e.path);
     const dest = this.opts.destinations;
+    const part = placed.rel.split("/")[0];
+    if (part === "database" || part === "files" || part === "config") this.parts[part] = true;
 
     switch (placed.kind) {
       case "root-dir": {
@@ -384,6 +411,7 @@ class Extraction {
           await this.log.append({ ...logged, kind: "symlink", linkTarget: target });
         } else {
           this.fileEntries++;
+          if (placed.part === "files") this.treeFiles++;
           await this.file(e, root, placed.inside, placed.rel);
         }
         return;

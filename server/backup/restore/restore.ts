@@ -11,7 +11,8 @@
  *               if it fails nothing is touched
  *   4. commit   the journal is written: from here the swap always completes, at the latest
  *               at the next start-up (journal.ts)
- *   5. swap     database, files and config renamed into place in one synchronous step;
+ *   5. swap     database, files and config renamed into place in one synchronous step
+ *               (merged into the live trees for an archive without a file list, see journal.ts);
  *               the restored database gets this version's migrations and the current
  *               catalog and audit log, and the app's handle reopens on it
  *
@@ -46,7 +47,8 @@ import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
 import { NeededFiles } from "./chain";
 import { extractArchive } from "./extract";
-import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
+import { assertOwnDatabase, refuseForeignDatabase } from "./foreign";
+import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal, type TreeSwap } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
 
 const execFileAsync = promisify(execFile);
@@ -77,6 +79,9 @@ export interface RestoreOutcome {
 }
 
 export const RESTORED_MESSAGE = "Backup restored successfully. Reload the application to see the restored data.";
+/** Added to the outcome of a restore of an archive without a file list (a merge). */
+export const MERGED_NOTE =
+  " The archive has no list of every file, so its files were added and replaced: files deleted since it was made cannot be known and were left in place.";
 
 /** The chain of a backup, oldest (the full backup) first, each with its archive on disk. */
 export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup): Backup[] {
@@ -124,6 +129,7 @@ function checkParts(row: Backup, parts: RestoreParts): void {
   if (missing.length) {
     throw new AppError("BAD_REQUEST", `Backup ${row.id} does not contain ${missing.join(" or ")}: leave ${missing.length > 1 ? "those" : "that"} unticked.`);
   }
+  refuseForeignDatabase(row, parts);
 }
 
 function checkSchemaLevel(level: number, what: string): void {
@@ -307,8 +313,7 @@ function finishStagedDatabase(dir: string, what: string): void {
     staged.pragma("journal_mode = DELETE");
     const result = staged.pragma("integrity_check", { simple: true });
     if (result !== "ok") throw new AppError("ARCHIVE_INVALID", `The database in ${what} is damaged (integrity check: ${String(result)}). Nothing was restored.`);
-    const users = staged.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='users'").get();
-    if (!users) throw new AppError("ARCHIVE_INVALID", `The database in ${what} is not a BaluHost database (it has no users table).`);
+    assertOwnDatabase(file, what);
     checkSchemaLevel(appliedMigrationLevel(staged), what);
   } catch (err) {
     if (err instanceof AppError) throw err;
@@ -394,6 +399,10 @@ async function syncStaging(staging: Staging): Promise<void> {
   }
 }
 
+function treeSwap(root: string, staged: string, merge: boolean): TreeSwap {
+  return { root, staged, aside: path.join(root, WORK_DIR, "old"), ...(merge ? { merge } : {}) };
+}
+
 /** Opens and closes a database file once, which applies this version's migrations to it. */
 function migrateFile(file: string): void {
   openDatabase(file).sqlite.close();
@@ -442,6 +451,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
 
     crashPoint("restore:after-safety-backup");
     progress.step = "swapping";
+    // Without a list of every file, what the archive lacks may have been deleted or never
+    // backed up: nothing can be removed, only added and replaced.
+    const merge = !target.fileList;
     const journal: RestoreJournal = {
       version: 1,
       restoreId: crypto.randomUUID(),
@@ -458,8 +470,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
             aside: path.join(path.dirname(config.databasePath), WORK_DIR, "previous.db"),
           }
         : undefined,
-      files: staging.files ? { root: config.storagePath, staged: staging.files, aside: path.join(config.storagePath, WORK_DIR, "old") } : undefined,
-      config: staging.config ? { root: config.configPath, staged: staging.config, aside: path.join(config.configPath, WORK_DIR, "old") } : undefined,
+      files: staging.files ? treeSwap(config.storagePath, staging.files, merge) : undefined,
+      config: staging.config ? treeSwap(config.configPath, staging.config, merge) : undefined,
       workDirs: staging.workDirs,
     };
     try {
@@ -481,9 +493,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       actor,
       resource: `backup:${backupId}`,
       success: true,
-      details: { filename: target.filename, parts, safety_backup_id: safety.id, chain: chain.map((b) => b.id), foreign: manifest === null },
+      details: { filename: target.filename, parts, safety_backup_id: safety.id, chain: chain.map((b) => b.id), foreign: manifest === null, merge },
     });
-    return { success: true, message: RESTORED_MESSAGE, backup_id: backupId, restored_at: restoredAt, safety_backup_id: safety.id };
+    return { success: true, message: merge && (parts.files || parts.config) ? RESTORED_MESSAGE + MERGED_NOTE : RESTORED_MESSAGE, backup_id: backupId, restored_at: restoredAt, safety_backup_id: safety.id };
   } catch (err) {
     if (!committed && staging) for (const dir of staging.workDirs) fs.rmSync(dir, { recursive: true, force: true });
     if (committed) {
