@@ -29,6 +29,7 @@ import { EntryCursor } from "./archive/item-cursor";
 import { linesOfFile } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
+import { crashPoint } from "./failpoints";
 import { durableRename, freeBytes, fsyncFile, linkIntoPlace } from "./fs-safe";
 import { currentProcessOwner } from "./lock";
 import { verifyArchive, type VerifyResult } from "./restore/extract";
@@ -229,6 +230,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     await pipeline(input, metered.transform, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     const { bytes, sha256 } = metered.result();
     if (bytes === 0) throw new AppError("ARCHIVE_INVALID", "The archive is empty.");
+    crashPoint("import:received");
 
     let archivedDatabase: ArchivedDatabase | null = null;
     const verified = await verifyArchive(tmp, {

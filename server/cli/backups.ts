@@ -143,10 +143,15 @@ function registerArchiveCommands(backup: Command, io: CliIO): void {
     .command("import")
     .description("add an archive (downloaded earlier, or from another BaluHost) to the backup list, after verifying it")
     .argument("<file>", "path of a .tar.gz archive")
-    .action(async (file: string, _options: unknown, command: Command) => {
+    .addOption(
+      new Option("--type <type>", "the backup type of an archive without a BaluHost manifest, when its contents cannot tell (e.g. incremental)").choices(
+        BACKUP_TYPES,
+      ),
+    )
+    .action(async (file: string, options: { type?: BackupType }, command: Command) => {
       const ctx = startCommand(io, command);
       await startupSettled();
-      const id = await importForRestore(ctx, path.resolve(file));
+      const id = await importForRestore(ctx, path.resolve(file), options.type);
       const record = getBackup(ctx.db, id);
       printResult(ctx, `imported backup ${id}: ${record.filename} (${formatBytes(record.size_bytes)}, ${record.backup_type}); restore it with: backup restore ${id} --yes`, record);
     });
@@ -194,7 +199,7 @@ function parseRestoreSource(value: string): RestoreSource {
   return /^\d+$/.test(value) ? { id: parseBackupId(value) } : { file: path.resolve(value) };
 }
 
-async function importForRestore(ctx: CliContext, file: string): Promise<number> {
+async function importForRestore(ctx: CliContext, file: string, declaredType?: BackupType): Promise<number> {
   if (!fs.existsSync(file)) {
     throw new AppError("NOT_FOUND", `There is no archive at ${file}. Give a backup id (see \`backup list\`) or the path of a .tar.gz archive.`);
   }
@@ -205,6 +210,7 @@ async function importForRestore(ctx: CliContext, file: string): Promise<number> 
     source: { path: file },
     origin: "imported",
     originalName: path.basename(file),
+    declaredType,
   });
   printHint(ctx.io, `imported ${file} as backup ${imported.id} (${imported.filename})`);
   return imported.id;
