@@ -17,6 +17,7 @@ import { importBackup, verifyBackup } from "../backup/import";
 import { verifyArchive } from "../backup/restore/extract";
 import { runningJobs, type BackupProgress } from "../backup/progress";
 import { currentRestoreProgress, type RestoreProgress } from "../backup/restore/progress";
+import { restoreArchiveFile, type RestoreFileOptions } from "../backup/restore/from-file";
 import { restoreBackup } from "../backup/restore/restore";
 import { createBackup, deleteBackup, getBackup, listBackups, progressOf, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
@@ -117,15 +118,15 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
         if (!options.yes) throw new CliExit(EXIT_USAGE, CONFIRM_RESTORE_MESSAGE);
         const ctx = startCommand(io, command);
         await startupSettled();
-        const backupId = "id" in source ? source.id : await importForRestore(ctx, source.file);
-        const restoring = restoreBackup({
+        const common = {
           db: ctx.db,
           config: ctx.config,
           actor: ctx.actor,
-          backupId,
           parts: { database: options.database, files: options.files, config: Boolean(options.config) },
           confirm: true,
-        });
+        };
+        // A file is read once: verified while it is staged, copied into the catalog meanwhile.
+        const restoring = "id" in source ? restoreBackup({ ...common, backupId: source.id }) : restoreFile(ctx, source.file, common);
         const outcome = await showProgressWhile(io, restoring, currentRestoreProgress, restoreProgressLine);
         printResult(
           ctx,
@@ -197,6 +198,15 @@ function parseBackupId(value: string): number {
 /** Digits are a backup id; anything else is the path of an archive to import. */
 function parseRestoreSource(value: string): RestoreSource {
   return /^\d+$/.test(value) ? { id: parseBackupId(value) } : { file: path.resolve(value) };
+}
+
+async function restoreFile(ctx: CliContext, file: string, common: Omit<RestoreFileOptions, "file">) {
+  if (!fs.existsSync(file)) {
+    throw new AppError("NOT_FOUND", `There is no archive at ${file}. Give a backup id (see \`backup list\`) or the path of a .tar.gz archive.`);
+  }
+  const outcome = await restoreArchiveFile({ ...common, file });
+  printHint(ctx.io, `${file} was added to the backup list as backup ${outcome.backup_id}`);
+  return outcome;
 }
 
 async function importForRestore(ctx: CliContext, file: string, declaredType?: BackupType): Promise<number> {

@@ -21,10 +21,15 @@
  * more uncompressed bytes per compressed byte than the limit, checked on every chunk once
  * 4 MiB are out ("limit").
  *
+ * The compressed bytes can be copied to a new file as they are read (GzipSource's `copyTo`): a
+ * restore from a file puts the archive into the catalog in the same single read that verifies it.
+ *
  * Memory stays flat: Node's async gunzip (on the libuv pool, off the main thread) respects
  * back-pressure, and the consumer pulls chunks of at most 256 KiB.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
+import { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { Header, Pax, type HeaderData } from "tar";
 import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
@@ -55,6 +60,7 @@ export class GzipSource {
   readonly counters: SourceCounters;
   private readonly input: fs.ReadStream;
   private readonly gunzip: zlib.Gunzip;
+  private readonly copy: ArchiveCopy | null;
   private readonly iterator: AsyncIterator<Buffer>;
   private bytesFed = 0;
   private ended = false;
@@ -65,19 +71,28 @@ export class GzipSource {
     archivePath: string,
     size: number,
     private readonly maxRatio: number,
+    copyFd: number | null,
   ) {
     this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
     this.input = fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
     this.gunzip = zlib.createGunzip({ chunkSize: CHUNK });
+    this.copy = copyFd === null ? null : new ArchiveCopy(copyFd);
     this.input.on("data", (c) => {
       this.bytesFed += c.length;
     });
     this.input.on("error", (err) => this.gunzip.destroy(err));
-    this.input.pipe(this.gunzip);
+    if (this.copy) {
+      const tee = this.copy.tee();
+      tee.on("error", (err) => this.gunzip.destroy(err));
+      this.input.pipe(tee).pipe(this.gunzip);
+    } else {
+      this.input.pipe(this.gunzip);
+    }
     this.iterator = this.gunzip[Symbol.asyncIterator]();
   }
 
-  static async open(archivePath: string, maxRatio: number): Promise<GzipSource> {
+  /** `copyTo`: a new file (created here, "wx") that receives every compressed byte read. */
+  static async open(archivePath: string, maxRatio: number, copyTo?: string): Promise<GzipSource> {
     const fh = await fs.promises.open(archivePath, "r");
     let size: number;
     try {
@@ -93,7 +108,21 @@ export class GzipSource {
     } finally {
       await fh.close();
     }
-    return new GzipSource(archivePath, size, maxRatio);
+    const copyFd = copyTo ? fs.openSync(copyTo, "wx", 0o600) : null;
+    return new GzipSource(archivePath, size, maxRatio, copyFd);
+  }
+
+  /**
+   * After the whole stream was read: the copy's size and SHA-256, once it is fsynced and
+   * closed. Its size must be the archive's: the tee saw every byte the decompressor took.
+   */
+  async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
+    if (!this.copy) return null;
+    const result = await this.copy.finish();
+    if (result.bytes !== this.counters.compressedTotal) {
+      throw new Error(`the copy of the archive has ${result.bytes} bytes, the archive ${this.counters.compressedTotal}`);
+    }
+    return result;
   }
 
   /** Makes `cur` non-empty; false at the end of the decompressed stream. */
@@ -137,7 +166,59 @@ export class GzipSource {
   close(): void {
     this.input.destroy();
     this.gunzip.destroy();
+    this.copy?.close();
   }
+}
+
+/** The copy written while reading: each chunk is written (and hashed) before it goes on to the decompressor. */
+class ArchiveCopy {
+  private readonly hash = crypto.createHash("sha256");
+  private bytes = 0;
+  private closed = false;
+  /** A write is running on the thread pool: the descriptor must not be closed (and reused) under it. */
+  private writing = false;
+  private closeWhenWritten = false;
+
+  constructor(private readonly fd: number) {}
+
+  tee(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.hash.update(chunk);
+        this.bytes += chunk.length;
+        this.writing = true;
+        writeFully(this.fd, chunk, (err) => {
+          this.writing = false;
+          if (this.closeWhenWritten) this.close();
+          done(err, err ? undefined : chunk);
+        });
+      },
+    });
+  }
+
+  async finish(): Promise<{ bytes: number; sha256: string }> {
+    await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+    this.close();
+    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.writing) {
+      this.closeWhenWritten = true;
+      return;
+    }
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+function writeFully(fd: number, buf: Buffer, done: (err: Error | null) => void): void {
+  fs.write(fd, buf, 0, buf.length, null, (err, n) => {
+    if (err) return done(err);
+    if (n < buf.length) return writeFully(fd, buf.subarray(n), done);
+    done(null);
+  });
 }
 
 /** zlib's errors become refusals; anything else (an I/O error reading the file) passes unchanged. */

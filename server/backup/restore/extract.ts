@@ -94,6 +94,11 @@ export interface ExtractOptions {
   manifestCopyPath?: string;
   /** Where a private work folder for spool files is made (default os.tmpdir()); removed at the end. */
   workDir?: string;
+  /**
+   * A new file (created "wx") that receives a copy of the compressed archive as it is read,
+   * fsynced at the end; removed if the archive is refused. One read both verifies and copies.
+   */
+  copyTo?: string;
 }
 
 export interface WrittenFile {
@@ -114,6 +119,8 @@ export interface ExtractResult {
   parts: ArchiveParts;
   /** Regular files under files/. */
   treeFiles: number;
+  /** With copyTo: the copy's size and SHA-256 (it is fsynced). */
+  copy: { bytes: number; sha256: string } | null;
 }
 
 export interface VerifyOptions {
@@ -213,7 +220,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   let log: StoredLog | undefined;
   try {
     log = await StoredLog.create(path.join(work, "stored.jsonl"));
-    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio);
+    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio, opts.copyTo);
   } catch (err) {
     await log?.remove();
     await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -229,6 +236,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
     src.close();
     await run.abort();
     if (opts.manifestCopyPath && run.madeManifestCopy) await fs.promises.rm(opts.manifestCopyPath, { force: true }).catch(() => undefined);
+    if (opts.copyTo) await fs.promises.rm(opts.copyTo, { force: true }).catch(() => undefined);
     if (signal?.aborted) throw abortError(signal);
     if (err instanceof ArchiveRefusal) throw toInvalidError(err, opts.archivePath, purpose);
     throw err;
@@ -327,6 +335,7 @@ class Extraction {
     if (signal?.aborted) throw abortError(signal);
     await this.writer.finishFolders(!this.manifestSeen);
     if (!this.manifestSeen) await this.keepSidecars();
+    const copy = await this.src.finishCopy();
     this.progress(true);
     return {
       result: {
@@ -337,6 +346,7 @@ class Extraction {
         totalBytes: this.totalBytes,
         parts: { ...this.parts },
         treeFiles: this.treeFiles,
+        copy,
       },
       fileEntries: this.fileEntries,
     };

@@ -117,7 +117,7 @@ export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup)
   return chain;
 }
 
-function checkParts(row: Backup, parts: RestoreParts): void {
+export function checkParts(row: Backup, parts: RestoreParts): void {
   if (!parts.database && !parts.files && !parts.config) {
     throw new AppError("BAD_REQUEST", "Choose at least one of database, files or config to restore.");
   }
@@ -132,7 +132,7 @@ function checkParts(row: Backup, parts: RestoreParts): void {
   refuseForeignDatabase(row, parts);
 }
 
-function checkSchemaLevel(level: number, what: string): void {
+export function checkSchemaLevel(level: number, what: string): void {
   const ours = shippedMigrationLevel();
   if (level > ours) {
     throw new AppError(
@@ -143,7 +143,7 @@ function checkSchemaLevel(level: number, what: string): void {
   }
 }
 
-interface Staging {
+export interface Staging {
   database?: string;
   files?: string;
   config?: string;
@@ -294,7 +294,7 @@ function isWorkFolderPath(p: string): boolean {
   return p.split("/")[1] === WORK_DIR;
 }
 
-function isRequestedPart(p: string, parts: RestoreParts): boolean {
+export function isRequestedPart(p: string, parts: RestoreParts): boolean {
   if (isWorkFolderPath(p)) return false;
   const part = p.split("/")[0];
   return (part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config);
@@ -347,16 +347,13 @@ function finishStagedDatabase(dir: string, what: string): void {
  * Refuses to start without room for the staging copy (on the data volume) and the safety
  * backup (on the backup volume); when both are one volume, it needs room for both.
  */
-async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup): Promise<void> {
+async function checkSpace(opts: Pick<RestoreOptions, "config" | "freeSpace">, need: { staged: number; backupFolder: number }): Promise<void> {
   const free = opts.freeSpace ?? freeBytes;
   const { config } = opts;
-  // The manifest knows the exact uncompressed size; an archive without one may expand a lot.
-  const manifest = await streamManifest(config, target).catch(() => null);
-  await manifest?.close();
-  const staged = manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
+  const staged = need.staged;
   let liveFiles = 0;
   for await (const batch of walkTreeBatches(config.storagePath)) for (const e of batch) if (e.type === "file") liveFiles += e.size;
-  const safety = liveFiles + fs.statSync(config.databasePath).size;
+  const safety = liveFiles + fs.statSync(config.databasePath).size + need.backupFolder;
   const needs = new Map<number, { dir: string; bytes: number }>();
   for (const [dir, bytes] of [
     [config.storagePath, staged],
@@ -378,6 +375,14 @@ async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup)
       );
     }
   }
+}
+
+/** What staging a backup unpacks to: the manifest knows it exactly; an archive without one may expand a lot. */
+async function stagedBytes(config: AppConfig, chain: Backup[], target: Backup): Promise<number> {
+  // An archive without a file list has no manifest to find (looking would read it whole).
+  const manifest = target.fileList ? await streamManifest(config, target).catch(() => null) : null;
+  await manifest?.close();
+  return manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
 }
 
 /**
@@ -409,29 +414,74 @@ function migrateFile(file: string): void {
 }
 
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcome> {
-  const { db, config, actor, backupId, parts } = opts;
+  const { db, config, backupId, parts } = opts;
+  let target: Backup | undefined;
+  let chain: Backup[] = [];
+  return runRestore(opts, {
+    subject: `restore of backup ${backupId} by ${opts.actor.username}`,
+    backupId,
+    check: () => {
+      target = getBackupRow(db, backupId);
+      checkParts(target, parts);
+    },
+    space: async () => {
+      chain = resolveChain(db, config, target!);
+      return { staged: await stagedBytes(config, chain, target!), backupFolder: 0 };
+    },
+    stage: async ({ staging, progress, maxTotalBytes }) => {
+      const { manifest } = await stageChain({ config, chain, target: target!, parts, staging, progress, maxTotalBytes });
+      return { target: target!, chain, manifest };
+    },
+  });
+}
+
+/**
+ * Where a restore's data comes from: a catalogued backup and its chain (restoreBackup), or
+ * an archive file read once (from-file.ts). The rest of the restore is the same for both.
+ */
+export interface RestoreSource {
+  /** What the lock says is running. */
+  subject: string;
+  /** The backup restored, when known before staging (for progress and the audit log). */
+  backupId: number | null;
+  /** Checks made before the lock is taken: they refuse a request without touching anything. */
+  check: () => void;
+  /** Bytes the staging may unpack to (an estimate) and bytes the backup folder needs besides the safety backup. */
+  space: () => Promise<{ staged: number; backupFolder: number }>;
+  /** Stages everything to put in place; the backup restored is in the catalog afterwards. */
+  stage: (ctx: { staging: Staging; progress: RestoreProgress; maxTotalBytes: number }) => Promise<{
+    target: Backup;
+    chain: Backup[];
+    manifest: ManifestSummary | null;
+  }>;
+}
+
+/** Steps 1 to 5 of the module comment, with the source's check and staging. */
+export async function runRestore(opts: Omit<RestoreOptions, "backupId">, source: RestoreSource): Promise<RestoreOutcome> {
+  const { db, config, actor, parts } = opts;
   let lock: HeldLock | undefined;
   let staging: Staging | undefined;
   let committed = false;
   let keepLock = false;
   let progress: RestoreProgress | undefined;
+  let backupId = source.backupId;
   try {
     if (!opts.confirm) {
       throw new AppError("BAD_REQUEST", "Restoring overwrites the current data. Confirm it (confirm: true) to go ahead.");
     }
-    const target = getBackupRow(db, backupId);
-    checkParts(target, parts);
+    source.check();
     await startupRecoveryDone();
-    lock = acquireOperationLock(config.backupPath, "restore", `restore of backup ${backupId} by ${actor.username}`);
-    progress = startRestoreProgress(backupId);
-    const chain = resolveChain(db, config, target);
-    await checkSpace(opts, chain, target);
+    lock = acquireOperationLock(config.backupPath, "restore", source.subject);
+    progress = startRestoreProgress(backupId ?? 0);
+    await checkSpace(opts, await source.space());
     checkSwappable(config, parts);
 
     progress.step = "verifying";
     staging = prepareStaging(config, parts);
     const stagingSpace = await (opts.freeSpace ?? freeBytes)(config.storagePath);
-    const { manifest } = await stageChain({ config, chain, target, parts, staging, progress, maxTotalBytes: stagingSpace });
+    const { target, chain, manifest } = await source.stage({ staging, progress, maxTotalBytes: stagingSpace });
+    backupId = target.id;
+    progress.backupId = target.id;
     if (staging.database) finishStagedDatabase(staging.database, `Backup ${backupId}`);
     await syncStaging(staging);
     crashPoint("restore:staged");
@@ -507,7 +557,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       recordAudit(db, {
         action: "backup.restore",
         actor,
-        resource: `backup:${backupId}`,
+        resource: backupId === null ? null : `backup:${backupId}`,
         success: false,
         errorMessage: describeError(err),
         details: { parts },
