@@ -13,6 +13,7 @@ import { formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { DownloadIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
+  ARCHIVE_LIMITS,
   contentsLabel,
   ORIGIN_LABELS,
   phaseLabel,
@@ -121,6 +122,16 @@ function BackupRow({
           ) : null}
         </span>
         {backup.parent_id !== null ? <span className="cell-sub">on backup {backup.parent_id}</span> : null}
+        {backup.status === "completed" && !backup.has_file_list ? (
+          <Badge tone="warning" title={ARCHIVE_LIMITS.noFileList.title}>
+            {ARCHIVE_LIMITS.noFileList.label}
+          </Badge>
+        ) : null}
+        {backup.includes_database && !backup.database_restorable ? (
+          <Badge tone="warning" title={ARCHIVE_LIMITS.foreignDatabase.title}>
+            {ARCHIVE_LIMITS.foreignDatabase.label}
+          </Badge>
+        ) : null}
       </td>
       <td data-label="Status">
         <Badge tone={statusLabel.tone} dot>
