@@ -210,7 +210,10 @@ export const SCENARIOS: Scenario[] = [
     run: async (ctx) => {
       // A fresh app restores the archive file: verify while staging, catalog copy, safety backup, swap.
       const r = await runApp(["restore-file", "--archive", ctx.prepared.archive, "--app", ctx.workDir]);
-      return { wallMs: r.wallMs, maxRssKb: r.maxRssKb, note: `cpu ${(r.cpuMs / 1000).toFixed(1)} s` };
+      const steps = Object.entries(r.steps ?? {})
+        .map(([step, ms]) => `${step} ${(ms / 1000).toFixed(1)}`)
+        .join(", ");
+      return { wallMs: r.wallMs, maxRssKb: r.maxRssKb, note: `cpu ${(r.cpuMs / 1000).toFixed(1)} s; ${steps}` };
     },
   },
   {
@@ -231,6 +234,8 @@ interface AppRun {
   type?: string;
   cpuMs: number;
   maxRssKb: number;
+  /** restore-file: seconds per restore step. */
+  steps?: Record<string, number>;
 }
 
 async function runApp(args: string[]): Promise<AppRun> {

@@ -16,6 +16,7 @@ import path from "node:path";
 import { getDb } from "../db/client";
 import { extractArchive } from "../server/backup/restore/extract";
 import { restoreArchiveFile } from "../server/backup/restore/from-file";
+import { currentRestoreProgress } from "../server/backup/restore/progress";
 import { createBackup } from "../server/backup/service";
 import { getConfig } from "../server/config";
 import { ensureStarted, startupSettled } from "../server/startup";
@@ -68,6 +69,17 @@ async function restoreFile() {
   ensureStarted({ announceAdminPassword: false });
   await startupSettled();
   const t0 = performance.now();
+  // Where the time goes: the restore's steps as it reports them, sampled every 50 ms.
+  const steps: Record<string, number> = {};
+  let step = "preparing";
+  let stepAt = t0;
+  const sample = setInterval(() => {
+    const now = currentRestoreProgress()?.step ?? step;
+    if (now === step) return;
+    steps[step] = (steps[step] ?? 0) + performance.now() - stepAt;
+    step = now;
+    stepAt = performance.now();
+  }, 50);
   const outcome = await restoreArchiveFile({
     db: getDb(),
     config: getConfig(),
@@ -76,7 +88,9 @@ async function restoreFile() {
     confirm: true,
     file: arg("archive"),
   });
-  return { wallMs: performance.now() - t0, backupId: outcome.backup_id };
+  clearInterval(sample);
+  steps[step] = (steps[step] ?? 0) + performance.now() - stepAt;
+  return { wallMs: performance.now() - t0, backupId: outcome.backup_id, steps };
 }
 
 async function main(): Promise<void> {
