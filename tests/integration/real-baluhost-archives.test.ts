@@ -206,6 +206,8 @@ describe("the other types made by the real BaluHost", () => {
 
 describe("an incremental made by the real BaluHost after a full one", () => {
   it("is recognised from its own row in the archived database and needs no parent", async () => {
+    // That row was written just before the copy and never checkpointed: it is only in the
+    // archived -wal, so recognising it shows the -wal's last writes were applied.
     await uploaded(real.backup("full"));
     writeFiles(real.storage, { "new.txt": "added after the full\n" });
     const record = await uploaded(real.backup("incremental"));

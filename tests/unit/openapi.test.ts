@@ -13,7 +13,7 @@ describe("the OpenAPI document", () => {
   it("describes the create body with the spec's snake_case fields and types", () => {
     const create = doc.components.schemas.CreateBackup as { properties: Record<string, { enum?: string[] }> };
     expect(Object.keys(create.properties)).toEqual(expect.arrayContaining(["backup_type", "includes_database", "includes_files", "includes_config"]));
-    expect(create.properties.backup_type!.enum).toEqual(["full", "incremental", "database_only", "files_only"]);
+    expect(create.properties.backup_type!.enum).toEqual(["full", "incremental", "database_only", "files_only", "config_only"]);
   });
 
   it("lists the fields every backup record has", () => {
