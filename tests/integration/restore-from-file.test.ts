@@ -2,15 +2,18 @@
  * `backup restore FILE --yes`, the disaster path: the archive is read once (verified while it
  * is staged, copied into the catalog meanwhile), and a refused archive leaves nothing behind.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { INCOMING_PREFIX } from "@/server/backup/catalog";
+import { extractArchive } from "@/server/backup/restore/extract";
 import { restoreArchiveFile } from "@/server/backup/restore/from-file";
 import { listBackups } from "@/server/backup/service";
 import { registerBackupCommands } from "@/server/cli/backups";
 import { runCliInProcess, spawnCli } from "../helpers/cli";
-import { hashTree, sha256File, writeFiles } from "../helpers/files";
+import { hashTree, sha256File, writeFiles, writeRandomFile } from "../helpers/files";
+import { ourArchive, SAMPLE_ITEMS } from "../helpers/hostile-archives";
 import { realInstallation, storageAsArchived } from "../helpers/real-baluhost";
 import { createTestApp, makeTempDir, type TestApp } from "../helpers/test-app";
 
@@ -125,5 +128,28 @@ describe("restoring an archive file", () => {
     expect(incomingLeft()).toEqual([]);
     expect(listBackups(app.db).backups).toHaveLength(countBefore);
     expect(fs.readFileSync(path.join(app.config.storagePath, "a.txt"), "utf8")).toBe("original a\n");
+  });
+});
+
+describe("the copy made while reading", () => {
+  it("fails the read when it cannot be written (a full backup volume) and is removed", async (ctx) => {
+    const small = makeTempDir("baluhost-full-volume-");
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // needs root to mount; CI runs as root
+    }
+    try {
+      const media = path.join(makeTempDir(), "media.bin");
+      writeRandomFile(media, 3 * 1024 * 1024);
+      const archive = path.join(makeTempDir(), "three-mb.tar.gz");
+      fs.writeFileSync(archive, ourArchive([...SAMPLE_ITEMS, { path: "files/media.bin", content: fs.readFileSync(media) }]));
+      const into = makeTempDir();
+      const copy = path.join(small, "copy.partial");
+      await expect(extractArchive({ archivePath: archive, destinations: { files: into }, copyTo: copy })).rejects.toMatchObject({ code: "ENOSPC" });
+      expect(fs.existsSync(copy)).toBe(false);
+    } finally {
+      execFileSync("umount", [small]);
+    }
   });
 });

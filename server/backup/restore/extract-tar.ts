@@ -170,13 +170,19 @@ export class GzipSource {
   }
 }
 
-/** The copy written while reading: each chunk is written (and hashed) before it goes on to the decompressor. */
+/**
+ * The copy written while reading. Each chunk is hashed and handed on to the decompressor at
+ * once, while its write (at its own offset) runs on the thread pool: the copy overlaps the
+ * decompression instead of adding to it. At most COPY_IN_FLIGHT bytes are being written; a
+ * failed write fails the read.
+ */
 class ArchiveCopy {
   private readonly hash = crypto.createHash("sha256");
   private bytes = 0;
   private closed = false;
-  /** A write is running on the thread pool: the descriptor must not be closed (and reused) under it. */
-  private writing = false;
+  private inFlight = 0;
+  private failure: Error | null = null;
+  private readonly waiters: Array<() => void> = [];
   private closeWhenWritten = false;
 
   constructor(private readonly fd: number) {}
@@ -184,27 +190,39 @@ class ArchiveCopy {
   tee(): Transform {
     return new Transform({
       transform: (chunk: Buffer, _enc, done) => {
+        if (this.failure) return done(this.failure);
         this.hash.update(chunk);
+        const at = this.bytes;
         this.bytes += chunk.length;
-        this.writing = true;
-        writeFully(this.fd, chunk, (err) => {
-          this.writing = false;
-          if (this.closeWhenWritten) this.close();
-          done(err, err ? undefined : chunk);
+        this.inFlight += chunk.length;
+        writeFully(this.fd, chunk, at, (err) => {
+          this.inFlight -= chunk.length;
+          this.failure ??= err;
+          this.waiters.splice(0).forEach((wake) => wake());
+          if (this.closeWhenWritten && this.inFlight === 0) this.close();
         });
+        if (this.inFlight <= COPY_IN_FLIGHT) return done(null, chunk);
+        this.whenBelow(COPY_IN_FLIGHT).then(() => done(this.failure, this.failure ? undefined : chunk));
       },
     });
   }
 
+  private async whenBelow(limit: number): Promise<void> {
+    while (this.inFlight > limit) await new Promise<void>((wake) => this.waiters.push(wake));
+  }
+
   async finish(): Promise<{ bytes: number; sha256: string }> {
+    await this.whenBelow(0);
+    if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
     this.close();
     return { bytes: this.bytes, sha256: this.hash.digest("hex") };
   }
 
+  /** Closes the descriptor, once no write uses it any more (it could otherwise be reused under one). */
   close(): void {
     if (this.closed) return;
-    if (this.writing) {
+    if (this.inFlight > 0) {
       this.closeWhenWritten = true;
       return;
     }
@@ -213,10 +231,12 @@ class ArchiveCopy {
   }
 }
 
-function writeFully(fd: number, buf: Buffer, done: (err: Error | null) => void): void {
-  fs.write(fd, buf, 0, buf.length, null, (err, n) => {
+const COPY_IN_FLIGHT = 16 * 1024 * 1024;
+
+function writeFully(fd: number, buf: Buffer, position: number, done: (err: Error | null) => void): void {
+  fs.write(fd, buf, 0, buf.length, position, (err, n) => {
     if (err) return done(err);
-    if (n < buf.length) return writeFully(fd, buf.subarray(n), done);
+    if (n < buf.length) return writeFully(fd, buf.subarray(n), position + n, done);
     done(null);
   });
 }
