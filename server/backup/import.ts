@@ -4,6 +4,14 @@
  * verified: it is streamed to a temporary name in the backup folder, checked with the
  * same hardened reader a restore uses, and only then given a catalog name and a row.
  * A refused archive leaves nothing behind.
+ *
+ * Archives without our manifest (the real BaluHost's, or made by hand in the spec layout) are
+ * described by restore/foreign.ts: type from the contents (or as declared), no file list, and
+ * whether their database is another application's.
+ *
+ * The temporary names carry their owner (pid and process start time, as the operation lock
+ * does), so the start-up sweep removes those of a process that died at once and leaves a
+ * live one's (a CLI import running beside the server) alone.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -21,8 +29,11 @@ import { EntryCursor } from "./archive/item-cursor";
 import { linesOfFile } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
-import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
-import { verifyArchive } from "./restore/extract";
+import { crashPoint } from "./failpoints";
+import { durableRename, freeBytes, fsyncFile, linkIntoPlace } from "./fs-safe";
+import { currentProcessOwner } from "./lock";
+import { verifyArchive, type VerifyResult } from "./restore/extract";
+import { describeForeignArchive, inspectArchivedDatabase, type ArchivedDatabase } from "./restore/foreign";
 
 /** Uploads larger than this are refused (the admin can raise it with NAS_BACKUP_MAX_UPLOAD_GB). */
 export function maxUploadBytes(env = process.env): number {
@@ -48,26 +59,51 @@ function meter(limit: number) {
   return { transform, result: () => ({ bytes, sha256: hash.digest("hex") }) };
 }
 
-interface Described {
+/** The name (without suffix) of a new temporary file of an archive being received, carrying its owner. */
+export function incomingBaseName(): string {
+  const owner = currentProcessOwner();
+  return `${INCOMING_PREFIX}p${owner.pid}-s${owner.startTime ?? "x"}-${crypto.randomUUID()}`;
+}
+
+/** The owner an incoming file's name carries; null for a name without one (made by an older version). */
+export function incomingOwner(name: string): { pid: number; startTime: string | null } | null {
+  const m = /^\.incoming-p(\d+)-s(\d+|x)-/.exec(name);
+  if (!m || !name.startsWith(INCOMING_PREFIX)) return null;
+  return { pid: Number(m[1]), startTime: m[2] === "x" ? null : m[2] };
+}
+
+export interface Described {
   type: BackupType;
   includesDatabase: boolean;
   includesFiles: boolean;
   includesConfig: boolean;
   parentId: number | null;
   fileCount: number | null;
+  /** False: no list of every file (no manifest); a restore adds and replaces. */
+  fileList: boolean;
+  foreignDatabase: boolean;
 }
 
-/** What the archive holds, from its manifest or (a foreign archive) from its contents. */
-async function describe(
-  db: AppDatabase,
-  config: AppConfig,
+/**
+ * What a verified archive holds, from its manifest or (a foreign archive) from its contents.
+ * `declared` is the type the admin gave; for our archives it must be the manifest's.
+ */
+export async function describeArchive(opts: {
+  db: AppDatabase;
+  config: AppConfig;
   /** The verified archive's manifest (head) and the file its full text was saved to; null: a foreign archive. */
-  manifest: (ManifestSummary & { file: string }) | null,
-  contents: { database: boolean; files: boolean; config: boolean; fileCount: number },
-): Promise<Described> {
+  manifest: (ManifestSummary & { file: string }) | null;
+  contents: Pick<VerifyResult, "parts" | "treeFiles">;
+  archivedDatabase: ArchivedDatabase | null;
+  declared?: BackupType;
+}): Promise<Described> {
+  const { db, config, manifest, declared } = opts;
   if (!manifest) {
-    const type: BackupType = contents.database && contents.files ? "full" : contents.database ? "database_only" : "files_only";
-    return { type, includesDatabase: contents.database, includesFiles: contents.files, includesConfig: contents.config, parentId: null, fileCount: contents.fileCount };
+    const foreign = describeForeignArchive({ ...opts.contents.parts, fileCount: opts.contents.treeFiles, archivedDatabase: opts.archivedDatabase }, declared);
+    return { ...foreign, parentId: null, fileList: false };
+  }
+  if (declared && declared !== manifest.backup_type) {
+    throw new AppError("BAD_REQUEST", `The archive's manifest says it is a ${manifest.backup_type.replace("_", " ")} backup, not ${declared.replace("_", " ")}. Leave the type out.`);
   }
   let parentId: number | null = null;
   if (manifest.backup_type === "incremental" && manifest.parent) {
@@ -88,6 +124,8 @@ async function describe(
     includesConfig: manifest.includes.config,
     parentId,
     fileCount: manifest.totals.files,
+    fileList: true,
+    foreignDatabase: false,
   };
 }
 
@@ -162,12 +200,14 @@ export interface ImportOptions {
   /** The name the archive had outside, kept in the audit log. */
   originalName?: string;
   freeSpace?: (dir: string) => Promise<number>;
+  /** The type the admin declares (upload `?backup_type=`, CLI `--type`): how an incremental without a manifest is known when its database cannot tell. */
+  declaredType?: BackupType;
 }
 
 export async function importBackup(opts: ImportOptions): Promise<Backup> {
   const { db, config, actor } = opts;
   const action = opts.origin === "uploaded" ? "backup.upload" : "backup.import";
-  const incoming = `${INCOMING_PREFIX}${crypto.randomUUID()}`;
+  const incoming = incomingBaseName();
   const tmp = path.join(config.backupPath, `${incoming}.partial`);
   // The archive's manifest, saved while it is verified: it becomes the catalog's copy.
   const incomingManifest = path.join(config.backupPath, `${incoming}.manifest.partial`);
@@ -190,8 +230,13 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     await pipeline(input, metered.transform, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     const { bytes, sha256 } = metered.result();
     if (bytes === 0) throw new AppError("ARCHIVE_INVALID", "The archive is empty.");
+    crashPoint("import:received");
 
-    const verified = await verifyArchive(tmp, { manifestCopyPath: incomingManifest }).catch((err: unknown) => {
+    let archivedDatabase: ArchivedDatabase | null = null;
+    const verified = await verifyArchive(tmp, {
+      manifestCopyPath: incomingManifest,
+      inspectDatabase: (file) => (archivedDatabase = inspectArchivedDatabase(file)),
+    }).catch((err: unknown) => {
       // The reader names the file it read: say the name the admin knows, not our temporary one.
       if (err instanceof AppError) {
         const known = opts.originalName ? `"${opts.originalName}"` : "the uploaded archive";
@@ -199,69 +244,117 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
       }
       throw err;
     });
-    const contents = verified.manifest
-      ? { database: false, files: false, config: false, fileCount: 0 }
-      : { database: verified.databaseIntegrity === "ok", files: verified.fileCount > 0, config: false, fileCount: verified.fileCount };
-    const described = await describe(db, config, verified.manifest ? { ...verified.manifest, file: incomingManifest } : null, contents);
-    if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
-      throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
-    }
-
-    const now = new Date();
-    // Imports run outside the operation lock: claim the name with a link, which fails
-    // instead of replacing an archive another import named in the same second.
-    let filename = uniqueArchiveName(db, config, now);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await linkIntoPlace(tmp, archivePath(config, { filename }));
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 20) throw err;
-        filename = uniqueArchiveName(db, config, now);
-      }
-    }
-    if (verified.manifest) {
-      await fs.promises.mkdir(path.dirname(manifestCopyPath(config, filename)), { recursive: true });
-      await durableRename(incomingManifest, manifestCopyPath(config, filename));
-    }
-    const row = db
-      .insert(backups)
-      .values({
-        filename,
-        filepath: archivePath(config, { filename }),
-        sizeBytes: bytes,
-        backupType: described.type,
-        status: "completed",
-        origin: opts.origin,
-        createdAt: now,
-        completedAt: now,
-        creatorId: actor.id,
-        creatorName: actor.username,
-        includesDatabase: described.includesDatabase,
-        includesFiles: described.includesFiles,
-        includesConfig: described.includesConfig,
-        parentId: described.parentId,
-        fileCount: described.fileCount,
-        sha256,
-        verifiedAt: now,
-        verifyStatus: "ok",
-      })
-      .returning()
-      .get();
-    recordAudit(db, {
-      action,
-      actor,
-      resource: `backup:${row.id}`,
-      success: true,
-      details: { filename, original_name: opts.originalName ?? null, size_bytes: bytes, foreign: verified.manifest === null, backup_type: described.type },
+    const described = await describeArchive({
+      db,
+      config,
+      manifest: verified.manifest ? { ...verified.manifest, file: incomingManifest } : null,
+      contents: verified,
+      archivedDatabase,
+      declared: opts.declaredType,
     });
-    return row;
+    return await catalogArchive({
+      db,
+      config,
+      actor,
+      archive: tmp,
+      manifestCopy: verified.manifest ? incomingManifest : null,
+      bytes,
+      sha256,
+      described,
+      origin: opts.origin,
+      audit: { action, originalName: opts.originalName },
+    });
   } catch (err) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     await fs.promises.rm(incomingManifest, { force: true }).catch(() => undefined);
     recordAudit(db, { action, actor, success: false, errorMessage: describeError(err), details: { original_name: opts.originalName ?? null } });
     throw err;
   }
+}
+
+/**
+ * Gives a verified archive, complete under a temporary name in the backup folder, its
+ * catalog name (fsynced, then linked: never replacing another archive) and its row.
+ */
+export async function catalogArchive(opts: {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+  archive: string;
+  /** The manifest's text saved while verifying (our archives), moved to the catalog's copy. */
+  manifestCopy: string | null;
+  bytes: number;
+  sha256: string;
+  described: Described;
+  origin: "uploaded" | "imported";
+  audit: { action: string; originalName?: string };
+}): Promise<Backup> {
+  const { db, config, actor, described, bytes, sha256 } = opts;
+  const tmp = opts.archive;
+  if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
+    throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
+  }
+
+  // Durable before it gets its final name: a file under that name is always complete.
+  await fsyncFile(tmp);
+  const now = new Date();
+  // Imports run outside the operation lock: claim the name with a link, which fails
+  // instead of replacing an archive another import named in the same second.
+  let filename = uniqueArchiveName(db, config, now);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await linkIntoPlace(tmp, archivePath(config, { filename }));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 20) throw err;
+      filename = uniqueArchiveName(db, config, now);
+    }
+  }
+  if (opts.manifestCopy) {
+    await fs.promises.mkdir(path.dirname(manifestCopyPath(config, filename)), { recursive: true });
+    await durableRename(opts.manifestCopy, manifestCopyPath(config, filename));
+  }
+  const row = db
+    .insert(backups)
+    .values({
+      filename,
+      filepath: archivePath(config, { filename }),
+      sizeBytes: bytes,
+      backupType: described.type,
+      status: "completed",
+      origin: opts.origin,
+      createdAt: now,
+      completedAt: now,
+      creatorId: actor.id,
+      creatorName: actor.username,
+      includesDatabase: described.includesDatabase,
+      includesFiles: described.includesFiles,
+      includesConfig: described.includesConfig,
+      parentId: described.parentId,
+      fileCount: described.fileCount,
+      fileList: described.fileList,
+      foreignDatabase: described.foreignDatabase,
+      sha256,
+      verifiedAt: now,
+      verifyStatus: "ok",
+    })
+    .returning()
+    .get();
+  recordAudit(db, {
+    action: opts.audit.action,
+    actor,
+    resource: `backup:${row.id}`,
+    success: true,
+    details: {
+      filename,
+      original_name: opts.audit.originalName ?? null,
+      size_bytes: bytes,
+      foreign: !described.fileList,
+      foreign_database: described.foreignDatabase,
+      backup_type: described.type,
+    },
+  });
+  return row;
 }
 
 /** Checks a catalogued archive end to end without restoring, and records the result on it. */

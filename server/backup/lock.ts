@@ -44,7 +44,20 @@ function processStartTime(pid: number): string | null {
   return procStat(pid)?.startTime ?? null;
 }
 
-function isAlive(info: LockInfo): boolean {
+/** This process as an owner of files others must leave alone: pid and kernel start time. */
+export function currentProcessOwner(): { pid: number; startTime: string | null } {
+  return { pid: process.pid, startTime: processStartTime(process.pid) };
+}
+
+/**
+ * Whether the process that owns something (a lock, a temporary file) is still running: its
+ * pid exists, is no zombie, and started when the owner recorded (a recycled pid is not it).
+ */
+export function isOwnerAlive(owner: { pid: number; startTime: string | null }): boolean {
+  return owner.pid > 0 && isAlive(owner);
+}
+
+function isAlive(info: Pick<LockInfo, "pid" | "startTime">): boolean {
   try {
     process.kill(info.pid, 0);
   } catch (err) {

@@ -23,7 +23,8 @@ import { recordAudit, SYSTEM_ACTOR } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
 import { INCOMING_PREFIX, listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
-import { acquireOperationLock, LOCK_FILENAME, type HeldLock } from "./lock";
+import { incomingOwner } from "./import";
+import { acquireOperationLock, isOwnerAlive, LOCK_FILENAME, type HeldLock } from "./lock";
 import { startupRecoveryDone } from "./recovery";
 import { getRetentionSettings, type RetentionRules } from "./settings";
 
@@ -193,9 +194,15 @@ export async function sweepStrayFiles(db: AppDatabase, config: AppConfig): Promi
   for (const name of names) {
     const lockLeftover = name.startsWith(`${LOCK_FILENAME}.`) && (name.endsWith(".new") || name.endsWith(".stale"));
     if (name.startsWith(INCOMING_PREFIX)) {
-      // Uploads run outside the operation lock: only one that stopped growing long ago is a leftover.
-      const stat = await fs.promises.stat(path.join(config.backupPath, name)).catch(() => null);
-      if (!stat || Date.now() - stat.mtimeMs < 60 * 60 * 1000) continue;
+      // Uploads and imports run outside the operation lock: their files are removed only once
+      // the process that writes them is gone. The name says which one (pid and start time);
+      // for a name without one (an older version's), only one that stopped growing long ago is a leftover.
+      const owner = incomingOwner(name);
+      if (owner && isOwnerAlive(owner)) continue;
+      if (!owner) {
+        const stat = await fs.promises.stat(path.join(config.backupPath, name)).catch(() => null);
+        if (!stat || Date.now() - stat.mtimeMs < 60 * 60 * 1000) continue;
+      }
     }
     if (name.endsWith(PARTIAL_SUFFIX) || name.startsWith(STAGING_PREFIX) || lockLeftover) {
       await fs.promises.rm(path.join(config.backupPath, name), { recursive: true, force: true });

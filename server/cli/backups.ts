@@ -17,6 +17,7 @@ import { importBackup, verifyBackup } from "../backup/import";
 import { verifyArchive } from "../backup/restore/extract";
 import { runningJobs, type BackupProgress } from "../backup/progress";
 import { currentRestoreProgress, type RestoreProgress } from "../backup/restore/progress";
+import { restoreArchiveFile, type RestoreFileOptions } from "../backup/restore/from-file";
 import { restoreBackup } from "../backup/restore/restore";
 import { createBackup, deleteBackup, getBackup, listBackups, progressOf, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
@@ -117,15 +118,15 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
         if (!options.yes) throw new CliExit(EXIT_USAGE, CONFIRM_RESTORE_MESSAGE);
         const ctx = startCommand(io, command);
         await startupSettled();
-        const backupId = "id" in source ? source.id : await importForRestore(ctx, source.file);
-        const restoring = restoreBackup({
+        const common = {
           db: ctx.db,
           config: ctx.config,
           actor: ctx.actor,
-          backupId,
           parts: { database: options.database, files: options.files, config: Boolean(options.config) },
           confirm: true,
-        });
+        };
+        // A file is read once: verified while it is staged, copied into the catalog meanwhile.
+        const restoring = "id" in source ? restoreBackup({ ...common, backupId: source.id }) : restoreFile(ctx, source.file, common);
         const outcome = await showProgressWhile(io, restoring, currentRestoreProgress, restoreProgressLine);
         printResult(
           ctx,
@@ -143,10 +144,15 @@ function registerArchiveCommands(backup: Command, io: CliIO): void {
     .command("import")
     .description("add an archive (downloaded earlier, or from another BaluHost) to the backup list, after verifying it")
     .argument("<file>", "path of a .tar.gz archive")
-    .action(async (file: string, _options: unknown, command: Command) => {
+    .addOption(
+      new Option("--type <type>", "the backup type of an archive without a BaluHost manifest, when its contents cannot tell (e.g. incremental)").choices(
+        BACKUP_TYPES,
+      ),
+    )
+    .action(async (file: string, options: { type?: BackupType }, command: Command) => {
       const ctx = startCommand(io, command);
       await startupSettled();
-      const id = await importForRestore(ctx, path.resolve(file));
+      const id = await importForRestore(ctx, path.resolve(file), options.type);
       const record = getBackup(ctx.db, id);
       printResult(ctx, `imported backup ${id}: ${record.filename} (${formatBytes(record.size_bytes)}, ${record.backup_type}); restore it with: backup restore ${id} --yes`, record);
     });
@@ -194,7 +200,16 @@ function parseRestoreSource(value: string): RestoreSource {
   return /^\d+$/.test(value) ? { id: parseBackupId(value) } : { file: path.resolve(value) };
 }
 
-async function importForRestore(ctx: CliContext, file: string): Promise<number> {
+async function restoreFile(ctx: CliContext, file: string, common: Omit<RestoreFileOptions, "file">) {
+  if (!fs.existsSync(file)) {
+    throw new AppError("NOT_FOUND", `There is no archive at ${file}. Give a backup id (see \`backup list\`) or the path of a .tar.gz archive.`);
+  }
+  const outcome = await restoreArchiveFile({ ...common, file });
+  printHint(ctx.io, `${file} was added to the backup list as backup ${outcome.backup_id}`);
+  return outcome;
+}
+
+async function importForRestore(ctx: CliContext, file: string, declaredType?: BackupType): Promise<number> {
   if (!fs.existsSync(file)) {
     throw new AppError("NOT_FOUND", `There is no archive at ${file}. Give a backup id (see \`backup list\`) or the path of a .tar.gz archive.`);
   }
@@ -205,6 +220,7 @@ async function importForRestore(ctx: CliContext, file: string): Promise<number> 
     source: { path: file },
     origin: "imported",
     originalName: path.basename(file),
+    declaredType,
   });
   printHint(ctx.io, `imported ${file} as backup ${imported.id} (${imported.filename})`);
   return imported.id;

@@ -14,6 +14,7 @@ import { runCli } from "@/server/cli/program";
 import { createUser } from "@/server/users";
 import { runCliInProcess, spawnCli, type CliRun } from "../helpers/cli";
 import { writeFiles } from "../helpers/files";
+import { realInstallation } from "../helpers/real-baluhost";
 import { createTestApp, makeTempDir, testEnv, type TestApp } from "../helpers/test-app";
 
 const CREATED = /^created backup (\d+): (backup_\d{8}_\d{6}(?:_\d+)?\.tar\.gz) \([\d.,]+ [KMG]?i?B, ([a-z_]+)\)\n$/;
@@ -337,6 +338,17 @@ describe("importing and verifying archives from the CLI", () => {
     fs.copyFileSync(path.join(app.config.backupPath, filename), copy);
     return copy;
   }
+
+  it("imports a real BaluHost archive as declared with --type incremental", async () => {
+    const real = realInstallation();
+    try {
+      const run = await cli("--json", "backup", "import", real.backup("files_only"), "--type", "incremental");
+      expect(run.code).toBe(0);
+      expect(backupRecordSchema.parse(JSON.parse(run.stdout))).toMatchObject({ backup_type: "incremental", has_file_list: false, parent_id: null });
+    } finally {
+      real.remove();
+    }
+  });
 
   it("imports an archive file so it can be restored by id", async () => {
     const copy = await archiveCopy();

@@ -152,7 +152,9 @@ describe("archives from outside", () => {
     await app.caller(app.admin).backup.restore({ backup_id: imported.id, confirm: true });
     expect(app.db.select().from(users).all().map((u) => u.username)).toContain("walwriter");
     expect(fs.readFileSync(path.join(app.config.storagePath, "from-other/hello.txt"), "utf8")).toBe("hello from the other NAS\n");
-    expect(fs.existsSync(path.join(app.config.storagePath, "docs/keep.txt"))).toBe(false);
+    // Without our manifest there is no list of every file: files are added and replaced, none deleted.
+    expect(imported.fileList).toBe(false);
+    expect(fs.readFileSync(path.join(app.config.storagePath, "docs/keep.txt"), "utf8")).toBe("precious\n");
     expect(noStagingLeft(app)).toBe(true);
     // The catalog survived: the imported backup and the safety backup are listed.
     expect((await app.caller(app.admin).backup.list()).backups.map((b) => b.origin).sort()).toEqual(["imported", "safety"]);
@@ -184,7 +186,7 @@ describe("messages about uploads", () => {
 });
 
 describe("a database from another program", () => {
-  it("is refused before the restore commits, leaving everything as it was", async () => {
+  it("is recorded as foreign at import and refused (422) before the restore touches anything; files alone restore", async () => {
     const app = createTestApp();
     try {
       writeFiles(app.config.storagePath, { "docs/keep.txt": "precious\n" });
@@ -200,17 +202,22 @@ describe("a database from another program", () => {
       const archive = path.join(other, "foreign.tar.gz");
       execFileSync("tar", ["-czf", archive, "-C", other, "backup"]);
       const imported = await importBackup({ db: app.db, config: app.config, actor: { id: null, username: "cli" }, source: { path: archive }, origin: "imported" });
+      expect(imported).toMatchObject({ foreignDatabase: true, includesDatabase: true, fileList: false });
       const before = liveState(app);
 
-      await expect(app.caller(app.admin).backup.restore({ backup_id: imported.id, confirm: true })).rejects.toMatchObject({
+      await expect(app.caller(app.admin).backup.restore({ backup_id: imported.id, restore_database: true, confirm: true })).rejects.toMatchObject({
         code: "UNPROCESSABLE_CONTENT",
-        message: expect.stringMatching(/cannot be brought to this version's schema/),
+        message: expect.stringMatching(/another application's.*restore_database: false/),
       });
       expect(liveState(app)).toEqual(before);
       expect(noStagingLeft(app)).toBe(true);
-      // The app still works: a restart finds no journal to replay and the data as it was.
+      // Left unset, the database part is off for a foreign database: the files restore.
+      await app.caller(app.admin).backup.restore({ backup_id: imported.id, confirm: true });
+      expect(fs.readFileSync(path.join(app.config.storagePath, "theirs.txt"), "utf8")).toBe("theirs\n");
+      expect(fs.readFileSync(path.join(app.config.storagePath, "docs/keep.txt"), "utf8")).toBe("precious\n");
+      // The app still works on its own database: a restart finds no journal to replay.
       const again = await app.restart();
-      expect(liveState(again)).toEqual(before);
+      expect(again.db.select().from(users).all().map((u) => u.username)).toContain("admin");
       await again.cleanup();
     } catch (err) {
       await app.cleanup();

@@ -10,7 +10,9 @@ import { acquireOperationLock } from "@/server/backup/lock";
 import { journalPath, WORK_DIR } from "@/server/backup/restore/journal";
 import { restoreBackup } from "@/server/backup/restore/restore";
 import { createUser } from "@/server/users";
+import { importBackup } from "@/server/backup/import";
 import { hashTree, writeFiles, writeRandomFile } from "../helpers/files";
+import { realInstallation, storageAsArchived } from "../helpers/real-baluhost";
 import { createTestApp, type TestApp } from "../helpers/test-app";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -340,6 +342,52 @@ describe("a restore killed at any step", () => {
       expect(rows.length).toBeGreaterThanOrEqual(backupsBefore);
     } finally {
       await app.cleanup();
+    }
+  });
+});
+
+describe("a merge restore (an archive without a file list) killed at any step", () => {
+  const points: Array<[string, "old" | "new"]> = [
+    ["restore:staged", "old"],
+    ["restore:after-safety-backup", "old"],
+    ["restore:journal-written", "new"],
+    ["restore:merge-first-aside:storage", "new"],
+    ["restore:merge-first-moved:storage", "new"],
+    ["restore:after-files", "new"],
+    ["restore:after-cleanup", "new"],
+  ];
+
+  it.each(points)("at %s leaves the %s state, complete, after the next start", async (point, expected) => {
+    const real = realInstallation();
+    let app = createTestApp();
+    try {
+      writeFiles(app.config.storagePath, { "a.txt": "ours, replaced by the archive\n", "only-here/keep.txt": "not in the archive\n" });
+      const current = hashTree(app.config.storagePath);
+      const merged = { ...current, ...storageAsArchived(real) };
+      const imported = await importBackup({
+        db: app.db,
+        config: app.config,
+        actor: { id: null, username: "test" },
+        source: { path: real.backup("files_only") },
+        origin: "imported",
+      });
+      app = await app.restart();
+      await app.ready;
+
+      const child = spawnSync(process.execPath, ["--import", "tsx", "tests/fixtures/run-restore.ts", String(imported.id), "no-database"], {
+        cwd: REPO,
+        env: { ...process.env, ...app.env, BALUHOST_CRASH_AT: point },
+        encoding: "utf8",
+      });
+      expect(child.signal).toBe("SIGKILL");
+
+      app = await app.restart();
+      expect(hashTree(app.config.storagePath)).toEqual(expected === "new" ? merged : current);
+      expect(leftovers(app)).toEqual([]);
+      expect(app.db.select().from(backups).all().filter((r) => r.status === "in_progress")).toEqual([]);
+    } finally {
+      await app.cleanup();
+      real.remove();
     }
   });
 });

@@ -21,10 +21,15 @@
  * more uncompressed bytes per compressed byte than the limit, checked on every chunk once
  * 4 MiB are out ("limit").
  *
+ * The compressed bytes can be copied to a new file as they are read (GzipSource's `copyTo`): a
+ * restore from a file puts the archive into the catalog in the same single read that verifies it.
+ *
  * Memory stays flat: Node's async gunzip (on the libuv pool, off the main thread) respects
  * back-pressure, and the consumer pulls chunks of at most 256 KiB.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
+import { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { Header, Pax, type HeaderData } from "tar";
 import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
@@ -55,6 +60,7 @@ export class GzipSource {
   readonly counters: SourceCounters;
   private readonly input: fs.ReadStream;
   private readonly gunzip: zlib.Gunzip;
+  private readonly copy: ArchiveCopy | null;
   private readonly iterator: AsyncIterator<Buffer>;
   private bytesFed = 0;
   private ended = false;
@@ -65,19 +71,28 @@ export class GzipSource {
     archivePath: string,
     size: number,
     private readonly maxRatio: number,
+    copyFd: number | null,
   ) {
     this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
     this.input = fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
     this.gunzip = zlib.createGunzip({ chunkSize: CHUNK });
+    this.copy = copyFd === null ? null : new ArchiveCopy(copyFd);
     this.input.on("data", (c) => {
       this.bytesFed += c.length;
     });
     this.input.on("error", (err) => this.gunzip.destroy(err));
-    this.input.pipe(this.gunzip);
+    if (this.copy) {
+      const tee = this.copy.tee();
+      tee.on("error", (err) => this.gunzip.destroy(err));
+      this.input.pipe(tee).pipe(this.gunzip);
+    } else {
+      this.input.pipe(this.gunzip);
+    }
     this.iterator = this.gunzip[Symbol.asyncIterator]();
   }
 
-  static async open(archivePath: string, maxRatio: number): Promise<GzipSource> {
+  /** `copyTo`: a new file (created here, "wx") that receives every compressed byte read. */
+  static async open(archivePath: string, maxRatio: number, copyTo?: string): Promise<GzipSource> {
     const fh = await fs.promises.open(archivePath, "r");
     let size: number;
     try {
@@ -93,7 +108,21 @@ export class GzipSource {
     } finally {
       await fh.close();
     }
-    return new GzipSource(archivePath, size, maxRatio);
+    const copyFd = copyTo ? fs.openSync(copyTo, "wx", 0o600) : null;
+    return new GzipSource(archivePath, size, maxRatio, copyFd);
+  }
+
+  /**
+   * After the whole stream was read: the copy's size and SHA-256, once it is fsynced and
+   * closed. Its size must be the archive's: the tee saw every byte the decompressor took.
+   */
+  async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
+    if (!this.copy) return null;
+    const result = await this.copy.finish();
+    if (result.bytes !== this.counters.compressedTotal) {
+      throw new Error(`the copy of the archive has ${result.bytes} bytes, the archive ${this.counters.compressedTotal}`);
+    }
+    return result;
   }
 
   /** Makes `cur` non-empty; false at the end of the decompressed stream. */
@@ -137,7 +166,79 @@ export class GzipSource {
   close(): void {
     this.input.destroy();
     this.gunzip.destroy();
+    this.copy?.close();
   }
+}
+
+/**
+ * The copy written while reading. Each chunk is hashed and handed on to the decompressor at
+ * once, while its write (at its own offset) runs on the thread pool: the copy overlaps the
+ * decompression instead of adding to it. At most COPY_IN_FLIGHT bytes are being written; a
+ * failed write fails the read.
+ */
+class ArchiveCopy {
+  private readonly hash = crypto.createHash("sha256");
+  private bytes = 0;
+  private closed = false;
+  private inFlight = 0;
+  private failure: Error | null = null;
+  private readonly waiters: Array<() => void> = [];
+  private closeWhenWritten = false;
+
+  constructor(private readonly fd: number) {}
+
+  tee(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        if (this.failure) return done(this.failure);
+        this.hash.update(chunk);
+        const at = this.bytes;
+        this.bytes += chunk.length;
+        this.inFlight += chunk.length;
+        writeFully(this.fd, chunk, at, (err) => {
+          this.inFlight -= chunk.length;
+          this.failure ??= err;
+          this.waiters.splice(0).forEach((wake) => wake());
+          if (this.closeWhenWritten && this.inFlight === 0) this.close();
+        });
+        if (this.inFlight <= COPY_IN_FLIGHT) return done(null, chunk);
+        this.whenBelow(COPY_IN_FLIGHT).then(() => done(this.failure, this.failure ? undefined : chunk));
+      },
+    });
+  }
+
+  private async whenBelow(limit: number): Promise<void> {
+    while (this.inFlight > limit) await new Promise<void>((wake) => this.waiters.push(wake));
+  }
+
+  async finish(): Promise<{ bytes: number; sha256: string }> {
+    await this.whenBelow(0);
+    if (this.failure) throw this.failure;
+    await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+    this.close();
+    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
+  }
+
+  /** Closes the descriptor, once no write uses it any more (it could otherwise be reused under one). */
+  close(): void {
+    if (this.closed) return;
+    if (this.inFlight > 0) {
+      this.closeWhenWritten = true;
+      return;
+    }
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+const COPY_IN_FLIGHT = 16 * 1024 * 1024;
+
+function writeFully(fd: number, buf: Buffer, position: number, done: (err: Error | null) => void): void {
+  fs.write(fd, buf, 0, buf.length, position, (err, n) => {
+    if (err) return done(err);
+    if (n < buf.length) return writeFully(fd, buf.subarray(n), position + n, done);
+    done(null);
+  });
 }
 
 /** zlib's errors become refusals; anything else (an I/O error reading the file) passes unchanged. */

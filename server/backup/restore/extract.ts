@@ -94,6 +94,11 @@ export interface ExtractOptions {
   manifestCopyPath?: string;
   /** Where a private work folder for spool files is made (default os.tmpdir()); removed at the end. */
   workDir?: string;
+  /**
+   * A new file (created "wx") that receives a copy of the compressed archive as it is read,
+   * fsynced at the end; removed if the archive is refused. One read both verifies and copies.
+   */
+  copyTo?: string;
 }
 
 export interface WrittenFile {
@@ -111,6 +116,11 @@ export interface ExtractResult {
   databaseFiles: string[];
   entries: number;
   totalBytes: number;
+  parts: ArchiveParts;
+  /** Regular files under files/. */
+  treeFiles: number;
+  /** With copyTo: the copy's size and SHA-256 (it is fsynced). */
+  copy: { bytes: number; sha256: string } | null;
 }
 
 export interface VerifyOptions {
@@ -121,6 +131,18 @@ export interface VerifyOptions {
   databaseCheckDir?: string;
   manifestCopyPath?: string;
   workDir?: string;
+  /**
+   * Called with the private copy of the archive's database (its -wal and -shm applied beside
+   * it) after the integrity check, before the copy is removed: a foreign database is looked at here.
+   */
+  inspectDatabase?: (file: string) => void;
+}
+
+/** Which parts of the layout an archive has entries in (its folder, or anything below it). */
+export interface ArchiveParts {
+  database: boolean;
+  files: boolean;
+  config: boolean;
 }
 
 export interface VerifyResult {
@@ -130,6 +152,9 @@ export interface VerifyResult {
   /** Files the backup holds: the manifest's total (including an incremental's unchanged files), else regular files found. */
   fileCount: number;
   databaseIntegrity: "ok" | "absent";
+  parts: ArchiveParts;
+  /** Regular files under files/ (the manifest's totals say the same for our archives). */
+  treeFiles: number;
 }
 
 /** Extracts an archive into the destination folders; see the module comment. */
@@ -165,6 +190,7 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
         throw err instanceof ArchiveRefusal ? toInvalidError(err, archivePath, "verify") : err;
       }
       databaseIntegrity = "ok";
+      opts.inspectDatabase?.(path.join(dir, "baluhost.db"));
     }
     return {
       manifest: result.manifest,
@@ -172,6 +198,8 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
       totalBytes: result.totalBytes,
       fileCount: result.manifest ? result.manifest.totals.files : fileEntries,
       databaseIntegrity,
+      parts: result.parts,
+      treeFiles: result.treeFiles,
     };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -192,7 +220,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   let log: StoredLog | undefined;
   try {
     log = await StoredLog.create(path.join(work, "stored.jsonl"));
-    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio);
+    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio, opts.copyTo);
   } catch (err) {
     await log?.remove();
     await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -208,6 +236,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
     src.close();
     await run.abort();
     if (opts.manifestCopyPath && run.madeManifestCopy) await fs.promises.rm(opts.manifestCopyPath, { force: true }).catch(() => undefined);
+    if (opts.copyTo) await fs.promises.rm(opts.copyTo, { force: true }).catch(() => undefined);
     if (signal?.aborted) throw abortError(signal);
     if (err instanceof ArchiveRefusal) throw toInvalidError(err, opts.archivePath, purpose);
     throw err;
@@ -253,6 +282,8 @@ class Extraction {
   private readonly wanted: (path: string) => boolean | Promise<boolean>;
   private entries = 0;
   private fileEntries = 0;
+  private treeFiles = 0;
+  private readonly parts: ArchiveParts = { database: false, files: false, config: false };
   private filesWritten = 0;
   private totalBytes = 0;
   private bytesDone = 0;
@@ -304,6 +335,7 @@ class Extraction {
     if (signal?.aborted) throw abortError(signal);
     await this.writer.finishFolders(!this.manifestSeen);
     if (!this.manifestSeen) await this.keepSidecars();
+    const copy = await this.src.finishCopy();
     this.progress(true);
     return {
       result: {
@@ -312,6 +344,9 @@ class Extraction {
         databaseFiles: this.databaseFiles,
         entries: this.entries,
         totalBytes: this.totalBytes,
+        parts: { ...this.parts },
+        treeFiles: this.treeFiles,
+        copy,
       },
       fileEntries: this.fileEntries,
     };
@@ -345,6 +380,8 @@ class Extraction {
     }
     await this.index.add(placed.rel, placed.kind === "manifest" ? "manifest" : kind, e.path);
     const dest = this.opts.destinations;
+    const part = placed.rel.split("/")[0];
+    if (part === "database" || part === "files" || part === "config") this.parts[part] = true;
 
     switch (placed.kind) {
       case "root-dir": {
@@ -384,6 +421,7 @@ class Extraction {
           await this.log.append({ ...logged, kind: "symlink", linkTarget: target });
         } else {
           this.fileEntries++;
+          if (placed.part === "files") this.treeFiles++;
           await this.file(e, root, placed.inside, placed.rel);
         }
         return;

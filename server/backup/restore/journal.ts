@@ -7,9 +7,17 @@
  * (rolled forward), so the app only ever runs on the old state (no journal yet) or on the
  * new one, complete. Without a journal, leftovers of staging are simply removed.
  *
+ * A tree is swapped one of two ways. A backup with a list of every file replaces the tree: all
+ * old entries go aside, all staged ones come in. One without (file_list false: the real
+ * BaluHost's archives) is merged: the staged tree holds only the archive's files, and each
+ * staged entry replaces the live entry of the same path (which goes aside) or is added, while
+ * every live entry the archive does not name stays. Both are sequences of renames that can be
+ * replayed: a staged entry still in staging has not been moved in yet.
+ *
  * Everything here is synchronous on purpose: the swap runs in one turn of the event loop,
  * so no request of this process can see the database closed or a half-moved tree.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -32,6 +40,8 @@ export interface TreeSwap {
   aside: string;
   /** Set once every old entry has been moved aside (so a replay never moves new entries aside). */
   asideDone?: boolean;
+  /** Add and replace the staged entries, keep every other live one (an archive without a file list). */
+  merge?: boolean;
 }
 
 export interface RestoreJournal {
@@ -136,6 +146,7 @@ function renameEntry(from: string, to: string): void {
 }
 
 function swapTree(config: AppConfig, journal: RestoreJournal, tree: TreeSwap): void {
+  if (tree.merge) return mergeTree(tree);
   if (!tree.asideDone) {
     // The staged tree must be complete before the live one is moved away; if it is missing,
     // this journal was already completed (by another process) and nothing may be touched.
@@ -158,6 +169,56 @@ function swapTree(config: AppConfig, journal: RestoreJournal, tree: TreeSwap): v
     }
   }
   fsyncDirSync(tree.root);
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/**
+ * Merges the staged tree into the live one, depth first: a staged folder whose live
+ * counterpart is a real folder is descended into; any other staged entry takes its path,
+ * the live entry there (file, link, or a folder where the archive has a file) moved aside
+ * first. Replaying is safe at any point: an entry still in staging has not been moved in,
+ * and a live entry is only moved aside right before its staged replacement comes in. Names
+ * aside are unique (they are only kept until the clean-up), so nothing there is overwritten.
+ * Touched folders are fsynced at the end, before the journal moves on.
+ */
+function mergeTree(tree: TreeSwap): void {
+  if (!exists(tree.staged)) throw new Error(`restore journal names ${tree.staged}, which does not exist; refusing to merge`);
+  fs.mkdirSync(tree.aside, { recursive: true });
+  const touched = new Set<string>([tree.root, tree.aside]);
+  let firstAside = true;
+  let firstMoved = true;
+  const walk = (segments: string[]) => {
+    for (const name of fs.readdirSync(path.join(tree.staged, ...segments))) {
+      if (segments.length === 0 && name === WORK_DIR) continue; // our own work folder's name is never restored
+      const rel = [...segments, name];
+      const staged = path.join(tree.staged, ...rel);
+      const live = path.join(tree.root, ...rel);
+      const liveStat = lstatOrNull(live);
+      if (liveStat?.isDirectory() && fs.lstatSync(staged).isDirectory()) {
+        walk(rel);
+        continue;
+      }
+      if (liveStat) {
+        renameEntry(live, path.join(tree.aside, crypto.randomUUID()));
+        if (firstAside) crashPoint(`restore:merge-first-aside:${path.basename(tree.root)}`);
+        firstAside = false;
+      }
+      renameEntry(staged, live);
+      touched.add(path.dirname(live));
+      if (firstMoved) crashPoint(`restore:merge-first-moved:${path.basename(tree.root)}`);
+      firstMoved = false;
+    }
+  };
+  walk([]);
+  for (const dir of touched) fsyncDirSync(dir);
 }
 
 /**

@@ -11,7 +11,8 @@
  *               if it fails nothing is touched
  *   4. commit   the journal is written: from here the swap always completes, at the latest
  *               at the next start-up (journal.ts)
- *   5. swap     database, files and config renamed into place in one synchronous step;
+ *   5. swap     database, files and config renamed into place in one synchronous step
+ *               (merged into the live trees for an archive without a file list, see journal.ts);
  *               the restored database gets this version's migrations and the current
  *               catalog and audit log, and the app's handle reopens on it
  *
@@ -46,7 +47,8 @@ import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
 import { NeededFiles } from "./chain";
 import { extractArchive } from "./extract";
-import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal } from "./journal";
+import { assertOwnDatabase, refuseForeignDatabase } from "./foreign";
+import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal, type TreeSwap } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
 
 const execFileAsync = promisify(execFile);
@@ -77,6 +79,9 @@ export interface RestoreOutcome {
 }
 
 export const RESTORED_MESSAGE = "Backup restored successfully. Reload the application to see the restored data.";
+/** Added to the outcome of a restore of an archive without a file list (a merge). */
+export const MERGED_NOTE =
+  " The archive has no list of every file, so its files were added and replaced: files deleted since it was made cannot be known and were left in place.";
 
 /** The chain of a backup, oldest (the full backup) first, each with its archive on disk. */
 export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup): Backup[] {
@@ -112,7 +117,7 @@ export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup)
   return chain;
 }
 
-function checkParts(row: Backup, parts: RestoreParts): void {
+export function checkParts(row: Backup, parts: RestoreParts): void {
   if (!parts.database && !parts.files && !parts.config) {
     throw new AppError("BAD_REQUEST", "Choose at least one of database, files or config to restore.");
   }
@@ -124,9 +129,10 @@ function checkParts(row: Backup, parts: RestoreParts): void {
   if (missing.length) {
     throw new AppError("BAD_REQUEST", `Backup ${row.id} does not contain ${missing.join(" or ")}: leave ${missing.length > 1 ? "those" : "that"} unticked.`);
   }
+  refuseForeignDatabase(row, parts);
 }
 
-function checkSchemaLevel(level: number, what: string): void {
+export function checkSchemaLevel(level: number, what: string): void {
   const ours = shippedMigrationLevel();
   if (level > ours) {
     throw new AppError(
@@ -137,7 +143,7 @@ function checkSchemaLevel(level: number, what: string): void {
   }
 }
 
-interface Staging {
+export interface Staging {
   database?: string;
   files?: string;
   config?: string;
@@ -288,7 +294,7 @@ function isWorkFolderPath(p: string): boolean {
   return p.split("/")[1] === WORK_DIR;
 }
 
-function isRequestedPart(p: string, parts: RestoreParts): boolean {
+export function isRequestedPart(p: string, parts: RestoreParts): boolean {
   if (isWorkFolderPath(p)) return false;
   const part = p.split("/")[0];
   return (part === "database" && parts.database) || (part === "files" && parts.files) || (part === "config" && parts.config);
@@ -307,8 +313,7 @@ function finishStagedDatabase(dir: string, what: string): void {
     staged.pragma("journal_mode = DELETE");
     const result = staged.pragma("integrity_check", { simple: true });
     if (result !== "ok") throw new AppError("ARCHIVE_INVALID", `The database in ${what} is damaged (integrity check: ${String(result)}). Nothing was restored.`);
-    const users = staged.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='users'").get();
-    if (!users) throw new AppError("ARCHIVE_INVALID", `The database in ${what} is not a BaluHost database (it has no users table).`);
+    assertOwnDatabase(file, what);
     checkSchemaLevel(appliedMigrationLevel(staged), what);
   } catch (err) {
     if (err instanceof AppError) throw err;
@@ -342,16 +347,13 @@ function finishStagedDatabase(dir: string, what: string): void {
  * Refuses to start without room for the staging copy (on the data volume) and the safety
  * backup (on the backup volume); when both are one volume, it needs room for both.
  */
-async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup): Promise<void> {
+async function checkSpace(opts: Pick<RestoreOptions, "config" | "freeSpace">, need: { staged: number; backupFolder: number }): Promise<void> {
   const free = opts.freeSpace ?? freeBytes;
   const { config } = opts;
-  // The manifest knows the exact uncompressed size; an archive without one may expand a lot.
-  const manifest = await streamManifest(config, target).catch(() => null);
-  await manifest?.close();
-  const staged = manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
+  const staged = need.staged;
   let liveFiles = 0;
   for await (const batch of walkTreeBatches(config.storagePath)) for (const e of batch) if (e.type === "file") liveFiles += e.size;
-  const safety = liveFiles + fs.statSync(config.databasePath).size;
+  const safety = liveFiles + fs.statSync(config.databasePath).size + need.backupFolder;
   const needs = new Map<number, { dir: string; bytes: number }>();
   for (const [dir, bytes] of [
     [config.storagePath, staged],
@@ -375,6 +377,14 @@ async function checkSpace(opts: RestoreOptions, chain: Backup[], target: Backup)
   }
 }
 
+/** What staging a backup unpacks to: the manifest knows it exactly; an archive without one may expand a lot. */
+async function stagedBytes(config: AppConfig, chain: Backup[], target: Backup): Promise<number> {
+  // An archive without a file list has no manifest to find (looking would read it whole).
+  const manifest = target.fileList ? await streamManifest(config, target).catch(() => null) : null;
+  await manifest?.close();
+  return manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
+}
+
 /**
  * Makes the staged data durable before the journal commits to it: after a power cut the
  * roll-forward must find every staged byte on disk. `sync -f` flushes each staging
@@ -394,35 +404,84 @@ async function syncStaging(staging: Staging): Promise<void> {
   }
 }
 
+function treeSwap(root: string, staged: string, merge: boolean): TreeSwap {
+  return { root, staged, aside: path.join(root, WORK_DIR, "old"), ...(merge ? { merge } : {}) };
+}
+
 /** Opens and closes a database file once, which applies this version's migrations to it. */
 function migrateFile(file: string): void {
   openDatabase(file).sqlite.close();
 }
 
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcome> {
-  const { db, config, actor, backupId, parts } = opts;
+  const { db, config, backupId, parts } = opts;
+  let target: Backup | undefined;
+  let chain: Backup[] = [];
+  return runRestore(opts, {
+    subject: `restore of backup ${backupId} by ${opts.actor.username}`,
+    backupId,
+    check: () => {
+      target = getBackupRow(db, backupId);
+      checkParts(target, parts);
+    },
+    space: async () => {
+      chain = resolveChain(db, config, target!);
+      return { staged: await stagedBytes(config, chain, target!), backupFolder: 0 };
+    },
+    stage: async ({ staging, progress, maxTotalBytes }) => {
+      const { manifest } = await stageChain({ config, chain, target: target!, parts, staging, progress, maxTotalBytes });
+      return { target: target!, chain, manifest };
+    },
+  });
+}
+
+/**
+ * Where a restore's data comes from: a catalogued backup and its chain (restoreBackup), or
+ * an archive file read once (from-file.ts). The rest of the restore is the same for both.
+ */
+export interface RestoreSource {
+  /** What the lock says is running. */
+  subject: string;
+  /** The backup restored, when known before staging (for progress and the audit log). */
+  backupId: number | null;
+  /** Checks made before the lock is taken: they refuse a request without touching anything. */
+  check: () => void;
+  /** Bytes the staging may unpack to (an estimate) and bytes the backup folder needs besides the safety backup. */
+  space: () => Promise<{ staged: number; backupFolder: number }>;
+  /** Stages everything to put in place; the backup restored is in the catalog afterwards. */
+  stage: (ctx: { staging: Staging; progress: RestoreProgress; maxTotalBytes: number }) => Promise<{
+    target: Backup;
+    chain: Backup[];
+    manifest: ManifestSummary | null;
+  }>;
+}
+
+/** Steps 1 to 5 of the module comment, with the source's check and staging. */
+export async function runRestore(opts: Omit<RestoreOptions, "backupId">, source: RestoreSource): Promise<RestoreOutcome> {
+  const { db, config, actor, parts } = opts;
   let lock: HeldLock | undefined;
   let staging: Staging | undefined;
   let committed = false;
   let keepLock = false;
   let progress: RestoreProgress | undefined;
+  let backupId = source.backupId;
   try {
     if (!opts.confirm) {
       throw new AppError("BAD_REQUEST", "Restoring overwrites the current data. Confirm it (confirm: true) to go ahead.");
     }
-    const target = getBackupRow(db, backupId);
-    checkParts(target, parts);
+    source.check();
     await startupRecoveryDone();
-    lock = acquireOperationLock(config.backupPath, "restore", `restore of backup ${backupId} by ${actor.username}`);
-    progress = startRestoreProgress(backupId);
-    const chain = resolveChain(db, config, target);
-    await checkSpace(opts, chain, target);
+    lock = acquireOperationLock(config.backupPath, "restore", source.subject);
+    progress = startRestoreProgress(backupId ?? 0);
+    await checkSpace(opts, await source.space());
     checkSwappable(config, parts);
 
     progress.step = "verifying";
     staging = prepareStaging(config, parts);
     const stagingSpace = await (opts.freeSpace ?? freeBytes)(config.storagePath);
-    const { manifest } = await stageChain({ config, chain, target, parts, staging, progress, maxTotalBytes: stagingSpace });
+    const { target, chain, manifest } = await source.stage({ staging, progress, maxTotalBytes: stagingSpace });
+    backupId = target.id;
+    progress.backupId = target.id;
     if (staging.database) finishStagedDatabase(staging.database, `Backup ${backupId}`);
     await syncStaging(staging);
     crashPoint("restore:staged");
@@ -442,6 +501,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
 
     crashPoint("restore:after-safety-backup");
     progress.step = "swapping";
+    // Without a list of every file, what the archive lacks may have been deleted or never
+    // backed up: nothing can be removed, only added and replaced.
+    const merge = !target.fileList;
     const journal: RestoreJournal = {
       version: 1,
       restoreId: crypto.randomUUID(),
@@ -458,8 +520,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
             aside: path.join(path.dirname(config.databasePath), WORK_DIR, "previous.db"),
           }
         : undefined,
-      files: staging.files ? { root: config.storagePath, staged: staging.files, aside: path.join(config.storagePath, WORK_DIR, "old") } : undefined,
-      config: staging.config ? { root: config.configPath, staged: staging.config, aside: path.join(config.configPath, WORK_DIR, "old") } : undefined,
+      files: staging.files ? treeSwap(config.storagePath, staging.files, merge) : undefined,
+      config: staging.config ? treeSwap(config.configPath, staging.config, merge) : undefined,
       workDirs: staging.workDirs,
     };
     try {
@@ -481,9 +543,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       actor,
       resource: `backup:${backupId}`,
       success: true,
-      details: { filename: target.filename, parts, safety_backup_id: safety.id, chain: chain.map((b) => b.id), foreign: manifest === null },
+      details: { filename: target.filename, parts, safety_backup_id: safety.id, chain: chain.map((b) => b.id), foreign: manifest === null, merge },
     });
-    return { success: true, message: RESTORED_MESSAGE, backup_id: backupId, restored_at: restoredAt, safety_backup_id: safety.id };
+    return { success: true, message: merge && (parts.files || parts.config) ? RESTORED_MESSAGE + MERGED_NOTE : RESTORED_MESSAGE, backup_id: backupId, restored_at: restoredAt, safety_backup_id: safety.id };
   } catch (err) {
     if (!committed && staging) for (const dir of staging.workDirs) fs.rmSync(dir, { recursive: true, force: true });
     if (committed) {
@@ -495,7 +557,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       recordAudit(db, {
         action: "backup.restore",
         actor,
-        resource: `backup:${backupId}`,
+        resource: backupId === null ? null : `backup:${backupId}`,
         success: false,
         errorMessage: describeError(err),
         details: { parts },

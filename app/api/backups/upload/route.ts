@@ -1,9 +1,11 @@
 /**
  * REST: POST /api/backups/upload — the request body is the .tar.gz itself, streamed to
  * disk (never buffered), then verified like any archive from outside. 201 with the new
- * backup on success.
+ * backup on success. `?backup_type=incremental` declares the type of an archive without our
+ * manifest whose contents cannot tell it (see restore/foreign.ts).
  */
 import { Readable } from "node:stream";
+import { BACKUP_TYPES, type BackupType } from "@/db/schema";
 import { toBackupRecord } from "@/server/backup/contract";
 import { importBackup } from "@/server/backup/import";
 import { getConfig } from "@/server/config";
@@ -23,6 +25,10 @@ export const POST = adminRoute(async ({ req, db, actor }) => {
   if (!req.body) throw new AppError("BAD_REQUEST", "The request has no body: send the .tar.gz archive as the body.");
   const length = Number(req.headers.get("content-length"));
   const name = req.headers.get("x-filename");
+  const declared = new URL(req.url).searchParams.get("backup_type");
+  if (declared !== null && !(BACKUP_TYPES as readonly string[]).includes(declared)) {
+    throw new AppError("BAD_REQUEST", `backup_type must be one of ${BACKUP_TYPES.join(", ")} (or left out: the type is read from the archive).`);
+  }
   const row = await importBackup({
     db,
     config: getConfig(),
@@ -31,6 +37,7 @@ export const POST = adminRoute(async ({ req, db, actor }) => {
     origin: "uploaded",
     expectedBytes: Number.isFinite(length) && length > 0 ? length : undefined,
     originalName: name ? decodeURIComponent(name).slice(0, 255) : undefined,
+    declaredType: (declared as BackupType | null) ?? undefined,
   });
   return Response.json(toBackupRecord(row), { status: 201 });
 });

@@ -102,6 +102,23 @@ export function contentsLabel(b: Pick<BackupRecord, "includes_database" | "inclu
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/**
+ * What an archive made elsewhere (the original BaluHost, or by hand) cannot do, in the words
+ * the table's badges and the restore dialog share.
+ */
+export const ARCHIVE_LIMITS = {
+  noFileList: {
+    label: "Add and replace",
+    title:
+      "This archive has no list of every file: restoring adds and replaces its files, and files deleted since it was made cannot be known, so none are removed.",
+  },
+  foreignDatabase: {
+    label: "Other app's database",
+    title:
+      "The database in this archive belongs to another application (such as the original BaluHost): it cannot be restored. Restore its files and config only.",
+  },
+} as const;
+
 export const SOURCE_LABELS: Record<RetentionSource, string> = {
   settings: "saved setting",
   environment: "environment variable",

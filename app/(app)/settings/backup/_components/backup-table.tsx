@@ -14,6 +14,7 @@ import { formatBytes, formatCount, formatDuration } from "@/lib/format";
 import { DownloadIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
+  ARCHIVE_LIMITS,
   contentsLabel,
   ORIGIN_LABELS,
   phaseLabel,
@@ -140,6 +141,16 @@ function BackupRow({
           <span className="cell-sub">
             builds on <span className="mono">{parent?.filename ?? "an earlier backup"}</span>
           </span>
+        ) : null}
+        {backup.status === "completed" && !backup.has_file_list ? (
+          <Badge tone="warning" title={ARCHIVE_LIMITS.noFileList.title}>
+            {ARCHIVE_LIMITS.noFileList.label}
+          </Badge>
+        ) : null}
+        {backup.includes_database && !backup.database_restorable ? (
+          <Badge tone="warning" title={ARCHIVE_LIMITS.foreignDatabase.title}>
+            {ARCHIVE_LIMITS.foreignDatabase.label}
+          </Badge>
         ) : null}
       </td>
       <td data-label="Status">

@@ -5,6 +5,10 @@
  * the restore runs (the mutation resolves when it is done) the dialog cannot be closed and
  * shows the server's step and percentage; at the end it asks for a reload, since the
  * data the open page shows may no longer exist.
+ *
+ * An archive made elsewhere says what it cannot do: without a file list its files are added
+ * and replaced (what was deleted since cannot be known), and another application's database
+ * is not offered at all, with the reason, leaving files and config.
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Button } from "@/app/_components/button";
@@ -15,7 +19,7 @@ import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { DatabaseIcon, FolderIcon, RefreshIcon, RotateCcwIcon, SettingsIcon } from "@/app/_components/icons";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";
-import { TYPE_LABELS, type BackupRecord } from "./backup-labels";
+import { ARCHIVE_LIMITS, TYPE_LABELS, type BackupRecord } from "./backup-labels";
 import styles from "./backup.module.css";
 import { ProgressBar } from "./progress-bar";
 import { POLL_MS } from "./use-running-backups";
@@ -25,29 +29,49 @@ export const CONFIRM_WORD = "RESTORE";
 type Part = "database" | "files" | "config";
 type RestoreOutcome = RouterOutputs["backup"]["restore"];
 
-const PARTS: Array<{ part: Part; label: string; icon: ReactNode; overwrites: string; has: (b: BackupRecord) => boolean }> = [
+interface PartChoice {
+  part: Part;
+  label: string;
+  icon: ReactNode;
+  overwrites: (b: BackupRecord) => string;
+  has: (b: BackupRecord) => boolean;
+  /** Why a part the backup holds cannot be restored, if it cannot. */
+  refused?: (b: BackupRecord) => string | null;
+}
+
+const PARTS: PartChoice[] = [
   {
     part: "database",
     label: "Database",
     icon: <DatabaseIcon size={16} />,
-    overwrites: "All users and their passwords, API tokens and settings are replaced by the backup's. The backup list and the audit log are kept.",
+    overwrites: () =>
+      "All users and their passwords, API tokens and settings are replaced by the backup's. The backup list and the audit log are kept.",
     has: (b) => b.includes_database,
+    refused: (b) => (b.database_restorable ? null : ARCHIVE_LIMITS.foreignDatabase.title),
   },
   {
     part: "files",
     label: "Files",
     icon: <FolderIcon size={16} />,
-    overwrites: "Every file in storage is replaced by the backup's files; files added since the backup are removed.",
+    overwrites: (b) =>
+      b.has_file_list
+        ? "Every file in storage is replaced by the backup's files; files added since the backup are removed."
+        : "Add and replace: the backup's files are added to storage, replacing files of the same name. It has no list of every file, so files deleted since it was made cannot be known and nothing is removed.",
     has: (b) => b.includes_files,
   },
   {
     part: "config",
     label: "Config folder",
     icon: <SettingsIcon size={16} />,
-    overwrites: "The server's config folder is replaced by the backup's.",
+    overwrites: (b) =>
+      b.has_file_list
+        ? "The server's config folder is replaced by the backup's."
+        : "Add and replace: the backup's config files are written into the config folder; other files there stay.",
     has: (b) => b.includes_config,
   },
 ];
+
+const restorable = (choice: PartChoice, b: BackupRecord) => choice.has(b) && !choice.refused?.(b);
 
 /** The restore's steps as the server names them, in order, with what the admin reads. */
 const STEPS: Array<{ match: (step: string) => boolean; label: string; measured: boolean }> = [
@@ -64,7 +88,11 @@ function describeStep(step: string): { label: string; measured: boolean } {
 }
 
 function defaultParts(backup: BackupRecord): Record<Part, boolean> {
-  return { database: backup.includes_database, files: backup.includes_files, config: backup.backup_type === "config_only" };
+  return {
+    database: backup.database_restorable,
+    files: backup.includes_files,
+    config: backup.backup_type === "config_only",
+  };
 }
 
 /** Mount with a `key` per backup, so each opening starts from the defaults. */
@@ -98,7 +126,8 @@ export function RestoreDialog({
   }, [running]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => () => onRunningChange?.(false), []);
-  const nothingChosen = !parts.database && !parts.files && !parts.config;
+  const chosen = (part: Part) => parts[part] && restorable(PARTS.find((c) => c.part === part)!, backup);
+  const nothingChosen = !chosen("database") && !chosen("files") && !chosen("config");
   const armed = typed === CONFIRM_WORD && !nothingChosen && !running;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -106,9 +135,9 @@ export function RestoreDialog({
     if (!armed) return;
     restore.mutate({
       backup_id: backup.id,
-      restore_database: parts.database,
-      restore_files: parts.files,
-      restore_config: parts.config,
+      restore_database: chosen("database"),
+      restore_files: chosen("files"),
+      restore_config: chosen("config"),
       confirm: true,
     });
   };
@@ -163,10 +192,12 @@ export function RestoreDialog({
         <form id="restore-backup-form" onSubmit={onSubmit} className="stack-sm" style={{ gap: "var(--space-4)" }}>
           <fieldset className={styles.choices} disabled={running}>
             <legend className="field-label">What to restore (and overwrite)</legend>
-            {PARTS.map(({ part, label, icon, overwrites, has }) => {
-              const available = has(backup);
+            {PARTS.map((choice) => {
+              const { part, label, icon, overwrites, has } = choice;
+              const available = restorable(choice, backup);
+              const refused = has(backup) ? (choice.refused?.(backup) ?? null) : null;
               return (
-                <label key={part} className={styles.choice} data-disabled={!available || undefined}>
+                <label key={part} className={styles.choice} data-disabled={!available || undefined} data-testid={`restore-part-${part}`}>
                   <input
                     type="checkbox"
                     name={`restore_${part}`}
@@ -177,15 +208,26 @@ export function RestoreDialog({
                   <span className={styles.choiceText}>
                     <span className={styles.choiceLabel}>
                       {icon} {label}
-                      {available ? null : <span className={styles.choiceNote}>not in this backup</span>}
+                      {refused ? (
+                        <span className={styles.choiceNote}>cannot be restored</span>
+                      ) : has(backup) ? null : (
+                        <span className={styles.choiceNote}>not in this backup</span>
+                      )}
                     </span>
-                    <span className={styles.choiceDescription}>{overwrites}</span>
+                    <span className={styles.choiceDescription}>{refused ?? overwrites(backup)}</span>
                   </span>
                 </label>
               );
             })}
           </fieldset>
-          {backup.backup_type === "incremental" ? (
+          {!backup.has_file_list ? (
+            <Callout tone="warning" title="Files are added and replaced, none removed">
+              This archive was made elsewhere (for example by the original BaluHost) and has no list of every file.
+              Its files are checked as far as the archive allows (its compression checksums, tar structure and sizes;
+              it has no per-file hashes), then added and replaced. Files deleted since it was made cannot be known.
+            </Callout>
+          ) : null}
+          {backup.backup_type === "incremental" && backup.has_file_list ? (
             <p className="muted" style={{ fontSize: "var(--text-sm)" }}>
               This is an incremental backup: the backups it builds on are read too, to put every file back.
             </p>
@@ -232,7 +274,7 @@ function RestoreRunning({
 }) {
   const step = progress ? describeStep(progress.step) : { label: "Starting the restore", measured: false };
   const percent = progress && step.measured && progress.bytes_total > 0 ? progress.percent : null;
-  const what = PARTS.filter(({ part, has }) => parts[part] && has(backup)).map(({ label }) => label.toLowerCase());
+  const what = PARTS.filter((choice) => parts[choice.part] && restorable(choice, backup)).map(({ label }) => label.toLowerCase());
   return (
     <div className="stack-sm" style={{ gap: "var(--space-4)" }}>
       <p>
