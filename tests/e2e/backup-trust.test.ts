@@ -157,6 +157,36 @@ describe("the Backup tab follows the truth", () => {
     await screenshot(page, "22-damaged-backup", { fullPage: false });
   });
 
+  test("a database-only restore first saves just the database, says so before RESTORE, and offers Undo when done", async () => {
+    const name = await cliBackup("database_only");
+    const row = rowNamed(name);
+    await row.waitFor({ timeout: 10_000 });
+    await row.getByRole("button", { name: `Restore ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: /^Restore / });
+    const plan = dialog.getByTestId("restore-plan");
+    await plan.waitFor();
+    expect(await plan.innerText()).toMatch(/backs up the current database \(about [\d.,]+ (B|KiB|MiB)/);
+    expect(await plan.innerText()).not.toMatch(/files/);
+    expect(await dialog.getByTestId("restore-space").innerText()).toMatch(/Free space checked: .* needed, .* free/);
+    await dialog.getByLabel(/Type RESTORE to confirm/).fill("RESTORE");
+    await dialog.getByRole("button", { name: "Restore backup" }).click();
+    await dialog.getByTestId("restore-done").waitFor({ timeout: 60_000 });
+    // Focus lands on the done screen's primary button; Undo is offered beside it.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Reload now");
+    expect(await dialog.getByTestId("restore-undo").isVisible()).toBe(true);
+    expect(await dialog.getByTestId("restore-done").innerText()).toMatch(/safety backup backup_\S+ holds/);
+    await screenshot(page, "24-restore-done-undo", { fullPage: false });
+
+    await dialog.getByTestId("restore-undo").click();
+    const undo = page.getByRole("dialog", { name: /^Restore backup_/ });
+    await undo.getByTestId("restore-plan").waitFor();
+    await undo.getByRole("button", { name: "Cancel" }).click();
+    // The safety backup is in the list: a database-only backup, marked Safety, and small.
+    const safety = rows().filter({ has: page.locator(".badge", { hasText: "Safety" }) }).first();
+    await safety.waitFor();
+    expect(await safety.locator('td[data-label="Type"]').innerText()).toContain("Database only");
+  });
+
   test("a banner says when the server cannot be reached, and goes away by itself when it answers again", async () => {
     await page.route("**/api/trpc/**", (route) => route.abort("connectionrefused"));
     const banner = page.getByTestId("offline-banner");

@@ -36,7 +36,7 @@ import { createDownloadLink } from "../../http/download-links";
 import { verifyBackup } from "../../backup/import";
 import { currentRestoreProgress } from "../../backup/restore/progress";
 import { planRestoreSpace } from "../../backup/restore/plan";
-import { resolveChain, restoreBackup } from "../../backup/restore/restore";
+import { resolveChain, restoreBackup, stagedBytes } from "../../backup/restore/restore";
 import { recordAudit } from "../../audit";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
@@ -213,7 +213,7 @@ export const backupRouter = createTRPCRouter({
       const config = getConfig();
       const target = getBackupRow(ctx.db, input.backup_id);
       const parts = restorePartsFor(target, input);
-      const plan = await planRestoreSpace({ config, chain: resolveChain(ctx.db, config, target), target, parts });
+      const plan = await planRestoreSpace({ config, parts, stagedBytes: await stagedBytes(config, resolveChain(ctx.db, config, target), target) });
       return {
         parts,
         safety_backup: {

@@ -6,20 +6,13 @@
  * refuses with the same figures when they do not fit.
  */
 import fs from "node:fs";
-import type { Backup } from "@/db/schema";
 import { formatBytes } from "@/lib/format";
 import type { AppConfig } from "../../config";
 import { AppError } from "../../errors";
 import { walkTreeBatches } from "../archive";
-import { streamManifest } from "../catalog";
 import type { CreateBackupInput } from "../contract";
 import { freeBytes } from "../fs-safe";
-
-export interface RestoreParts {
-  database: boolean;
-  files: boolean;
-  config: boolean;
-}
+import type { RestoreParts } from "./restore";
 
 /** The safety backup of a restore: the current state of exactly the parts it replaces. */
 export function safetyBackupInput(parts: RestoreParts): CreateBackupInput {
@@ -59,22 +52,20 @@ function fileBytes(file: string): number {
 }
 
 /**
- * The space a restore of `target` (its chain oldest first) needs. The staged copy is at
- * most the manifest's uncompressed total (an archive without a manifest may expand a lot:
- * four times its size is assumed); the safety backup at most the live size of the parts.
+ * The space a restore needs: `stagedBytes` on the data volume for the staged copy, and on
+ * the backup volume the safety backup (at most the live size of the parts it saves) plus
+ * `backupFolderBytes` (a restore from a file keeps a copy of it there). One volume holding
+ * both needs room for both.
  */
 export async function planRestoreSpace(opts: {
   config: AppConfig;
-  chain: Backup[];
-  target: Backup;
   parts: RestoreParts;
+  stagedBytes: number;
+  backupFolderBytes?: number;
   freeSpace?: (dir: string) => Promise<number>;
 }): Promise<RestoreSpacePlan> {
-  const { config, chain, target, parts } = opts;
+  const { config, parts, stagedBytes } = opts;
   const free = opts.freeSpace ?? freeBytes;
-  const manifest = await streamManifest(config, target).catch(() => null);
-  await manifest?.close();
-  const stagedBytes = manifest ? manifest.head.totals.bytes : chain.reduce((n, b) => n + b.sizeBytes, 0) * 4;
   const safetyBytes =
     (parts.database ? fileBytes(config.databasePath) : 0) +
     (parts.files ? await treeBytes(config.storagePath) : 0) +
@@ -83,7 +74,7 @@ export async function planRestoreSpace(opts: {
   const byDevice = new Map<number, VolumeNeed>();
   for (const [dir, bytes, what] of [
     [config.storagePath, stagedBytes, "the staged copy"],
-    [config.backupPath, safetyBytes, "the safety backup"],
+    [config.backupPath, safetyBytes + (opts.backupFolderBytes ?? 0), "the safety backup"],
   ] as const) {
     const device = fs.statSync(dir).dev;
     const entry = byDevice.get(device) ?? { path: dir, holds: [], neededBytes: 16 * 1024 * 1024, freeBytes: 0 };

@@ -7,7 +7,8 @@
  *               folders beside the live data, on the same volume; sizes and SHA-256 checked
  *               against the manifests, the database integrity-checked and its schema level
  *               compared with this version's
- *   3. safety   a full backup of the current state, so this restore can itself be undone;
+ *   3. safety   a backup of the current state of the parts being replaced (plan.ts), so
+ *               this restore can itself be undone;
  *               if it fails nothing is touched
  *   4. commit   the journal is written: from here the swap always completes, at the latest
  *               at the next start-up (journal.ts)
@@ -45,6 +46,7 @@ import { freeBytes, fsyncDir, fsyncFile } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
 import { startupRecoveryDone } from "../recovery";
 import { createBackup } from "../service";
+import { assertSpace, planRestoreSpace, safetyBackupInput } from "./plan";
 import { NeededFiles } from "./chain";
 import { extractArchive } from "./extract";
 import { assertOwnDatabase, refuseForeignDatabase } from "./foreign";
@@ -345,40 +347,16 @@ function finishStagedDatabase(dir: string, what: string): void {
 
 /**
  * Refuses to start without room for the staging copy (on the data volume) and the safety
- * backup (on the backup volume); when both are one volume, it needs room for both.
+ * backup of the parts being replaced (on the backup volume); one volume needs room for both.
  */
-async function checkSpace(opts: Pick<RestoreOptions, "config" | "freeSpace">, need: { staged: number; backupFolder: number }): Promise<void> {
-  const free = opts.freeSpace ?? freeBytes;
-  const { config } = opts;
-  const staged = need.staged;
-  let liveFiles = 0;
-  for await (const batch of walkTreeBatches(config.storagePath)) for (const e of batch) if (e.type === "file") liveFiles += e.size;
-  const safety = liveFiles + fs.statSync(config.databasePath).size + need.backupFolder;
-  const needs = new Map<number, { dir: string; bytes: number }>();
-  for (const [dir, bytes] of [
-    [config.storagePath, staged],
-    [config.backupPath, safety],
-  ] as const) {
-    const device = fs.statSync(dir).dev;
-    const entry = needs.get(device) ?? { dir, bytes: 0 };
-    entry.bytes += bytes;
-    needs.set(device, entry);
-  }
-  for (const { dir, bytes } of needs.values()) {
-    const need = Math.ceil(bytes * 1.05) + 16 * 1024 * 1024;
-    const available = await free(dir);
-    if (available < need) {
-      throw new AppError(
-        "INSUFFICIENT_SPACE",
-        `Not enough free space to restore safely on the volume of ${dir}: about ${Math.ceil(need / 1048576)} MB needed ` +
-          `(the staged copy and the safety backup), ${Math.floor(available / 1048576)} MB free. Free space or delete old backups, then try again.`,
-      );
-    }
-  }
+async function checkSpace(opts: Pick<RestoreOptions, "config" | "freeSpace" | "parts">, need: { staged: number; backupFolder: number }): Promise<void> {
+  assertSpace(
+    await planRestoreSpace({ config: opts.config, parts: opts.parts, stagedBytes: need.staged, backupFolderBytes: need.backupFolder, freeSpace: opts.freeSpace }),
+  );
 }
 
 /** What staging a backup unpacks to: the manifest knows it exactly; an archive without one may expand a lot. */
-async function stagedBytes(config: AppConfig, chain: Backup[], target: Backup): Promise<number> {
+export async function stagedBytes(config: AppConfig, chain: Backup[], target: Backup): Promise<number> {
   // An archive without a file list has no manifest to find (looking would read it whole).
   const manifest = target.fileList ? await streamManifest(config, target).catch(() => null) : null;
   await manifest?.close();
@@ -491,7 +469,8 @@ export async function runRestore(opts: Omit<RestoreOptions, "backupId">, source:
       db,
       config,
       actor,
-      input: { backup_type: "full", includes_config: true, wait: true },
+      // Exactly the parts this restore replaces: undoing it restores them, nothing more is copied.
+      input: safetyBackupInput(parts),
       origin: "safety",
       heldLock: lock,
     });

@@ -289,6 +289,11 @@ export function BackupTab() {
             toast.success("Backup restored", { description: "Reload the application to see the restored data." });
             refreshAll();
           }}
+          onUndo={(safetyId) => {
+            void utils.backup.get.fetch({ id: safetyId }).then(setToRestore, (err: unknown) =>
+              toast.error("The safety backup could not be opened", { description: errorMessage(err) }),
+            );
+          }}
         />
       ) : null}
 

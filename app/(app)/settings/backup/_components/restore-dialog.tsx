@@ -76,7 +76,7 @@ const restorable = (choice: PartChoice, b: BackupRecord) => choice.has(b) && !ch
 /** The restore's steps as the server names them, in order, with what the admin reads. */
 const STEPS: Array<{ match: (step: string) => boolean; label: string; measured: boolean }> = [
   { match: (step) => step.startsWith("verifying"), label: "Checking the backup", measured: true },
-  { match: (step) => step === "safety backup", label: "Taking a safety backup of the current state", measured: false },
+  { match: (step) => step === "safety backup", label: "Taking a safety backup of the current state", measured: true },
   { match: (step) => step === "swapping", label: "Putting the restored data in place", measured: false },
 ];
 
@@ -101,10 +101,13 @@ export function RestoreDialog({
   onClose,
   onRestored,
   onRunningChange,
+  onUndo,
 }: {
   backup: BackupRecord;
   onClose: () => void;
   onRestored: (outcome: RestoreOutcome) => void;
+  /** Opens the restore of the safety backup this restore made (the done screen's "Undo"). */
+  onUndo?: (safetyBackupId: number) => void;
   /** Told when the restore starts and ends, so the tab can follow it (the safety backup, "Running"). */
   onRunningChange?: (running: boolean) => void;
 }) {
@@ -128,7 +131,13 @@ export function RestoreDialog({
   useEffect(() => () => onRunningChange?.(false), []);
   const chosen = (part: Part) => parts[part] && restorable(PARTS.find((c) => c.part === part)!, backup);
   const nothingChosen = !chosen("database") && !chosen("files") && !chosen("config");
-  const armed = typed === CONFIRM_WORD && !nothingChosen && !running;
+  // What the restore will do first and need, for the parts ticked now: shown before RESTORE is typed.
+  const plan = trpc.backup.restorePlan.useQuery(
+    { backup_id: backup.id, restore_database: chosen("database"), restore_files: chosen("files"), restore_config: chosen("config") },
+    { enabled: !running && !done && !nothingChosen, staleTime: 10_000, retry: false },
+  );
+  const noRoom = plan.data ? !plan.data.enough_space : false;
+  const armed = typed === CONFIRM_WORD && !nothingChosen && !running && !noRoom;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -145,6 +154,11 @@ export function RestoreDialog({
   const footer = done ? (
     <>
       <Button onClick={onClose}>Close</Button>
+      {onUndo && restore.data ? (
+        <Button icon={<RotateCcwIcon size={14} />} onClick={() => onUndo(restore.data!.safety_backup_id)} data-testid="restore-undo">
+          Undo: restore the safety backup
+        </Button>
+      ) : null}
       <Button variant="primary" icon={<RefreshIcon size={14} />} onClick={() => window.location.reload()} autoFocus>
         Reload now
       </Button>
@@ -232,10 +246,13 @@ export function RestoreDialog({
               This is an incremental backup: the backups it builds on are read too, to put every file back.
             </p>
           ) : null}
-          <Callout tone="warning" title="A safety backup is taken first">
-            Before anything is overwritten, BaluHost makes a full backup of the current state (marked “Safety” in the
-            list), so this restore can be undone by restoring that one.
-          </Callout>
+          {backup.damaged ? (
+            <Callout tone="danger" title="This backup is damaged">
+              Its last check failed{backup.verify_error ? `: ${backup.verify_error}` : "."} The restore checks every file
+              again and stops before touching anything if the archive is unreadable; choose an older backup if it does.
+            </Callout>
+          ) : null}
+          {nothingChosen ? null : <SafetyPlan plan={plan.data} loading={plan.isPending} error={plan.error} />}
           <TextField
             label={
               <>
@@ -298,7 +315,58 @@ function RestoreRunning({
   );
 }
 
+type RestorePlan = RouterOutputs["backup"]["restorePlan"];
+
+const SAFETY_WHAT: Record<string, string> = {
+  full: "the current database and files",
+  database_only: "the current database",
+  files_only: "the current files",
+  config_only: "the current config folder",
+};
+
+/** What the restore does first (its safety backup, scoped to the ticked parts) and whether the space is there. */
+function SafetyPlan({ plan, loading, error }: { plan: RestorePlan | undefined; loading: boolean; error: unknown }) {
+  if (error) {
+    return (
+      <Callout tone="danger" title="The restore cannot be checked">
+        {errorMessage(error)}
+      </Callout>
+    );
+  }
+  if (loading || !plan) {
+    return <p className="muted" style={{ fontSize: "var(--text-sm)" }}>Checking the free space…</p>;
+  }
+  const what = SAFETY_WHAT[plan.safety_backup.backup_type] ?? "the current state";
+  const config = plan.safety_backup.includes_config && plan.safety_backup.backup_type !== "config_only" ? " and config folder" : "";
+  const short = plan.volumes.filter((v) => !v.enough);
+  return (
+    <div className="stack-sm" data-testid="restore-plan">
+      <Callout tone="warning" title="A safety backup is taken first">
+        Before anything is overwritten, BaluHost backs up {what}
+        {config} (about {formatBytes(plan.safety_backup.estimated_bytes)}, marked “Safety” in the list), so this restore
+        can be undone by restoring that one.
+      </Callout>
+      {short.length ? (
+        <Callout tone="danger" title="Not enough free space">
+          {short.map((v) => (
+            <span key={v.path} style={{ display: "block" }}>
+              The volume of <span className="mono">{v.path}</span> needs about {formatBytes(v.needed_bytes)} for {v.holds.join(" and ")};{" "}
+              {formatBytes(v.free_bytes)} is free. Free space or delete old backups first.
+            </span>
+          ))}
+        </Callout>
+      ) : (
+        <p className="muted" style={{ fontSize: "var(--text-sm)" }} data-testid="restore-space">
+          Free space checked:{" "}
+          {plan.volumes.map((v) => `${formatBytes(v.needed_bytes)} needed, ${formatBytes(v.free_bytes)} free`).join("; ")}.
+        </p>
+      )}
+    </div>
+  );
+}
+
 function RestoreDone({ outcome }: { outcome: RestoreOutcome | undefined }) {
+  const safety = trpc.backup.get.useQuery({ id: outcome?.safety_backup_id ?? 0 }, { enabled: Boolean(outcome) });
   return (
     <div className="stack-sm" style={{ gap: "var(--space-4)" }} data-testid="restore-done">
       <Callout tone="success" title="The restore has finished">
@@ -306,8 +374,8 @@ function RestoreDone({ outcome }: { outcome: RestoreOutcome | undefined }) {
       </Callout>
       <p>
         Reload the application now: this page still shows data from before the restore. If something is not as
-        expected, the safety backup{outcome ? ` (backup ${outcome.safety_backup_id})` : ""} holds the state from just
-        before it.
+        expected, the safety backup{safety.data ? <> <span className="mono">{safety.data.filename}</span></> : null} holds
+        the state from just before it: “Undo” restores it.
       </p>
     </div>
   );
