@@ -20,6 +20,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { and, desc, eq } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
+import { formatBytes } from "@/lib/format";
 import { backups, type Backup, type BackupType } from "@/db/schema";
 import { recordAudit, type Actor } from "../audit";
 import type { AppConfig } from "../config";
@@ -82,6 +83,8 @@ export interface Described {
   /** False: no list of every file (no manifest); a restore adds and replaces. */
   fileList: boolean;
   foreignDatabase: boolean;
+  /** When the archive was made: its manifest's created_at, or (no manifest) its newest entry's mtime. */
+  madeAt: Date | null;
 }
 
 /**
@@ -93,14 +96,17 @@ export async function describeArchive(opts: {
   config: AppConfig;
   /** The verified archive's manifest (head) and the file its full text was saved to; null: a foreign archive. */
   manifest: (ManifestSummary & { file: string }) | null;
-  contents: Pick<VerifyResult, "parts" | "treeFiles">;
+  contents: Pick<VerifyResult, "parts" | "treeFiles" | "newestMtimeMs">;
   archivedDatabase: ArchivedDatabase | null;
   declared?: BackupType;
 }): Promise<Described> {
   const { db, config, manifest, declared } = opts;
   if (!manifest) {
     const foreign = describeForeignArchive({ ...opts.contents.parts, fileCount: opts.contents.treeFiles, archivedDatabase: opts.archivedDatabase }, declared);
-    return { ...foreign, parentId: null, fileList: false };
+    const newest = opts.contents.newestMtimeMs;
+    // A time in the future (a wrong clock where it was made) says nothing: the arrival time stands in.
+    const madeAt = newest !== null && newest <= Date.now() ? new Date(newest) : null;
+    return { ...foreign, parentId: null, fileList: false, madeAt };
   }
   if (declared && declared !== manifest.backup_type) {
     throw new AppError("BAD_REQUEST", `The archive's manifest says it is a ${manifest.backup_type.replace("_", " ")} backup, not ${declared.replace("_", " ")}. Leave the type out.`);
@@ -126,6 +132,7 @@ export async function describeArchive(opts: {
     fileCount: manifest.totals.files,
     fileList: true,
     foreignDatabase: false,
+    madeAt: Number.isNaN(Date.parse(manifest.created_at)) ? null : new Date(Math.min(Date.parse(manifest.created_at), Date.now())),
   };
 }
 
@@ -221,7 +228,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     if (size !== undefined && available < size + 64 * 1024 * 1024) {
       throw new AppError(
         "INSUFFICIENT_SPACE",
-        `Not enough free space in the backup folder for this ${Math.ceil(size / 1048576)} MB archive (${Math.floor(available / 1048576)} MB free). Delete old backups, then try again.`,
+        `Not enough free space in the backup folder for this ${formatBytes(size)} archive (${formatBytes(available)} free). Delete old backups, then try again.`,
       );
     }
     const input = "path" in opts.source ? fs.createReadStream(opts.source.path) : opts.source;
@@ -323,8 +330,10 @@ export async function catalogArchive(opts: {
       backupType: described.type,
       status: "completed",
       origin: opts.origin,
-      createdAt: now,
+      // "Created" is when the archive was made; it arrived now (retention counts its age from that).
+      createdAt: described.madeAt ?? now,
       completedAt: now,
+      importedAt: now,
       creatorId: actor.id,
       creatorName: actor.username,
       includesDatabase: described.includesDatabase,
@@ -362,7 +371,7 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
   const { db, config, actor, id } = opts;
   const row = getBackupRow(db, id);
   if (row.status !== "completed") {
-    throw new AppError("CONFLICT", `Backup ${id} is ${row.status.replace("_", " ")}; only completed backups can be verified.`);
+    throw new AppError("CONFLICT", `${row.filename} is ${row.status.replace("_", " ")}; only completed backups can be verified.`);
   }
   let problem: string | null = null;
   try {

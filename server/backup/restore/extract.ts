@@ -119,6 +119,8 @@ export interface ExtractResult {
   parts: ArchiveParts;
   /** Regular files under files/. */
   treeFiles: number;
+  /** The newest entry mtime in the archive (ms), null when none has one: when an archive without a manifest was made, roughly. */
+  newestMtimeMs: number | null;
   /** With copyTo: the copy's size and SHA-256 (it is fsynced). */
   copy: { bytes: number; sha256: string } | null;
 }
@@ -155,6 +157,7 @@ export interface VerifyResult {
   parts: ArchiveParts;
   /** Regular files under files/ (the manifest's totals say the same for our archives). */
   treeFiles: number;
+  newestMtimeMs: number | null;
 }
 
 /** Extracts an archive into the destination folders; see the module comment. */
@@ -200,6 +203,7 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
       databaseIntegrity,
       parts: result.parts,
       treeFiles: result.treeFiles,
+      newestMtimeMs: result.newestMtimeMs,
     };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -283,6 +287,7 @@ class Extraction {
   private entries = 0;
   private fileEntries = 0;
   private treeFiles = 0;
+  private newestMtimeMs: number | null = null;
   private readonly parts: ArchiveParts = { database: false, files: false, config: false };
   private filesWritten = 0;
   private totalBytes = 0;
@@ -346,6 +351,7 @@ class Extraction {
         totalBytes: this.totalBytes,
         parts: { ...this.parts },
         treeFiles: this.treeFiles,
+        newestMtimeMs: this.newestMtimeMs,
         copy,
       },
       fileEntries: this.fileEntries,
@@ -366,6 +372,7 @@ class Extraction {
 
   private async handle(e: TarEntry): Promise<void> {
     const { limits } = this;
+    if (e.mtimeMs !== undefined && e.mtimeMs !== null && (this.newestMtimeMs === null || e.mtimeMs > this.newestMtimeMs)) this.newestMtimeMs = e.mtimeMs;
     if (++this.entries > limits.maxEntries) {
       refuse("limit", `it has more than ${limits.maxEntries} entries (the limit)`, e.path);
     }

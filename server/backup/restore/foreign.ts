@@ -128,9 +128,9 @@ export function foreignDatabaseMessage(what: string): string {
 }
 
 /** Refuses, before anything is touched, a restore that asks for a foreign database. */
-export function refuseForeignDatabase(row: Pick<Backup, "id" | "foreignDatabase">, parts: { database: boolean }): void {
+export function refuseForeignDatabase(row: Pick<Backup, "id" | "filename" | "foreignDatabase">, parts: { database: boolean }): void {
   if (parts.database && row.foreignDatabase) {
-    throw new AppError("INCOMPATIBLE_VERSION", foreignDatabaseMessage(`backup ${row.id}`), {
+    throw new AppError("INCOMPATIBLE_VERSION", foreignDatabaseMessage(row.filename), {
       details: { reason: "foreign_database", restore_database: false },
     });
   }

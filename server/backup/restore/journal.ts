@@ -264,7 +264,17 @@ function removeLeftovers(journal: RestoreJournal): void {
  * database to this version's schema before the catalog is merged into it. The database
  * must not be open in this process while it runs.
  */
-export function completeSwap(config: AppConfig, journal: RestoreJournal, migrate: (file: string) => void): void {
+export function completeSwap(
+  config: AppConfig,
+  journal: RestoreJournal,
+  migrate: (file: string) => void,
+  /**
+   * Leave the old data (moved aside) for the caller to delete, asynchronously: deleting
+   * hundreds of thousands of files synchronously would stall every request of a running
+   * server. Safe, because once the journal is gone a start-up removes whatever is left.
+   */
+  options: { deferCleanup?: boolean } = {},
+): void {
   if (!done(journal, "database")) {
     if (journal.database) swapDatabase(journal.database);
     advance(config, journal, "database");
@@ -281,10 +291,15 @@ export function completeSwap(config: AppConfig, journal: RestoreJournal, migrate
     mergeCatalog(journal, migrate);
     advance(config, journal, "merged");
   }
-  removeLeftovers(journal);
+  if (!options.deferCleanup) removeLeftovers(journal);
   crashPoint("restore:after-cleanup");
   fs.rmSync(journalPath(config), { force: true });
   fsyncDirSync(path.dirname(journalPath(config)));
+}
+
+/** After completeSwap with deferCleanup: the old data and staging folders, removed without blocking. */
+export async function removeLeftoversLater(journal: RestoreJournal): Promise<void> {
+  for (const dir of journal.workDirs) await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
 /** Staging folders of a restore that never committed: safe to delete, the live data was not touched. */

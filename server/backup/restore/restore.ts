@@ -50,7 +50,7 @@ import { assertSpace, planRestoreSpace, safetyBackupInput } from "./plan";
 import { NeededFiles } from "./chain";
 import { extractArchive } from "./extract";
 import { assertOwnDatabase, refuseForeignDatabase } from "./foreign";
-import { completeSwap, readJournal, WORK_DIR, writeJournal, type RestoreJournal, type TreeSwap } from "./journal";
+import { completeSwap, removeLeftoversLater, readJournal, WORK_DIR, writeJournal, type RestoreJournal, type TreeSwap } from "./journal";
 import { finishRestoreProgress, startRestoreProgress, type RestoreProgress } from "./progress";
 
 const execFileAsync = promisify(execFile);
@@ -91,17 +91,17 @@ export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup)
   const seen = new Set<number>();
   let current: Backup | null = target;
   while (current) {
-    if (seen.has(current.id)) throw new AppError("ARCHIVE_INVALID", `The chain of backup ${target.id} loops at backup ${current.id}.`);
+    if (seen.has(current.id)) throw new AppError("ARCHIVE_INVALID", `The chain of ${target.filename} loops at ${current.filename}.`);
     seen.add(current.id);
     if (current.status !== "completed") {
-      throw new AppError("CONFLICT", `Backup ${current.id} is ${current.status.replace("_", " ")}; only completed backups can be restored.`);
+      throw new AppError("CONFLICT", `${current.filename} is ${current.status.replace("_", " ")}; only completed backups can be restored.`);
     }
     if (!fs.existsSync(archivePath(config, current))) {
       throw new AppError(
         "BACKUP_NOT_FOUND",
         current.id === target.id
-          ? `The archive of backup ${current.id} (${current.filename}) is missing from the backup folder.`
-          : `Backup ${target.id} is incremental and needs backup ${current.id} (${current.filename}), whose archive is missing. It cannot be restored.`,
+          ? `The archive ${current.filename} is missing from the backup folder.`
+          : `${target.filename} is incremental and needs ${current.filename}, whose archive is missing. It cannot be restored.`,
       );
     }
     chain.unshift(current);
@@ -112,7 +112,7 @@ export function resolveChain(db: AppDatabase, config: AppConfig, target: Backup)
     } catch {
       throw new AppError(
         "BACKUP_NOT_FOUND",
-        `Backup ${target.id} is incremental and needs backup ${parentId}, which no longer exists. It cannot be restored.`,
+        `${target.filename} is incremental and needs an older backup that is no longer in the list. It cannot be restored.`,
       );
     }
   }
@@ -129,7 +129,7 @@ export function checkParts(row: Backup, parts: RestoreParts): void {
     parts.config && !row.includesConfig ? "the config folder" : null,
   ].filter(Boolean);
   if (missing.length) {
-    throw new AppError("BAD_REQUEST", `Backup ${row.id} does not contain ${missing.join(" or ")}: leave ${missing.length > 1 ? "those" : "that"} unticked.`);
+    throw new AppError("BAD_REQUEST", `${row.filename} does not contain ${missing.join(" or ")}: leave ${missing.length > 1 ? "those" : "that"} unticked.`);
   }
   refuseForeignDatabase(row, parts);
 }
@@ -245,7 +245,7 @@ async function stageChain(opts: {
   try {
     for (const [index, backup] of newestFirst.entries()) {
       if (needed && needed.count === 0) break;
-      progress.step = index === 0 ? "verifying" : `verifying backup ${backup.id} of the chain`;
+      progress.step = index === 0 ? "verifying" : `verifying ${backup.filename}, an older part of the chain`;
       const bytesBefore = progress.bytesDone;
       const pass = needed ? await needed.pass() : null;
       const result = await extractArchive({
@@ -268,13 +268,13 @@ async function stageChain(opts: {
       if (pass?.inconsistent) {
         throw new AppError(
           "ARCHIVE_INVALID",
-          `The file ${pass.inconsistent} in backup ${backup.id} does not match what backup ${opts.target.id} lists for it: the chain is inconsistent.`,
+          `The file ${pass.inconsistent} in ${backup.filename} does not match what ${opts.target.filename} lists for it: the chain is inconsistent.`,
         );
       }
       if (index === 0) {
         manifest = result.manifest;
         if (!manifest) return { manifest: null }; // foreign archive: no chain, nothing more to check
-        checkSchemaLevel(manifest.migration_level, `Backup ${backup.id}`);
+        checkSchemaLevel(manifest.migration_level, backup.filename);
         needed = await NeededFiles.fromManifest(targetManifest, (p) => isRequestedPart(p, parts), workDir);
         await fs.promises.rm(targetManifest, { force: true });
       }
@@ -282,7 +282,7 @@ async function stageChain(opts: {
     if (needed && needed.count > 0) {
       throw new AppError(
         "ARCHIVE_INVALID",
-        `${needed.count} file(s) listed by backup ${opts.target.id}, such as ${await needed.first()}, are in none of the backups of its chain.`,
+        `${needed.count} file(s) listed by ${opts.target.filename}, such as ${await needed.first()}, are in none of the backups of its chain.`,
       );
     }
   } finally {
@@ -391,12 +391,21 @@ function migrateFile(file: string): void {
   openDatabase(file).sqlite.close();
 }
 
+/** A backup's file name for messages, read before the checks (an unknown id still gets its 404 from them). */
+function filenameOrId(db: AppDatabase, id: number): string {
+  try {
+    return getBackupRow(db, id).filename;
+  } catch {
+    return `backup ${id}`;
+  }
+}
+
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcome> {
   const { db, config, backupId, parts } = opts;
   let target: Backup | undefined;
   let chain: Backup[] = [];
   return runRestore(opts, {
-    subject: `restore of backup ${backupId} by ${opts.actor.username}`,
+    subject: `restore of ${filenameOrId(db, backupId)} by ${opts.actor.username}`,
     backupId,
     check: () => {
       target = getBackupRow(db, backupId);
@@ -460,7 +469,7 @@ export async function runRestore(opts: Omit<RestoreOptions, "backupId">, source:
     const { target, chain, manifest } = await source.stage({ staging, progress, maxTotalBytes: stagingSpace });
     backupId = target.id;
     progress.backupId = target.id;
-    if (staging.database) finishStagedDatabase(staging.database, `Backup ${backupId}`);
+    if (staging.database) finishStagedDatabase(staging.database, target.filename);
     await syncStaging(staging);
     crashPoint("restore:staged");
 
@@ -515,8 +524,10 @@ export async function runRestore(opts: Omit<RestoreOptions, "backupId">, source:
     crashPoint("restore:journal-written");
     // One synchronous step: no request of this process can run between close and reopen.
     if (journal.database) closeDatabase();
-    completeSwap(config, journal, migrateFile);
+    completeSwap(config, journal, migrateFile, { deferCleanup: true });
     const restoredAt = new Date().toISOString();
+    // Still under the lock: the old data goes while requests keep being answered.
+    await removeLeftoversLater(journal).catch((err: unknown) => console.error("[restore] removing the old data failed; the next start removes it:", err));
     recordAudit(getDb(), {
       action: "backup.restore",
       actor,
