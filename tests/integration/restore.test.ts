@@ -277,7 +277,7 @@ describe("restoring an incremental backup", () => {
     fs.copyFileSync(path.join(app.config.backupPath, other.filename), path.join(app.config.backupPath, full.filename));
     const before = snapshotState(app);
     await expect(app.caller(app.admin).backup.restore({ backup_id: inc.id, confirm: true })).rejects.toMatchObject({
-      message: expect.stringMatching(/files\/a\.txt in backup \d+ does not match what backup \d+ lists for it: the chain is inconsistent/),
+      message: expect.stringMatching(/files\/a\.txt in backup_\S+ does not match what backup_\S+ lists for it: the chain is inconsistent/),
     });
     expect(snapshotState(app)).toEqual(before);
   });
@@ -289,7 +289,7 @@ describe("restoring an incremental backup", () => {
     const before = snapshotState(app);
     await expect(app.caller(app.admin).backup.restore({ backup_id: inc.id, confirm: true })).rejects.toMatchObject({
       code: "NOT_FOUND",
-      message: expect.stringContaining(`needs backup ${full.id}`),
+      message: expect.stringContaining(`needs ${full.filename}, whose archive is missing`),
     });
     expect(snapshotState(app)).toEqual(before);
   });
