@@ -347,8 +347,22 @@ describe("Settings → Backup", () => {
     await page.getByLabel("Action", { exact: true }).selectOption("");
     await page.getByRole("button", { name: "Refresh" }).click();
     await expect.poll(() => table.locator("tbody tr").count()).toBe(20);
+    // The footer counts every backup entry of the audit log, the 12 downloads above included
+    // (wait for it: the list refetches in the background as other work finishes).
+    const db = new Database(e2e().databasePath, { readonly: true });
+    const inLog = () => (db.prepare("SELECT count(*) AS n FROM audit_log WHERE action LIKE 'backup.%'").get() as { n: number }).n;
     const footer = page.getByText(/^Showing 20 of \d+$/);
-    const total = Number(/of (\d+)/.exec(await footer.innerText())?.[1]);
+    let total = 0;
+    try {
+      await expect
+        .poll(async () => {
+          total = Number(/of (\d+)/.exec(await footer.innerText())?.[1]);
+          return total === inLog();
+        }, { timeout: 15_000 })
+        .toBe(true);
+    } finally {
+      db.close();
+    }
     expect(total).toBeGreaterThan(20);
     await page.getByRole("button", { name: "Load more" }).click();
     await expect.poll(() => table.locator("tbody tr").count()).toBe(Math.min(total, 40));

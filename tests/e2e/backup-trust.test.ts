@@ -23,6 +23,11 @@ const rows = () => page.locator('tbody tr[data-testid^="backup-row-"]');
 const rowNamed = (filename: string) => rows().filter({ has: page.locator('td[data-label="Backup"]', { hasText: filename }) });
 const toast = (text: string | RegExp) => page.locator(".toast").filter({ hasText: text });
 
+async function dismissToasts(): Promise<void> {
+  const dismiss = page.getByRole("button", { name: "Dismiss notification" });
+  while ((await dismiss.count()) > 0) await dismiss.first().click();
+}
+
 /** The CLI against the e2e server's folders, as an admin would run it on the NAS. */
 function cli(args: string[]): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
   const ctx = e2e();
@@ -93,7 +98,7 @@ describe("the Backup tab follows the truth", () => {
       // The CLI process itself needs a moment to start (tsx); the tab follows within one poll of the lock.
       expect(seenAfter).toBeLessThan(8_000);
       const create = page.getByRole("button", { name: "Create backup" }).first();
-      expect(await create.isDisabled()).toBe(true);
+      expect(await create.getAttribute("aria-disabled")).toBe("true");
       expect(await page.getByTestId("create-busy-reason").innerText()).toMatch(/A backup is running .* when it has finished/);
       await expect.poll(() => rows().first().getAttribute("data-status"), { timeout: 8_000 }).toBe("in_progress");
       await screenshot(page, "20-cli-backup-in-open-tab", { fullPage: false });
@@ -103,7 +108,7 @@ describe("the Backup tab follows the truth", () => {
       const { filename } = JSON.parse(result.stdout) as { filename: string };
       // Finished elsewhere: the row turns completed and Create comes back, without a reload.
       await expect.poll(() => rowNamed(filename).getAttribute("data-status"), { timeout: 10_000 }).toBe("completed");
-      await expect.poll(() => create.isDisabled(), { timeout: 10_000 }).toBe(false);
+      await expect.poll(() => create.getAttribute("aria-disabled"), { timeout: 10_000 }).toBeNull();
     } finally {
       fs.rmSync(path.dirname(big), { recursive: true, force: true });
     }
@@ -161,6 +166,7 @@ describe("the Backup tab follows the truth", () => {
     const name = await cliBackup("database_only");
     const row = rowNamed(name);
     await row.waitFor({ timeout: 10_000 });
+    await dismissToasts();
     await row.getByRole("button", { name: `Restore ${name}` }).click();
     const dialog = page.getByRole("dialog", { name: /^Restore / });
     const plan = dialog.getByTestId("restore-plan");
@@ -170,14 +176,16 @@ describe("the Backup tab follows the truth", () => {
     expect(await dialog.getByTestId("restore-space").innerText()).toMatch(/Free space checked: .* needed, .* free/);
     await dialog.getByLabel(/Type RESTORE to confirm/).fill("RESTORE");
     await dialog.getByRole("button", { name: "Restore backup" }).click();
-    await dialog.getByTestId("restore-done").waitFor({ timeout: 60_000 });
+    // The dialog's title becomes "Backup restored": follow it by that name from here.
+    const finished = page.getByRole("dialog", { name: "Backup restored" });
+    await finished.getByTestId("restore-done").waitFor({ timeout: 60_000 });
     // Focus lands on the done screen's primary button; Undo is offered beside it.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Reload now");
-    expect(await dialog.getByTestId("restore-undo").isVisible()).toBe(true);
-    expect(await dialog.getByTestId("restore-done").innerText()).toMatch(/safety backup backup_\S+ holds/);
+    expect(await finished.getByTestId("restore-undo").isVisible()).toBe(true);
+    await expect.poll(() => finished.getByTestId("restore-done").innerText()).toMatch(/safety backup backup_\S+ holds/);
     await screenshot(page, "24-restore-done-undo", { fullPage: false });
 
-    await dialog.getByTestId("restore-undo").click();
+    await finished.getByTestId("restore-undo").click();
     const undo = page.getByRole("dialog", { name: /^Restore backup_/ });
     await undo.getByTestId("restore-plan").waitFor();
     await undo.getByRole("button", { name: "Cancel" }).click();

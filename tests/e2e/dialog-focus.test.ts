@@ -25,8 +25,15 @@ function focused(p: Page = page): Promise<string> {
   });
 }
 
+/** Create is unavailable while another operation runs (the previous test's backup may still be finishing). */
+async function createAvailable(): Promise<void> {
+  const opener = page.getByRole("button", { name: "Create backup" }).first();
+  await expect.poll(() => opener.getAttribute("aria-disabled"), { timeout: 30_000 }).toBeNull();
+}
+
 async function createDatabaseBackup(): Promise<{ id: number; filename: string }> {
   const opener = page.getByRole("button", { name: "Create backup" }).first();
+  await createAvailable();
   await opener.focus();
   await page.keyboard.press("Enter");
   const dialog = page.getByRole("dialog", { name: "Create backup" });
@@ -82,6 +89,7 @@ test("Escape and Cancel return focus to the button that opened the dialog", asyn
   await restore.waitFor({ state: "hidden" });
   await expect.poll(() => focused()).toBe(`Restore ${filename}`);
 
+  await createAvailable();
   await page.getByRole("button", { name: "Create backup" }).first().focus();
   await page.keyboard.press("Enter");
   const create = page.getByRole("dialog", { name: "Create backup" });

@@ -171,8 +171,10 @@ export function BackupTab() {
         <Button
           variant="primary"
           icon={<ArchiveIcon size={14} />}
-          onClick={openCreate}
-          disabled={busy !== null}
+          // aria-disabled, not disabled: the button keeps focus (a dialog closing returns it here
+          // while its backup has just started) and still reads its reason to a screen reader.
+          onClick={busy ? undefined : openCreate}
+          aria-disabled={busy ? true : undefined}
           aria-describedby={busy ? "create-busy-reason" : undefined}
         >
           Create backup

@@ -334,7 +334,12 @@ function SafetyPlan({ plan, loading, error }: { plan: RestorePlan | undefined; l
     );
   }
   if (loading || !plan) {
-    return <p className="muted" style={{ fontSize: "var(--text-sm)" }}>Checking the free space…</p>;
+    return (
+      <p className="muted" style={{ fontSize: "var(--text-sm)" }}>
+        A safety backup of the current state is taken first, so this restore can be undone. Checking its size and the free
+        space…
+      </p>
+    );
   }
   const what = SAFETY_WHAT[plan.safety_backup.backup_type] ?? "the current state";
   const config = plan.safety_backup.includes_config && plan.safety_backup.backup_type !== "config_only" ? " and config folder" : "";
