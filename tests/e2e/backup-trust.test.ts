@@ -143,6 +143,15 @@ describe("the Backup tab follows the truth", () => {
     const removedName = /backup_\S+?\.tar\.gz/.exec(listed[0]!)?.[0];
     await expect.poll(() => rowNamed(removedName!).count(), { timeout: 10_000 }).toBe(0);
     expect(fs.existsSync(path.join(e2e().backupPath, oldest))).toBe(true);
+
+    // Settings → General says where each value in effect comes from, the saved one included.
+    await page.goto("/settings/general");
+    const keepAtMost = page.locator("dt", { hasText: "Keep at most" }).locator("xpath=..");
+    expect(await keepAtMost.innerText()).toMatch(/1 backup\s*Saved in Settings → Backup \(overrides NAS_BACKUP_MAX_COUNT\)/);
+    expect(await page.locator("dt", { hasText: "Keep backups for" }).locator("xpath=..").innerText()).toMatch(/Saved in Settings → Backup/);
+    expect(await page.getByText("These values come from the server's environment").count()).toBe(0);
+    await page.goto("/settings/backup");
+    await page.getByTestId("summary-running").waitFor();
   });
 
   test("a backup whose check fails is marked damaged, and the summary counts it", async () => {

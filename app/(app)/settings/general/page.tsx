@@ -32,10 +32,20 @@ function Row({ label, hint, children }: { label: string; hint?: ReactNode; child
   );
 }
 
-function retentionHint(source: RetentionSource, variable: string): ReactNode {
-  if (source === "settings") return <>Saved in Settings → Backup (overrides <code>{variable}</code>)</>;
-  return source === "environment" ? <>Set with <code>{variable}</code></> : <>Default; set with <code>{variable}</code></>;
+/** Where a retention value in effect comes from: saved in the Backup tab, the environment, or the default. */
+function retentionHint(source: RetentionSource, variable?: string): ReactNode {
+  if (source === "settings") {
+    return variable ? <>Saved in Settings → Backup (overrides <code>{variable}</code>)</> : <>Saved in Settings → Backup</>;
+  }
+  if (source === "environment" && variable) return <>From the environment variable <code>{variable}</code></>;
+  return variable ? <>Default; change it in Settings → Backup or with <code>{variable}</code></> : <>Default; change it in Settings → Backup</>;
 }
+
+const GFS_ROWS = [
+  { rule: "keepDaily", label: "Also keep daily", unit: "day" },
+  { rule: "keepWeekly", label: "Also keep weekly", unit: "week" },
+  { rule: "keepMonthly", label: "Also keep monthly", unit: "month" },
+] as const;
 
 export default async function GeneralSettingsPage() {
   const user = await requireUser("/settings/general");
@@ -54,7 +64,7 @@ export default async function GeneralSettingsPage() {
         </dl>
       </Card>
 
-      <Card title="Backups" description="Old backups are removed automatically when either limit is passed.">
+      <Card title="Backups" description="Old backups are removed automatically; a backup is kept while any rule below keeps it.">
         <div className="stack-sm">
           <LastFilesBackup at={last_files_backup_at} />
           <dl className="details">
@@ -64,6 +74,11 @@ export default async function GeneralSettingsPage() {
             <Row label="Keep at most" hint={isAdmin ? retentionHint(retention.sources.maxCount, "NAS_BACKUP_MAX_COUNT") : undefined}>
               {pluralize(retention.maxCount, "backup")}
             </Row>
+            {GFS_ROWS.map(({ rule, label, unit }) => (
+              <Row key={rule} label={label} hint={isAdmin ? retentionHint(retention.sources[rule]) : undefined}>
+                {retention[rule] > 0 ? `the newest backup of each of the last ${pluralize(retention[rule], unit)}` : "off"}
+              </Row>
+            ))}
           </dl>
         </div>
       </Card>
@@ -88,8 +103,9 @@ export default async function GeneralSettingsPage() {
       ) : null}
 
       {isAdmin ? (
-        <Callout tone="info" title="Read-only">
-          These values come from the server&apos;s environment. To change one, set the variable and restart BaluHost.
+        <Callout tone="info" title="Where these values come from">
+          Retention is changed in Settings → Backup (a saved value wins over its environment variable). The folders come
+          from the server&apos;s environment: to change one, set the variable and restart BaluHost.
         </Callout>
       ) : (
         <Callout tone="info" title="Read-only">
