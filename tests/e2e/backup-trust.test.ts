@@ -14,6 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ADMIN_PASSWORD } from "./support/context";
 import { e2e, launchBrowser, newContext, screenshot, signIn } from "./support/browser";
+import { e2eCliEnv, REPO_ROOT } from "./support/cli";
 
 let browser: Browser;
 let page: Page;
@@ -30,19 +31,9 @@ async function dismissToasts(): Promise<void> {
 
 /** The CLI against the e2e server's folders, as an admin would run it on the NAS. */
 function cli(args: string[]): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
-  const ctx = e2e();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NAS_|ADMIN_|NEXTAUTH_|PORT$|NODE_ENV$)/.test(k)));
   const child = spawn(process.execPath, ["--import", "tsx", "server/cli.ts", ...args], {
-    cwd: path.resolve(__dirname, "../.."),
-    env: {
-      ...env,
-      NAS_DATABASE_PATH: ctx.databasePath,
-      NAS_STORAGE_PATH: ctx.storagePath,
-      NAS_CONFIG_PATH: ctx.configPath,
-      NAS_BACKUP_PATH: ctx.backupPath,
-      NAS_BACKUP_MAX_COUNT: "50",
-      ADMIN_PASSWORD,
-    } as unknown as NodeJS.ProcessEnv,
+    cwd: REPO_ROOT,
+    env: e2eCliEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -6,12 +6,10 @@
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import http from "node:http";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { e2eCliEnv, REPO_ROOT } from "./support/cli";
 import { e2e } from "./support/browser";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 interface RawAnswer {
   status: number;
@@ -40,17 +38,9 @@ function raw(method: string, pathname: string, headers: Record<string, string> =
 
 /** An admin API token, made with the real CLI on the server's database. */
 function createAdminToken(): string {
-  const ctx = e2e();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(NAS_|ADMIN_|NEXTAUTH_|PORT$)/.test(key)));
   const result = spawnSync(process.execPath, ["--import", "tsx", "server/cli.ts", "token", "create", "admin", "--name", "e2e http-compat"], {
     cwd: REPO_ROOT,
-    env: {
-      ...env,
-      NAS_DATABASE_PATH: ctx.databasePath,
-      NAS_STORAGE_PATH: ctx.storagePath,
-      NAS_CONFIG_PATH: ctx.configPath,
-      NAS_BACKUP_PATH: ctx.backupPath,
-    } as unknown as NodeJS.ProcessEnv,
+    env: e2eCliEnv(),
     encoding: "utf8",
   });
   if (result.status !== 0) throw new Error(`token create failed:\n${result.stdout}\n${result.stderr}`);
