@@ -19,7 +19,7 @@ import { runningJobs, type BackupProgress } from "../backup/progress";
 import { currentRestoreProgress, type RestoreProgress } from "../backup/restore/progress";
 import { restoreArchiveFile, type RestoreFileOptions } from "../backup/restore/from-file";
 import { restoreBackup } from "../backup/restore/restore";
-import { createBackup, deleteBackup, getBackup, listBackups, progressOf, waitForBackup } from "../backup/service";
+import { createBackup, deleteBackup, getBackup, listBackups, progressOf, setBackupProtected, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
 import { startupSettled } from "../startup";
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, printHint, printResult, startCommand, type CliContext, type CliIO } from "./io";
@@ -38,7 +38,8 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
     .description("make a backup and wait for it to finish")
     .addOption(new Option("--type <type>", "what to back up").choices(BACKUP_TYPES).makeOptionMandatory())
     .option("--config", "include the config folder")
-    .action(async (options: { type: BackupType; config?: boolean }, command: Command) => {
+    .option("--path <folder>", "write the archive to this folder inside the backup folder (absolute, or relative to it)")
+    .action(async (options: { type: BackupType; config?: boolean; path?: string }, command: Command) => {
       const ctx = startCommand(io, command);
       // Start-up recovery sweeps temporary backup files; let it finish before this backup makes some.
       await startupSettled();
@@ -46,7 +47,7 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
         db: ctx.db,
         config: ctx.config,
         actor: ctx.actor,
-        input: { backup_type: options.type, includes_config: options.config || undefined },
+        input: { backup_type: options.type, includes_config: options.config || undefined, backup_path: options.path },
       });
       await showProgressWhile(io, waitForBackup(started.id), () => progressOf(started.id), backupProgressLine);
       const record = getBackup(ctx.db, started.id);
@@ -96,6 +97,21 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
       await deleteBackup({ db: ctx.db, config: ctx.config, actor: ctx.actor, id });
       printResult(ctx, `deleted backup ${id}`, { id, deleted: true });
     });
+
+  for (const [name, protect] of [
+    ["protect", true],
+    ["unprotect", false],
+  ] as const) {
+    backup
+      .command(name)
+      .description(protect ? "pin a backup so retention never removes it" : "let retention remove a backup again")
+      .argument("<id>", "backup id (see `backup list`)", parseBackupId)
+      .action((id: number, _options: unknown, command: Command) => {
+        const ctx = startCommand(io, command);
+        const record = setBackupProtected({ db: ctx.db, actor: ctx.actor, id, protect });
+        printResult(ctx, `${record.filename} is ${protect ? "protected: retention never removes it" : "no longer protected"}`, record);
+      });
+  }
 
   backup
     .command("restore")

@@ -239,6 +239,31 @@ describe("backup commands", () => {
     expect(listBackups(app.db).backups).toEqual([]);
   });
 
+  it("writes a backup into a folder inside the backup folder with --path, and refuses one outside", async () => {
+    const run = await cli("--json", "backup", "create", "--type", "database_only", "--path", "before-upgrade");
+    expect(run.code, run.stderr).toBe(0);
+    const record = JSON.parse(run.stdout) as { filename: string; backup_path: string };
+    expect(record.backup_path).toBe("before-upgrade");
+    expect(fs.existsSync(path.join(app.config.backupPath, "before-upgrade", record.filename))).toBe(true);
+
+    const refused = await cli("backup", "create", "--type", "database_only", "--path", "/etc");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/outside the backup folder.*Backups may only be written to the backup folder/s);
+    expect(listBackups(app.db).backups).toHaveLength(1);
+  });
+
+  it("protects a backup from retention and lets it go again", async () => {
+    const id = await created("database_only");
+    const name = getBackup(app.db, id).filename;
+    const pinned = await cli("backup", "protect", String(id));
+    expect(pinned).toMatchObject({ code: 0, stdout: `${name} is protected: retention never removes it\n` });
+    expect(getBackup(app.db, id).protected).toBe(true);
+    const unpinned = await cli("--json", "backup", "unprotect", String(id));
+    expect(unpinned.code).toBe(0);
+    expect(JSON.parse(unpinned.stdout)).toMatchObject({ id, protected: false });
+    expect(getBackup(app.db, id).protected).toBe(false);
+  });
+
   it("refuses a restore without --yes, explaining why, and changes nothing", async () => {
     const id = await created("full");
     fs.writeFileSync(storageFile("a.txt"), "changed a\n");
