@@ -33,6 +33,7 @@ import { useRunningBackups } from "./use-running-backups";
 type BackupList = RouterOutputs["backup"]["list"];
 
 export const OVERVIEW_POLL_MS = 2000;
+const OVERVIEW_BUSY_POLL_MS = 1000;
 
 /** What the Create button says when it cannot be used: the operation holding the lock. */
 function busyReason(busy: Overview["running"]): string | null {
@@ -71,7 +72,10 @@ export function BackupTab() {
   const running = useRunningBackups(backups);
   // The overview is small (free space, the lock, a catalog version): polled every two
   // seconds, so work started elsewhere (the CLI, the API, another admin) shows up at once.
-  const overview = trpc.backup.overview.useQuery(undefined, { refetchInterval: OVERVIEW_POLL_MS });
+  const overview = trpc.backup.overview.useQuery(undefined, {
+    // Faster while something runs, so "Running" and Create follow its end closely.
+    refetchInterval: (q) => (running.any || restoring || q.state.data?.running ? OVERVIEW_BUSY_POLL_MS : OVERVIEW_POLL_MS),
+  });
   const catalogVersion = overview.data?.catalog_version;
   const seenVersion = useRef(catalogVersion);
   useEffect(() => {
