@@ -143,7 +143,8 @@ function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | nul
   return candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
 }
 
-function databaseBytes(file: string): number {
+/** The live database's size on disk: the file and its write-ahead log. */
+export function databaseBytes(file: string): number {
   let total = 0;
   for (const suffix of ["", "-wal"]) {
     try {

@@ -222,13 +222,7 @@ export const backupRouter = createTRPCRouter({
           estimated_bytes: plan.safety.bytes,
         },
         staged_bytes: plan.stagedBytes,
-        volumes: plan.volumes.map((v) => ({
-          path: v.path,
-          holds: v.holds,
-          needed_bytes: v.neededBytes,
-          free_bytes: v.freeBytes,
-          enough: v.freeBytes >= v.neededBytes,
-        })),
+        volumes: plan.volumes.map((v) => ({ path: v.path, holds: v.holds, needed_bytes: v.neededBytes, free_bytes: v.freeBytes, enough: v.enough })),
         enough_space: plan.enough,
       };
     }),

@@ -12,6 +12,7 @@ import { AppError } from "../../errors";
 import { walkTreeBatches } from "../archive";
 import type { CreateBackupInput } from "../contract";
 import { freeBytes } from "../fs-safe";
+import { databaseBytes } from "../service";
 import type { RestoreParts } from "./restore";
 
 /** The safety backup of a restore: the current state of exactly the parts it replaces. */
@@ -29,6 +30,7 @@ export interface VolumeNeed {
   holds: string[];
   neededBytes: number;
   freeBytes: number;
+  enough: boolean;
 }
 
 export interface RestoreSpacePlan {
@@ -42,12 +44,6 @@ async function treeBytes(root: string): Promise<number> {
   let bytes = 0;
   if (!fs.existsSync(root)) return 0;
   for await (const batch of walkTreeBatches(root)) for (const e of batch) if (e.type === "file") bytes += e.size;
-  return bytes;
-}
-
-function fileBytes(file: string): number {
-  let bytes = 0;
-  for (const suffix of ["", "-wal"]) bytes += fs.existsSync(file + suffix) ? fs.statSync(file + suffix).size : 0;
   return bytes;
 }
 
@@ -67,7 +63,7 @@ export async function planRestoreSpace(opts: {
   const { config, parts, stagedBytes } = opts;
   const free = opts.freeSpace ?? freeBytes;
   const safetyBytes =
-    (parts.database ? fileBytes(config.databasePath) : 0) +
+    (parts.database ? databaseBytes(config.databasePath) : 0) +
     (parts.files ? await treeBytes(config.storagePath) : 0) +
     (parts.config ? await treeBytes(config.configPath) : 0);
 
@@ -77,25 +73,28 @@ export async function planRestoreSpace(opts: {
     [config.backupPath, safetyBytes + (opts.backupFolderBytes ?? 0), "the safety backup"],
   ] as const) {
     const device = fs.statSync(dir).dev;
-    const entry = byDevice.get(device) ?? { path: dir, holds: [], neededBytes: 16 * 1024 * 1024, freeBytes: 0 };
+    const entry = byDevice.get(device) ?? { path: dir, holds: [], neededBytes: 16 * 1024 * 1024, freeBytes: 0, enough: false };
     entry.holds.push(what);
     entry.neededBytes += Math.ceil(bytes * 1.05);
     byDevice.set(device, entry);
   }
   const volumes = [...byDevice.values()];
-  for (const v of volumes) v.freeBytes = await free(v.path);
+  for (const v of volumes) {
+    v.freeBytes = await free(v.path);
+    v.enough = v.freeBytes >= v.neededBytes;
+  }
   return {
     safety: { input: safetyBackupInput(parts), bytes: safetyBytes },
     stagedBytes,
     volumes,
-    enough: volumes.every((v) => v.freeBytes >= v.neededBytes),
+    enough: volumes.every((v) => v.enough),
   };
 }
 
 /** Refuses a restore whose plan does not fit, naming the volume and both figures. */
 export function assertSpace(plan: RestoreSpacePlan): void {
   for (const v of plan.volumes) {
-    if (v.freeBytes < v.neededBytes) {
+    if (!v.enough) {
       throw new AppError(
         "INSUFFICIENT_SPACE",
         `Not enough free space to restore safely on the volume of ${v.path}: about ${formatBytes(v.neededBytes)} needed ` +
