@@ -33,6 +33,11 @@ export const apiTokens = sqliteTable(
     tokenHash: text("token_hash").notNull().unique(),
     /** First characters of the token, so an admin can tell tokens apart in the list. */
     tokenPrefix: text("token_prefix").notNull(),
+    /**
+     * "full": acts as its user everywhere. "monitoring": read-only, accepted only by the
+     * health and metrics endpoints, so a Prometheus scraper never holds an admin's powers.
+     */
+    scope: text("scope", { enum: ["full", "monitoring"] }).notNull().default("full"),
     createdAt: createdAt(),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
     revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
@@ -120,8 +125,159 @@ export const backups = sqliteTable(
      * archive itself was made. Retention counts a backup's age from its arrival.
      */
     importedAt: integer("imported_at", { mode: "timestamp_ms" }),
+    /**
+     * The backup plan a scheduled backup was made for, and its name at the time (a plan may
+     * later be renamed or removed; the list keeps saying which plan made the backup).
+     */
+    planId: integer("plan_id"),
+    planName: text("plan_name"),
   },
   (t) => [index("backups_created_idx").on(t.createdAt), index("backups_status_idx").on(t.status)],
+);
+
+/** Types a backup plan may run (config_only is for uploads and the real BaluHost's archives). */
+export const PLAN_BACKUP_TYPES = ["full", "incremental", "database_only", "files_only"] as const;
+export type PlanBackupType = (typeof PLAN_BACKUP_TYPES)[number];
+export const RUN_RESULTS = ["ok", "failed"] as const;
+export type RunResult = (typeof RUN_RESULTS)[number];
+
+/**
+ * Backup plans: what to back up and when (a cron expression in a time zone). The scheduler
+ * claims each due time ("slot") in this table with a conditional update, so two server
+ * processes on the same data never run the same slot twice.
+ */
+export const backupPlans = sqliteTable("backup_plans", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  backupType: text("backup_type", { enum: PLAN_BACKUP_TYPES }).notNull(),
+  includeConfig: integer("include_config", { mode: "boolean" }).notNull().default(false),
+  cron: text("cron").notNull(),
+  /** IANA time zone the cron expression is read in, e.g. "Europe/Berlin". */
+  timezone: text("timezone").notNull(),
+  /** Incremental plans: every N-th run is a full backup (caps the chain a restore needs). Null = never forced. */
+  fullEvery: integer("full_every"),
+  /** Restore drill schedule (cron, same time zone); null = no drills for this plan. */
+  drillCron: text("drill_cron"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  /** The newest scheduled time this plan has claimed (run or started); a slot is claimed once. */
+  lastSlotAt: integer("last_slot_at", { mode: "timestamp_ms" }),
+  /** Runs since the last full backup of this plan (for fullEvery). */
+  runsSinceFull: integer("runs_since_full").notNull().default(0),
+  lastRunAt: integer("last_run_at", { mode: "timestamp_ms" }),
+  lastBackupId: integer("last_backup_id"),
+  lastResult: text("last_result", { enum: RUN_RESULTS }),
+  lastError: text("last_error"),
+  /** The newest drill slot claimed, as lastSlotAt is for backups. */
+  lastDrillSlotAt: integer("last_drill_slot_at", { mode: "timestamp_ms" }),
+});
+
+export const DRILL_STATUSES = ["running", "passed", "failed"] as const;
+export type DrillStatus = (typeof DRILL_STATUSES)[number];
+
+/** Restore drills: a backup restored into a sandbox and checked, never over live data. */
+export const restoreDrills = sqliteTable(
+  "restore_drills",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** No foreign key: the record of a drill outlives the backup it tested. */
+    backupId: integer("backup_id"),
+    backupFilename: text("backup_filename"),
+    planId: integer("plan_id"),
+    /** Who asked for it (snapshot, like the audit log): "system" for scheduled drills. */
+    actorName: text("actor_name").notNull(),
+    status: text("status", { enum: DRILL_STATUSES }).notNull().default("running"),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+    /** Time to restore: from start to a checked sandbox. */
+    durationMs: integer("duration_ms"),
+    fileCount: integer("file_count"),
+    bytes: integer("bytes"),
+    errorMessage: text("error_message"),
+    /** The individual checks and their results, for the detail view. */
+    checks: text("checks", { mode: "json" }).$type<Array<{ name: string; ok: boolean; detail?: string }>>(),
+  },
+  (t) => [index("restore_drills_started_idx").on(t.startedAt)],
+);
+
+export const CHANNEL_KINDS = ["webhook", "email"] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+export const NOTIFY_EVENTS = [
+  "backup_failed",
+  "verify_failed",
+  "drill_failed",
+  "retention_deleted",
+  "disk_low",
+  "no_recent_backup",
+  "resolved",
+  "test",
+] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/**
+ * Where notifications go. Settings that are not secret live here (URL, SMTP host, port,
+ * from, to); the secret (webhook signing secret, SMTP password) lives in a file under
+ * data/secrets, outside every backup, and is never returned by the API.
+ */
+export const notificationChannels = sqliteTable("notification_channels", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  kind: text("kind", { enum: CHANNEL_KINDS }).notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  settings: text("settings", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+  /** Events this channel receives ("test" always). */
+  events: text("events", { mode: "json" }).notNull().$type<NotifyEvent[]>(),
+  hasSecret: integer("has_secret", { mode: "boolean" }).notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  lastDeliveryAt: integer("last_delivery_at", { mode: "timestamp_ms" }),
+  lastDeliveryOk: integer("last_delivery_ok", { mode: "boolean" }),
+  lastDeliveryError: text("last_delivery_error"),
+});
+
+export const DELIVERY_STATUSES = ["pending", "sent", "failed"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * The outbox: one row per notification and channel, written in the same process as the
+ * event, delivered (with retries and backoff) by whichever process runs the sender, so a
+ * failure seen by the CLI while the web server is down is still delivered later.
+ */
+export const notificationDeliveries = sqliteTable(
+  "notification_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channelId: integer("channel_id")
+      .notNull()
+      .references(() => notificationChannels.id, { onDelete: "cascade" }),
+    event: text("event", { enum: NOTIFY_EVENTS }).notNull(),
+    /** The message: title, text, host, severity and figures, as sent. */
+    payload: text("payload", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    deliveredAt: integer("delivered_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("notification_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * Conditions that last (no successful backup for N hours, disk below the threshold): an
+ * incident opens once, notifies once, and closes when the condition clears.
+ */
+export const alertIncidents = sqliteTable(
+  "alert_incidents",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kind: text("kind", { enum: NOTIFY_EVENTS }).notNull(),
+    openedAt: integer("opened_at", { mode: "timestamp_ms" }).notNull(),
+    clearedAt: integer("cleared_at", { mode: "timestamp_ms" }),
+    message: text("message").notNull(),
+  },
+  (t) => [index("alert_incidents_kind_idx").on(t.kind, t.clearedAt)],
 );
 
 /** Admin-editable settings that override environment defaults (e.g. retention). */
@@ -135,3 +291,8 @@ export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type AuditEntry = typeof auditLog.$inferSelect;
 export type Backup = typeof backups.$inferSelect;
+export type BackupPlanRow = typeof backupPlans.$inferSelect;
+export type RestoreDrill = typeof restoreDrills.$inferSelect;
+export type NotificationChannel = typeof notificationChannels.$inferSelect;
+export type NotificationDelivery = typeof notificationDeliveries.$inferSelect;
+export type AlertIncident = typeof alertIncidents.$inferSelect;

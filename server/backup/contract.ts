@@ -84,6 +84,9 @@ export const backupRecordSchema = z.object({
   duration_ms: z.number().nullable(),
   /** False when the archive's database is another application's: restore files and config only. */
   database_restorable: z.boolean(),
+  /** Scheduled backups: the plan that made it (its name when it ran). */
+  plan_id: z.number().nullable(),
+  plan_name: z.string().nullable(),
   progress: progressSchema.nullable(),
 });
 
@@ -147,6 +150,8 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     uploaded_at: row.importedAt?.toISOString() ?? null,
     duration_ms: row.completedAt && !row.importedAt ? Math.max(0, row.completedAt.getTime() - row.createdAt.getTime()) : null,
     database_restorable: row.includesDatabase && !row.foreignDatabase,
+    plan_id: row.planId,
+    plan_name: row.planName,
     progress: row.status === "in_progress" ? toProgressRecord(progress) : null,
   };
 }

@@ -36,6 +36,7 @@ import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBa
 import { resolveBackupDestination } from "./destination";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
+import { announce } from "./notify/announce";
 import { getJob, registerJob, unregisterJob, type BackupProgress } from "./progress";
 import { INTERRUPTED_MESSAGE, startupRecoveryDone } from "./recovery";
 import { applyRetention } from "./retention";
@@ -167,6 +168,8 @@ export interface CreateBackupOptions extends BackupServiceContext {
    * could otherwise delete the very backup being restored.
    */
   heldLock?: HeldLock;
+  /** The backup plan a scheduled backup is made for (kept on the row with its name at the time). */
+  scheduledBy?: { planId: number; planName: string };
 }
 
 /**
@@ -228,6 +231,8 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
         includesFiles: plan.includesFiles,
         includesConfig: plan.includesConfig,
         parentId: parent?.id ?? null,
+        planId: opts.scheduledBy?.planId ?? null,
+        planName: opts.scheduledBy?.planName ?? null,
       })
       .returning()
       .get();
@@ -392,6 +397,8 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       errorMessage: message,
       details: { filename: row.filename, backup_type: plan.type },
     });
+    // A cancel is the admin's own doing; a failure may happen unattended (a script, a plan).
+    if (!signal.aborted) announceBackupFailure(db, row, message, row.planName);
   } finally {
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await fs.promises.rm(manifestCopyPath(config, row.filename) + PARTIAL_SUFFIX, { force: true }).catch(() => undefined);
@@ -407,6 +414,18 @@ async function runBackupJob(job: JobOptions): Promise<void> {
   } finally {
     job.lock.release();
   }
+}
+
+function announceBackupFailure(db: AppDatabase, row: Backup, message: string, planName: string | null): void {
+  announce(db, {
+    event: "backup_failed",
+    severity: "critical",
+    title: planName ? `Scheduled backup "${planName}" failed` : "Backup failed",
+    message: `The ${row.backupType.replace("_", " ")} backup ${row.filename} failed: ${message}`,
+    action: "Open Settings → Backup to see the error, fix its cause, then run the backup again.",
+    backupId: row.id,
+    planName,
+  });
 }
 
 export function progressOf(backupId: number): BackupProgress | null {

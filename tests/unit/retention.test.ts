@@ -38,6 +38,8 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     foreignDatabase: false,
     errorCode: null,
     isProtected: false,
+    planId: null,
+    planName: null,
     importedAt: null,
     ...extra,
   };

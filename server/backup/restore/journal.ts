@@ -222,11 +222,26 @@ function mergeTree(tree: TreeSwap): void {
 }
 
 /**
- * Makes the restored database hold the current catalog, audit log and backup settings: the
- * backups, audit_log and settings tables are copied over from the database that was live before (a superset of what
- * the backup holds), so the list still shows every archive on disk, including newer ones
- * and the safety backup, and no audit entry is lost.
+ * The backup system's own tables, carried over from the database that was live before a
+ * restore instead of taken from the backup: the catalog (so the list still shows every
+ * archive on disk, including newer ones and the safety backup), the audit log (no entry is
+ * lost), the settings (a restore must not bring back an older retention policy that would
+ * delete more than the admin set), the backup plans, drills, notification channels, their
+ * outbox and open alerts (a restore must not bring back an old set of schedules or
+ * alerts over the current ones). In dependency order: deliveries refer to channels.
  */
+export const BACKUP_SYSTEM_TABLES = [
+  "backups",
+  "audit_log",
+  "settings",
+  "backup_plans",
+  "restore_drills",
+  "notification_channels",
+  "notification_deliveries",
+  "alert_incidents",
+] as const;
+
+/** Makes the restored database hold the current BACKUP_SYSTEM_TABLES. */
 function mergeCatalog(journal: RestoreJournal, migrate: (file: string) => void): void {
   const dbSwap = journal.database;
   if (!dbSwap || !exists(dbSwap.aside)) return;
@@ -243,11 +258,7 @@ function mergeCatalog(journal: RestoreJournal, migrate: (file: string) => void):
       live.prepare(`INSERT INTO main.${table} (${shared}) SELECT ${shared} FROM previous.${table}`).run();
     };
     live.transaction(() => {
-      copy("backups");
-      copy("audit_log");
-      // The backup settings (retention) are the backup system's own, like the catalog: a
-      // restore must not bring back an older policy that would delete more than the admin set.
-      copy("settings");
+      for (const table of BACKUP_SYSTEM_TABLES) copy(table);
     })();
     live.prepare("DETACH DATABASE previous").run();
   } finally {
