@@ -72,7 +72,8 @@ export function intervalCron(hours: number): { cron: string; everyHours: number;
   if (hours >= 168) return { cron: "0 0 * * 0", everyHours: 168, exact: hours === 168 };
   if (hours > 24) {
     const days = Math.floor(hours / 24);
-    return { cron: days === 1 ? "0 0 * * *" : `0 0 */${days} * *`, everyHours: days * 24, exact: days * 24 === hours };
+    // A day step restarts on the 1st of each month, so even 48 hours is not exact.
+    return { cron: days === 1 ? "0 0 * * *" : `0 0 */${days} * *`, everyHours: days * 24, exact: false };
   }
   const step = [24, 12, 8, 6, 4, 3, 2, 1].find((d) => d <= hours)!;
   return { cron: step === 24 ? "0 0 * * *" : step === 1 ? "0 * * * *" : `0 */${step} * * *`, everyHours: step, exact: step === hours };
