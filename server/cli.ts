@@ -9,11 +9,12 @@ import { closeDatabase } from "@/db/client";
 import { registerBackupCommands } from "./cli/backups";
 import { processIO, reportError, type RegisterCommands } from "./cli/io";
 import { runCli } from "./cli/program";
+import { registerScheduleCommands } from "./cli/schedules";
 import { registerTokenCommands } from "./cli/tokens";
 import { registerUserCommands } from "./cli/users";
 import { startupSettled } from "./startup";
 
-const commandGroups: RegisterCommands[] = [registerUserCommands, registerTokenCommands, registerBackupCommands];
+const commandGroups: RegisterCommands[] = [registerUserCommands, registerTokenCommands, registerBackupCommands, registerScheduleCommands];
 
 const io = processIO();
 

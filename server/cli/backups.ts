@@ -22,7 +22,18 @@ import { restoreBackup } from "../backup/restore/restore";
 import { createBackup, deleteBackup, getBackup, listBackups, progressOf, setBackupProtected, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
 import { startupSettled } from "../startup";
-import { CliExit, EXIT_FAILURE, EXIT_USAGE, printHint, printResult, startCommand, type CliContext, type CliIO } from "./io";
+import {
+  CliExit,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  formatTable,
+  localTime,
+  printHint,
+  printResult,
+  startCommand,
+  type CliContext,
+  type CliIO,
+} from "./io";
 
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -295,17 +306,6 @@ function restoreProgressLine(progress: RestoreProgress): string {
   return `restore, ${step}, ${formatDuration(Date.now() - progress.startedAt)}`;
 }
 
-/** "2025-11-26 10:27:13" in this machine's time zone: the admin at the shell reads local time. */
-function localTime(iso: string | null): string {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  );
-}
-
 function backupTable(records: BackupRecord[]): string {
   const header = ["ID", "CREATED", "TYPE", "STATUS", "SIZE", "FILENAME", "ORIGIN", "CREATOR"];
   const rows = records.map((b) => [
@@ -318,8 +318,7 @@ function backupTable(records: BackupRecord[]): string {
     b.origin,
     b.creator_name ?? "–",
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return formatTable(header, rows);
 }
 
 function backupDetails(b: BackupRecord): string {

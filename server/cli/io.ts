@@ -85,6 +85,23 @@ export function printResult(ctx: CliContext, human: string, data: unknown): void
   ctx.io.stdout.write(ctx.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
 }
 
+/** Rows of cells as aligned columns under a header (two spaces apart), for `list` commands. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** "2025-11-26 10:27:13" in this machine's time zone: the admin at the shell reads local time. */
+export function localTime(iso: string | null): string {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
 /** Prints guidance for the person at the terminal; stderr, so it never mixes with results. */
 export function printHint(io: CliIO, message: string): void {
   io.stderr.write(`${message}\n`);

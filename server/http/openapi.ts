@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, restoreOutcomeSchema } from "../backup/contract";
+import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans";
 import { appVersion } from "../version";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
@@ -74,6 +75,10 @@ export function buildOpenApiDocument() {
         CreateBackup: schema(createBackupInput, "input"),
         Restore: schema(restoreInput, "input"),
         RestoreOutcome: schema(restoreOutcomeSchema),
+        Plan: schema(planRecordSchema),
+        PlanList: schema(z.object({ plans: z.array(planRecordSchema) })),
+        CreatePlan: schema(planInput, "input"),
+        UpdatePlan: schema(planPatch, "input"),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -152,6 +157,35 @@ export function buildOpenApiDocument() {
           parameters: [{ name: "X-Filename", in: "header", required: false, schema: { type: "string" }, description: "Original file name, URI-encoded" }],
           requestBody: { required: true, content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
           responses: { 201: { description: "Verified and added", content: json("Backup") }, ...errors(400, 401, 403, 413, 415, 422, 507) },
+        },
+      },
+      "/api/backups/schedules": {
+        get: { summary: "List backup plans", responses: { 200: { description: "Plans by name, with next run and last result", content: json("PlanList") }, ...errors(401, 403) } },
+        post: {
+          summary: "Create a backup plan",
+          description:
+            "cron: five fields (minute hour day month weekday) read in `timezone` (IANA; default the server's). drill_cron: restore drill " +
+            "schedule, default weekly on Sunday at 04:00, null for none. full_every (incremental only): every N-th run is a full backup.",
+          requestBody: { required: true, content: json("CreatePlan") },
+          responses: { 201: { description: "Created; Location names it", content: json("Plan") }, ...errors(400, 401, 403, 409, 415) },
+        },
+      },
+      "/api/backups/schedules/{id}": {
+        parameters: [idParam],
+        get: { summary: "Get a backup plan", responses: { 200: { description: "The plan", content: json("Plan") }, ...errors(400, 401, 403, 404) } },
+        patch: {
+          summary: "Change a backup plan (any subset of its fields)",
+          requestBody: { required: true, content: json("UpdatePlan") },
+          responses: { 200: { description: "The changed plan", content: json("Plan") }, ...errors(400, 401, 403, 404, 409, 415) },
+        },
+        delete: { summary: "Delete a backup plan (its backups stay)", responses: { 204: { description: "Deleted" }, ...errors(400, 401, 403, 404) } },
+      },
+      "/api/backups/schedules/{id}/run": {
+        parameters: [idParam],
+        post: {
+          summary: "Run a plan now (does not use up a scheduled run)",
+          description: "Answers at once: 202, the backup in_progress and its Location. It is verified and recorded on the plan when done.",
+          responses: { 202: { description: "Started", content: json("Backup") }, ...errors(400, 401, 403, 404, 409, 507) },
         },
       },
     },

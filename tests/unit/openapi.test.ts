@@ -15,6 +15,9 @@ describe("the OpenAPI document", () => {
         "/api/backups/{id}/restore",
         "/api/backups/{id}/verify",
         "/api/backups/upload",
+        "/api/backups/schedules",
+        "/api/backups/schedules/{id}",
+        "/api/backups/schedules/{id}/run",
       ].sort(),
     );
   });
@@ -43,6 +46,15 @@ describe("the OpenAPI document", () => {
         .map(([method]) => `${method} ${path}`),
     );
     expect(withQueryToken.sort()).toEqual(["get /api/backups/{id}/download", "head /api/backups/{id}/download"]);
+  });
+
+  it("describes a plan's body with its snake_case fields and the plan types", () => {
+    const create = doc.components.schemas.CreatePlan as { properties: Record<string, { enum?: string[] }>; required: string[] };
+    expect(create.required.sort()).toEqual(["backup_type", "cron", "name"]);
+    expect(Object.keys(create.properties)).toEqual(
+      expect.arrayContaining(["name", "backup_type", "include_config", "cron", "timezone", "full_every", "drill_cron", "enabled"]),
+    );
+    expect(create.properties.backup_type!.enum).toEqual(["full", "incremental", "database_only", "files_only"]);
   });
 
   it("describes the download link as {url, expires_at}", () => {

@@ -29,6 +29,12 @@ export const PLAN_PRESETS = [
   { id: "weekly", label: "Weekly (Sunday 03:00)", cron: "0 3 * * 0" },
 ] as const;
 
+export const planIdSchema = z.coerce
+  .number({ error: "Plan id must be a number" })
+  .int("Plan id must be a whole number")
+  .positive("Plan id must be positive")
+  .max(Number.MAX_SAFE_INTEGER);
+
 const fields = {
   name: z.string().trim().min(1, "Give the plan a name").max(80, "A plan name has at most 80 characters"),
   backup_type: z.enum(PLAN_BACKUP_TYPES, { error: `Choose one of ${PLAN_BACKUP_TYPES.join(", ")}` }),

@@ -206,6 +206,19 @@ export async function runPlanNow(opts: RunPlanNowOptions): Promise<{ started: Ba
     )
     .then((outcome) => finishPlanRun({ db, plan, actor, trigger: "manual", slot: null, now: now(), outcome, announceRefusal: false }));
   // Nobody may await it (the web answers at once): a failure to record is logged, not left unhandled.
-  finished.catch((err: unknown) => console.error(`[scheduler] recording the run of plan ${plan.id} failed:`, err));
+  const settled = finished
+    .then(
+      () => undefined,
+      (err: unknown) => console.error(`[scheduler] recording the run of plan ${plan.id} failed:`, err),
+    )
+    .finally(() => finishing.delete(settled));
+  finishing.add(settled);
   return { started: run.started, finished };
+}
+
+const finishing = new Set<Promise<void>>();
+
+/** Resolves when every "Run now" of this process has been verified and recorded (tests and shutdown wait for it). */
+export async function planRunsSettled(): Promise<void> {
+  while (finishing.size) await Promise.all([...finishing]);
 }
