@@ -6,5 +6,8 @@ export async function register() {
     // Only the web server deletes old backups on a timer (the CLI never does outside backup work).
     const { startRetentionTimer } = await import("./server/backup/schedule/retention-timer");
     startRetentionTimer();
+    // Backup plans run only from the web server (seeding BACKUP_AUTO_* once; a bad value stops start-up).
+    const { startBackupScheduler } = await import("./server/backup/schedule/scheduler");
+    startBackupScheduler();
   }
 }
