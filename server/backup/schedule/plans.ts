@@ -17,17 +17,10 @@ import type { AppConfig } from "../../config";
 import { AppError } from "../../errors";
 import { assertNoRestoreRunning } from "../lock";
 import { canonicalTimezone, cronProblem, describeCron, normalizeCron, serverTimezone, timezoneProblem } from "./cron";
+import { DEFAULT_DRILL_CRON } from "./presets";
 import { nextDrillAt, nextRunAt } from "./slots";
 
-/** A new plan tests its backups by a restore drill every Sunday at 04:00 unless told otherwise. */
-export const DEFAULT_DRILL_CRON = "0 4 * * 0";
-
-/** Schedules the UI offers before "Custom cron". */
-export const PLAN_PRESETS = [
-  { id: "hourly", label: "Hourly", cron: "0 * * * *" },
-  { id: "daily", label: "Daily at 03:00", cron: "0 3 * * *" },
-  { id: "weekly", label: "Weekly (Sunday 03:00)", cron: "0 3 * * 0" },
-] as const;
+export { DEFAULT_DRILL_CRON, PLAN_PRESETS } from "./presets";
 
 export const planIdSchema = z.coerce
   .number({ error: "Plan id must be a number" })

@@ -27,6 +27,7 @@ import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
+import { SchedulesCard } from "./schedules-card";
 import { UploadDialog } from "./upload-dialog";
 import { useRunningBackups } from "./use-running-backups";
 
@@ -259,6 +260,8 @@ export function BackupTab() {
           />
         )}
       </Card>
+
+      <SchedulesCard />
 
       <RetentionCard retention={overview.data?.retention} />
 
