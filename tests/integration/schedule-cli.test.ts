@@ -98,6 +98,12 @@ describe("schedule commands", () => {
     expect(total).toBe("1 plan");
   });
 
+  it("prints JSON with --json after the command", async () => {
+    await cli("schedule", "add", "--name", "Nightly", "--type", "full", "--cron", "0 3 * * *");
+    const run = await cli("schedule", "list", "--json");
+    expect((JSON.parse(run.stdout) as { plans: PlanRecord[] }).plans.map((p) => p.name)).toEqual(["Nightly"]);
+  });
+
   it("says how to add a plan when there is none", async () => {
     expect((await cli("schedule", "list")).stdout).toMatch(/^no backup plans — add one with: .*schedule add/);
   });
