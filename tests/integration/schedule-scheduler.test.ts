@@ -11,7 +11,7 @@ import { listAudit, SYSTEM_ACTOR } from "@/server/audit";
 import { archivePath, stagingPath } from "@/server/backup/catalog";
 import { verifyBackup } from "@/server/backup/import";
 import { acquireOperationLock } from "@/server/backup/lock";
-import { createPlan, getPlanRow, type PlanInput } from "@/server/backup/schedule/plans";
+import { createPlan, getPlanRow, updatePlan, type PlanInput } from "@/server/backup/schedule/plans";
 import { startPlanBackup } from "@/server/backup/schedule/runs";
 import { claimSlot } from "@/server/backup/schedule/slots";
 import { BackupScheduler, nextRunAt, type BackupSchedulerOptions } from "@/server/backup/schedule/scheduler";
@@ -129,14 +129,34 @@ describe("due slots", () => {
     expect(allBackups()).toEqual([]);
   });
 
-  it("does not run a slot that passed before the plan was last edited", async () => {
-    const p = plan();
-    // Edited at 03:30 (after the 03:00 slot), the scheduler first looks at 03:31.
-    app.db.update(backupPlans).set({ updatedAt: at("2030-01-01T03:30:00Z") }).where(eq(backupPlans.id, p.id)).run();
+  it("does not run a slot of a new schedule that passed before the edit", async () => {
+    const p = plan({ cron: "0 5 * * *" });
+    // At 03:30 the admin moves the plan to 03:00: today's 03:00 was before the edit.
+    updatePlan({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: p.id, patch: { cron: "0 3 * * *" }, now: at("2030-01-01T03:30:00Z") });
     clock = at("2030-01-01T03:31:00Z");
     expect((await scheduler().tick()).ran).toEqual([]);
     clock = at("2030-01-02T03:00:05Z");
-    expect((await scheduler().tick()).ran).toHaveLength(1);
+    expect((await scheduler().tick()).ran.map((r) => r.slot)).toEqual([at("2030-01-02T03:00:00Z")]);
+  });
+
+  it("does not catch up on the slots a plan missed while it was off", async () => {
+    const p = plan({ enabled: false });
+    updatePlan({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: p.id, patch: { enabled: true }, now: at("2030-01-03T12:00:00Z") });
+    clock = at("2030-01-03T12:01:00Z");
+    expect((await scheduler().tick()).ran).toEqual([]);
+  });
+
+  it("keeps a waiting run when the plan is only renamed", async () => {
+    const p = plan();
+    const s = scheduler();
+    const lock = acquireOperationLock(app.config.backupPath, "backup", "full backup by cli:root");
+    clock = at("2030-01-01T03:00:10Z");
+    expect((await s.tick()).waiting).toHaveLength(1);
+    updatePlan({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: p.id, patch: { name: "Nightly full" }, now: at("2030-01-01T03:05:00Z") });
+    lock.release();
+    clock = at("2030-01-01T03:06:00Z");
+    expect((await s.tick()).ran.map((r) => r.slot)).toEqual([at("2030-01-01T03:00:00Z")]);
+    expect(allBackups()[0]!.planName).toBe("Nightly full");
   });
 });
 

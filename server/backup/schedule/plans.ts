@@ -5,8 +5,8 @@
  * Invariants: a stored plan always has a cron expression croner accepts and that runs at
  * least once, an IANA time zone (stored under its canonical name), a unique name
  * (case-insensitively), and full_every only when it is incremental. Every change is in the
- * audit log with its actor. Editing a plan moves its updated_at, which the scheduler takes
- * as the plan's new start: times before the edit are never "missed" runs of the new schedule.
+ * audit log with its actor. An edit that changes when a plan runs is its new start: times
+ * before the edit are never "missed" runs of the new schedule (see slots.ts).
  */
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -18,7 +18,7 @@ import { AppError } from "../../errors";
 import { assertNoRestoreRunning } from "../lock";
 import { canonicalTimezone, cronProblem, describeCron, normalizeCron, serverTimezone, timezoneProblem } from "./cron";
 import { DEFAULT_DRILL_CRON } from "./presets";
-import { nextDrillAt, nextRunAt } from "./slots";
+import { nextDrillAt, nextRunAt, slotsPassedByEdit } from "./slots";
 
 export { DEFAULT_DRILL_CRON, PLAN_PRESETS } from "./presets";
 
@@ -237,11 +237,12 @@ export function updatePlan(opts: PlanChangeOptions & { id: number; patch: PlanPa
       .map((k) => [k, { from: before[k], to: columns[k] }]),
   );
   if (Object.keys(changes).length === 0) return before;
+  const now = opts.now ?? new Date();
   let row: BackupPlanRow | undefined;
   try {
     row = db
       .update(backupPlans)
-      .set({ ...columns, updatedAt: opts.now ?? new Date() })
+      .set({ ...columns, ...slotsPassedByEdit(before, columns, now), updatedAt: now })
       .where(eq(backupPlans.id, id))
       .returning()
       .get();

@@ -4,10 +4,13 @@
  * alike.
  *
  * The due slot of a plan is the newest scheduled time at or before now that is later than
- * both the newest slot it claimed and its last edit (updated_at): after a downtime over
- * many slots only the newest one is due, and times before an edit are not runs of the new
- * schedule. A slot is run by whoever claims it with one conditional UPDATE, so two
- * processes on the same database, or one process twice, never run one slot twice.
+ * both the newest slot it claimed and its creation: after a downtime over many slots only
+ * the newest one is due. An edit that changes when a plan runs (its cron, time zone, or
+ * switching it on) marks the new schedule's past slots as passed (slotsPassedByEdit), so
+ * times before the edit are not "missed" runs of the new schedule; any other edit (a
+ * rename) keeps a run that is due and waiting. A slot is run by whoever claims it with one
+ * conditional UPDATE, so two processes on the same database, or one process twice, never
+ * run one slot twice.
  */
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
@@ -39,8 +42,7 @@ export function dueSlot(plan: BackupPlanRow, kind: SlotKind, now: Date): Date | 
   }
   if (!slot) return null;
   const claimed = lastClaimed(plan, kind)?.getTime() ?? -Infinity;
-  const start = Math.max(plan.createdAt.getTime(), plan.updatedAt.getTime());
-  return slot.getTime() > claimed && slot.getTime() > start ? slot : null;
+  return slot.getTime() > claimed && slot.getTime() > plan.createdAt.getTime() ? slot : null;
 }
 
 function upcoming(plan: BackupPlanRow, kind: SlotKind, now: Date): Date | null {
@@ -62,6 +64,28 @@ export function nextRunAt(plan: BackupPlanRow, now = new Date()): Date | null {
 /** When the plan's next restore drill starts; null without a drill schedule. */
 export function nextDrillAt(plan: BackupPlanRow, now = new Date()): Date | null {
   return upcoming(plan, "drill", now);
+}
+
+type Schedule = Pick<BackupPlanRow, "cron" | "timezone" | "enabled" | "drillCron">;
+
+/**
+ * The slot columns an edit sets: for each schedule whose timing changed (expression, time
+ * zone, or the plan switched on), its newest slot up to now counts as passed.
+ */
+export function slotsPassedByEdit(
+  before: BackupPlanRow,
+  after: Schedule,
+  now: Date,
+): Partial<Pick<BackupPlanRow, "lastSlotAt" | "lastDrillSlotAt">> {
+  const retimed = before.timezone !== after.timezone || (!before.enabled && after.enabled);
+  const passed = (cron: string | null, changed: boolean, claimed: Date | null): Date | undefined => {
+    if (!cron || !(changed || retimed)) return undefined;
+    const slot = newestSlotAtOrBefore(cron, after.timezone, now);
+    return slot && (!claimed || slot > claimed) ? slot : undefined;
+  };
+  const lastSlotAt = passed(after.cron, before.cron !== after.cron, before.lastSlotAt);
+  const lastDrillSlotAt = passed(after.drillCron, before.drillCron !== after.drillCron, before.lastDrillSlotAt);
+  return { ...(lastSlotAt ? { lastSlotAt } : {}), ...(lastDrillSlotAt ? { lastDrillSlotAt } : {}) };
 }
 
 /** Claims a slot for this caller; false when someone else has (or the plan was disabled or deleted meanwhile). */
