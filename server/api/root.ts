@@ -2,6 +2,7 @@
 import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
+import { drillRouter } from "./routers/drill";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -10,6 +11,7 @@ export const appRouter = createTRPCRouter({
   tokens: tokensRouter,
   audit: auditRouter,
   backup: backupRouter,
+  drill: drillRouter,
 });
 
 export type AppRouter = typeof appRouter;
