@@ -90,12 +90,18 @@ export interface DrillProgress extends RestoreProgress {
   drillId: number;
 }
 
-const holder = globalThis as unknown as { __baluhostDrills?: Map<number, DrillProgress> };
+/** Drills running in this process, on globalThis: one registry per process whatever bundles this module. */
+const holder = globalThis as unknown as { __baluhostDrills?: Map<number, { progress: DrillProgress; done: Promise<unknown> }> };
 const running = (holder.__baluhostDrills ??= new Map());
 
 /** Progress of a drill running in this process; null when it has finished or runs elsewhere. */
 export function drillProgress(drillId: number): DrillProgress | null {
-  return running.get(drillId) ?? null;
+  return running.get(drillId)?.progress ?? null;
+}
+
+/** Resolves when a drill running in this process has finished (at once otherwise). */
+export async function waitForDrill(drillId: number): Promise<void> {
+  await running.get(drillId)?.done.catch(() => undefined);
 }
 
 /** A drill's failure: which check, what it found, and whether the archive itself is bad. */
@@ -278,13 +284,13 @@ export async function runRestoreDrill(opts: RunDrillOptions): Promise<RestoreDri
       .returning()
       .get();
     const progress: DrillProgress = { drillId: row.id, backupId: target.id, step: "starting", filesDone: 0, bytesDone: 0, bytesTotal: staged, startedAt: startedAt.getTime() };
-    running.set(row.id, progress);
     const jobLock = lock;
     lock = undefined; // the job owns it now
     const job = runDrill({ ...opts, now, row, target, chain, chainError, progress, maxTotalBytes: freeForSandbox }).finally(() => {
       running.delete(row.id);
       jobLock.release();
     });
+    running.set(row.id, { progress, done: job });
     if (opts.wait === false) {
       job.catch((err: unknown) => console.error(`[drill] drill ${row.id} could not be recorded:`, err));
       return row;
