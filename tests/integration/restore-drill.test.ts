@@ -404,4 +404,29 @@ describe("a restore drill killed mid-way", () => {
       await app.cleanup();
     }
   });
+
+  it("leaves nothing a restore takes for its own: a restore right after (no restart) succeeds and removes the sandbox", async () => {
+    const app = createTestApp();
+    try {
+      await app.ready;
+      seed(app);
+      const backup = await app.caller(app.admin).backup.create({ backup_type: "full", includes_config: true, wait: true });
+      const before = liveState(app);
+      const child = spawnSync(process.execPath, ["--import", "tsx", "tests/fixtures/run-drill.ts", String(backup.id)], {
+        cwd: REPO,
+        env: { ...process.env, ...app.env, BALUHOST_CRASH_AT: "drill:staged" },
+        encoding: "utf8",
+      });
+      expect(child.signal).toBe("SIGKILL");
+      expect(leftovers(app)).toEqual([path.join(app.config.storagePath, WORK_DIR)]);
+      fs.writeFileSync(path.join(app.config.storagePath, "a.txt"), "changed after the backup\n");
+
+      await app.caller(app.admin).backup.restore({ backup_id: backup.id, restore_config: true, confirm: true });
+      expect(liveState(app).storage).toEqual(before.storage);
+      expect(liveState(app).config).toEqual(before.config);
+      expect(leftovers(app)).toEqual([]);
+    } finally {
+      await app.cleanup();
+    }
+  });
 });

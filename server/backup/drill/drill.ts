@@ -36,7 +36,7 @@ import Database from "better-sqlite3";
 import { and, desc, eq, isNull, ne, or } from "drizzle-orm";
 import { appliedMigrationLevel, shippedMigrationLevel, type AppDatabase } from "@/db/client";
 import { backupPlans, backups, restoreDrills, type Backup, type RestoreDrill } from "@/db/schema";
-import { formatBytes, formatDuration, pluralize } from "@/lib/format";
+import { formatBytes, pluralize } from "@/lib/format";
 import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
@@ -519,11 +519,4 @@ function announceFailure(db: AppDatabase, job: DrillJob, failure: CheckFailed): 
     planName: plan?.name ?? null,
     details: { drill_id: job.row.id, check: failure.check, marked_damaged: failure.damaged },
   });
-}
-
-/** "passed, restore took 41 s" / "failed (Database opens, integrity check ok)": for the CLI and messages. */
-export function describeDrill(row: RestoreDrill): string {
-  if (row.status === "running") return `running since ${row.startedAt.toISOString()}`;
-  const took = row.durationMs === null ? "" : `, restore took ${formatDuration(row.durationMs)}`;
-  return row.status === "passed" ? `passed${took}` : `failed${took}: ${row.errorMessage ?? "unknown reason"}`;
 }
