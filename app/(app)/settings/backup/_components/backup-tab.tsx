@@ -380,7 +380,14 @@ function Summary({ list, overview }: { list: BackupList | undefined; overview: O
         <dd className={styles.statValue} data-testid="summary-running">
           {runningNow ? (
             <span className={styles.runningNow}>
-              <Spinner size={14} /> {runningNow.operation === "restore" ? "Restore" : runningNow.operation === "verify" ? "Verify" : "Backup"}
+              <Spinner size={14} />{" "}
+              {runningNow.operation === "restore"
+                ? "Restore"
+                : runningNow.operation === "verify"
+                  ? "Verify"
+                  : runningNow.subject.startsWith("restore drill")
+                    ? "Restore drill"
+                    : "Backup"}
             </span>
           ) : (
             "Nothing"
