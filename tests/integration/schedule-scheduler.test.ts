@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type AppDatabase } from "@/db/client";
-import { backupPlans, backups, notificationChannels, notificationDeliveries, type BackupPlanRow } from "@/db/schema";
+import { backupPlans, backups, notificationChannels, notificationDeliveries, restoreDrills, type BackupPlanRow } from "@/db/schema";
 import { listAudit, SYSTEM_ACTOR } from "@/server/audit";
 import { archivePath, stagingPath } from "@/server/backup/catalog";
 import { verifyBackup } from "@/server/backup/import";
@@ -14,7 +14,7 @@ import { acquireOperationLock } from "@/server/backup/lock";
 import { createPlan, getPlanRow, updatePlan, type PlanInput } from "@/server/backup/schedule/plans";
 import { startPlanBackup } from "@/server/backup/schedule/runs";
 import { claimSlot } from "@/server/backup/schedule/slots";
-import { BackupScheduler, nextRunAt, type BackupSchedulerOptions } from "@/server/backup/schedule/scheduler";
+import { BackupScheduler, nextRunAt, planDrillRunner, type BackupSchedulerOptions } from "@/server/backup/schedule/scheduler";
 import { createBackup } from "@/server/backup/service";
 import { AppError } from "@/server/errors";
 import { writeFiles } from "../helpers/files";
@@ -402,6 +402,18 @@ describe("restore drills", () => {
     expect(await s.tick()).toEqual({ ran: [], waiting: [] });
     expect(drills).toEqual([[p.id, "2030-01-06T04:00:00.000Z"]]);
     expect(reread(p).lastDrillSlotAt).toEqual(at("2030-01-06T04:00:00Z"));
+  });
+
+  it("runs the restore drill engine on the plan's newest backup, by system", async () => {
+    const p = plan({ drill_cron: "0 4 * * 0" });
+    const s = scheduler({ runDrill: planDrillRunner(() => app.db, () => app.config) });
+    // 2030-01-06 is a Sunday: the 03:00 backup, then the 04:00 drill of it.
+    clock = at("2030-01-06T03:00:05Z");
+    await s.tick();
+    clock = at("2030-01-06T04:00:05Z");
+    expect((await s.tick()).ran).toEqual([{ planId: p.id, kind: "drill", slot: at("2030-01-06T04:00:00Z"), ok: true }]);
+    const [backup] = allBackups();
+    expect(app.db.select().from(restoreDrills).all()).toMatchObject([{ planId: p.id, backupId: backup!.id, actorName: "system", status: "passed" }]);
   });
 
   it("leaves drill slots unclaimed when no drill runner is given", async () => {

@@ -21,6 +21,7 @@ import { getDb, type AppDatabase } from "@/db/client";
 import { backupPlans, type Backup, type BackupPlanRow } from "@/db/schema";
 import { SYSTEM_ACTOR } from "../../audit";
 import { getConfig, type AppConfig } from "../../config";
+import { runRestoreDrill } from "../drill/drill";
 import { readLiveLock } from "../lock";
 import { seedAutoPlan } from "./auto-plan";
 import { finishPlanRun, isLockBusy, startPlanBackup } from "./runs";
@@ -154,14 +155,27 @@ const FIRST_TICK_MS = 10 * 1000;
 const holder = globalThis as unknown as { __baluhostBackupScheduler?: { scheduler: BackupScheduler; timer: NodeJS.Timeout } };
 
 /**
+ * A plan's scheduled restore drill: the drill engine on the plan's newest good backup, by
+ * system. It records and announces its own result; a held lock throws, and the scheduler
+ * gives the slot back to run it when the lock is free.
+ */
+export function planDrillRunner(db: () => AppDatabase, config: () => AppConfig): (plan: BackupPlanRow) => Promise<void> {
+  return async (plan) => {
+    await runRestoreDrill({ db: db(), config: config(), actor: SYSTEM_ACTOR, planId: plan.id });
+  };
+}
+
+/**
  * Starts the web server's scheduler (one per process; later calls return the same one):
- * seeds the environment's automatic plan on the first start, then ticks every 30 s. The
- * CLI never starts it. A bad BACKUP_AUTO_* value throws a ConfigError naming it.
+ * seeds the environment's automatic plan on the first start, then ticks every 30 s and
+ * runs plans' backups and restore drills. The CLI never starts it. A bad BACKUP_AUTO_*
+ * value throws a ConfigError naming it.
  */
 export function startBackupScheduler(options: BackupSchedulerOptions = {}): BackupScheduler {
   if (holder.__baluhostBackupScheduler) return holder.__baluhostBackupScheduler.scheduler;
-  seedAutoPlan({ db: (options.db ?? getDb)(), env: process.env, now: (options.now ?? (() => new Date()))() });
-  const scheduler = new BackupScheduler(options);
+  const db = options.db ?? getDb;
+  seedAutoPlan({ db: db(), env: process.env, now: (options.now ?? (() => new Date()))() });
+  const scheduler = new BackupScheduler({ runDrill: planDrillRunner(db, options.config ?? getConfig), ...options });
   const tick = () =>
     void scheduler.tick().catch((err: unknown) => {
       console.error("[scheduler] tick failed:", err);
