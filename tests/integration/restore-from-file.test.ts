@@ -48,7 +48,8 @@ describe("restoring an archive file", () => {
     const opened = [vi.spyOn(fs.promises, "open"), vi.spyOn(fs, "createReadStream"), vi.spyOn(fs, "openSync"), vi.spyOn(fs, "open")];
     try {
       const outcome = await restoreArchiveFile({ db: app.db, config: app.config, actor, parts, confirm: true, file });
-      expect(opened.flatMap((spy) => spy.mock.calls).filter(([p]) => p === file)).toHaveLength(1);
+      const calls: unknown[][] = opened.flatMap((spy) => spy.mock.calls as unknown[][]);
+      expect(calls.filter(([p]) => p === file)).toHaveLength(1);
       expect(fs.readFileSync(path.join(app.config.storagePath, "a.txt"), "utf8")).toBe("original a\n");
       const record = listBackups(app.db).backups.find((b) => b.id === outcome.backup_id)!;
       expect(record).toMatchObject({ origin: "imported", status: "completed", sha256: sha256File(file), size_bytes: fs.statSync(file).size, has_file_list: true });

@@ -116,6 +116,11 @@ function trailingData(bytes: number): never {
   return refuse("corrupt", `it has ${bytes} bytes of unexpected data after the end of the compressed stream`);
 }
 
+/** An indexed archive goes on where no member starts: what follows the last member, or a member that states a wrong length. */
+function notAMember(bytes: number, at: number): never {
+  return refuse("corrupt", `it has ${bytes} bytes of unexpected data after the end of the compressed stream, or its compressed data is damaged (no gzip member starts at byte ${at})`);
+}
+
 /** zlib's errors become refusals; anything else (an I/O error reading the file) passes unchanged. */
 function gzipFailure(err: unknown): unknown {
   const code = (err as { code?: string } | null)?.code;
@@ -292,7 +297,7 @@ class MemberSource implements ArchiveSource {
       this.readAll = true;
       return;
     }
-    if (size - end < INDEXED_HEADER_BYTES) trailingData(size - end);
+    if (size - end < INDEXED_HEADER_BYTES) notAMember(size - end, end);
     this.nextHeader = Buffer.from(buf.subarray(length, length + INDEXED_HEADER_BYTES));
   }
 
@@ -303,7 +308,7 @@ class MemberSource implements ArchiveSource {
       if (header[0] === 0x1f && header[1] === 0x8b) {
         refuse("corrupt", `its compressed data is damaged (the gzip member at byte ${at} has no block index, unlike the ones before it)`);
       }
-      trailingData(this.counters.compressedTotal - at);
+      notAMember(this.counters.compressedTotal - at, at);
     }
     if (length < INDEXED_HEADER_BYTES + 2 + GZIP_TRAILER || length > MAX_MEMBER_BYTES) {
       refuse("corrupt", `its compressed data is damaged (the gzip member at byte ${at} states an impossible length, ${length} bytes)`);
