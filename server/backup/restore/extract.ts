@@ -336,7 +336,7 @@ class Extraction {
       // A foreign archive: the headers' (whole-second) mtimes are all there is.
       await this.writer.createLinks();
       for await (const batch of this.log.entries()) {
-        for (const e of batch) if (e.written && e.kind === "file" && e.mtimeMs !== null) await this.writer.setTime(this.absOf(e.rel), e.mtimeMs);
+        for (const e of batch) if (e.written && e.kind === "file" && e.mtimeMs !== null) this.writer.setTime(this.absOf(e.rel), e.mtimeMs);
       }
     }
     if (signal?.aborted) throw abortError(signal);
