@@ -22,8 +22,8 @@
  * The compressed bytes can be copied to a new file as they are read (`copyTo`): a restore from
  * a file puts the archive into the catalog in the same single read that verifies it.
  *
- * Memory stays flat: at most READ_AHEAD members (and MAX_AHEAD_OUTPUT bytes of their
- * decompressed data) are in memory ahead of the reader; the gunzip stream respects
+ * Memory stays flat: at most READ_AHEAD members (and about MAX_AHEAD_BYTES of them and their
+ * inflated data) are in memory ahead of the reader; the gunzip stream respects
  * back-pressure; copies in flight are bounded.
  */
 import crypto from "node:crypto";
