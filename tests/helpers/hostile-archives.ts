@@ -3,7 +3,8 @@
  * (with correct checksums unless told otherwise) so a test can produce exactly the malformed
  * thing it needs, which no well-behaved tar tool would write; gzip comes from zlib.
  *
- * - tarEntry / tarArchive / gz: raw building blocks.
+ * - tarEntry / tarArchive / gz / indexedGz: raw building blocks (gz: one plain gzip stream, as
+ *   GNU tar and archives from before the block index; indexedGz: our writer's indexed members).
  * - ourArchive: an archive in BaluHost's layout with a matching manifest (computed here, so a
  *   test can tamper with the manifest or the bodies independently).
  * - hostileCases(): one archive per hostile class, with the limits to read it with and what
@@ -11,6 +12,7 @@
  */
 import crypto from "node:crypto";
 import zlib from "node:zlib";
+import { GzipBlockWriter } from "@/server/backup/archive/gzip-blocks";
 import { computeTotals, serializeManifest } from "@/server/backup/archive/manifest";
 import { paxRecord } from "@/server/backup/archive/tar-header";
 import type { BackupManifest, ManifestFileEntry } from "@/server/backup/archive";
@@ -120,6 +122,15 @@ export function gz(data: Buffer, level = 6): Buffer {
   return zlib.gzipSync(data, { level });
 }
 
+/** `data` as our archive writer compresses it: one indexed gzip member per block, stored or deflated. */
+export async function indexedGz(data: Buffer, blockSize = 64 * 1024): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const w = new GzipBlockWriter({ write: async (chunks) => void out.push(Buffer.concat(chunks)), blockSize });
+  for (let off = 0; off < data.length; off += blockSize) await w.push(data.subarray(off, off + blockSize));
+  await w.finish();
+  return Buffer.concat(out);
+}
+
 export function sha256(data: Buffer | string): string {
   return crypto.createHash("sha256").update(data).digest("hex");
 }
@@ -148,6 +159,11 @@ export interface OurArchiveOptions {
 
 /** An archive in BaluHost's layout with a correct manifest (before any mutation). */
 export function ourArchive(items: OurItem[], opts: OurArchiveOptions = {}): Buffer {
+  return gz(ourTar(items, opts));
+}
+
+/** The tar stream of ourArchive, uncompressed. */
+export function ourTar(items: OurItem[], opts: OurArchiveOptions = {}): Buffer {
   const raw: RawEntry[] = [{ name: "backup/", type: "5" }];
   const listed: ManifestFileEntry[] = [];
   const mtimeMs = MTIME * 1000 + 123; // manifests keep milliseconds; headers whole seconds
@@ -194,7 +210,7 @@ export function ourArchive(items: OurItem[], opts: OurArchiveOptions = {}): Buff
   opts.mutateManifest?.(manifest);
   raw.push({ name: "backup/manifest.json", body: serializeManifest(manifest) });
   raw.push(...(opts.afterManifest ?? []));
-  return gz(tarArchive(raw));
+  return tarArchive(raw);
 }
 
 /** A few files to make otherwise-valid archives look real. */

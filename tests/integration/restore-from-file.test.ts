@@ -44,17 +44,19 @@ describe("restoring an archive file", () => {
   it("reads the file once, and catalogs a byte-identical, durable copy of it", async () => {
     const file = await downloadedFull();
     fs.writeFileSync(path.join(app.config.storagePath, "a.txt"), "changed a\n");
-    const opened = vi.spyOn(fs, "createReadStream");
+    // Our archives are read through one descriptor (member by member), others as one stream.
+    const opened = [vi.spyOn(fs.promises, "open"), vi.spyOn(fs, "createReadStream"), vi.spyOn(fs, "openSync"), vi.spyOn(fs, "open")];
     try {
       const outcome = await restoreArchiveFile({ db: app.db, config: app.config, actor, parts, confirm: true, file });
-      expect(opened.mock.calls.filter(([p]) => p === file)).toHaveLength(1);
+      const calls: unknown[][] = opened.flatMap((spy) => spy.mock.calls as unknown[][]);
+      expect(calls.filter(([p]) => p === file)).toHaveLength(1);
       expect(fs.readFileSync(path.join(app.config.storagePath, "a.txt"), "utf8")).toBe("original a\n");
       const record = listBackups(app.db).backups.find((b) => b.id === outcome.backup_id)!;
       expect(record).toMatchObject({ origin: "imported", status: "completed", sha256: sha256File(file), size_bytes: fs.statSync(file).size, has_file_list: true });
       expect(sha256File(path.join(app.config.backupPath, record.filename))).toBe(sha256File(file));
       expect(incomingLeft()).toEqual([]);
     } finally {
-      opened.mockRestore();
+      for (const spy of opened) spy.mockRestore();
     }
   });
 

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { GzipBlockWriter, storedGzipMember } from "@/server/backup/archive/gzip-blocks";
+import { GzipBlockWriter, INDEXED_HEADER_BYTES, indexedMemberLength, storedGzipMember } from "@/server/backup/archive/gzip-blocks";
 
 function noise(bytes: number, seed = 1): Buffer {
   const key = crypto.createHash("sha256").update(String(seed)).digest();
@@ -9,12 +9,13 @@ function noise(bytes: number, seed = 1): Buffer {
 }
 
 describe("storedGzipMember", () => {
-  it("makes a member gunzip reads back, for empty, small and multi-frame data", () => {
+  it("makes a member gunzip reads back, for empty, small and multi-frame data, that states its own length", () => {
     for (const size of [0, 1, 65535, 65536, 200_001]) {
       const data = noise(size);
       const member = Buffer.concat(storedGzipMember(data));
       expect(zlib.gunzipSync(member).equals(data)).toBe(true);
-      expect(member.length).toBeLessThanOrEqual(size + 18 + 5 * Math.max(1, Math.ceil(size / 65535)));
+      expect(member.length).toBe(size + INDEXED_HEADER_BYTES + 8 + 5 * Math.max(1, Math.ceil(size / 65535)));
+      expect(indexedMemberLength(member)).toBe(member.length);
     }
   });
 });

@@ -15,6 +15,7 @@ import {
   type WriteArchiveOptions,
 } from "@/server/backup/archive";
 import { writeArchiveToHandle } from "@/server/backup/archive/writer";
+import { INDEXED_HEADER_BYTES, indexedMemberLength } from "@/server/backup/archive/gzip-blocks";
 import { archiveMeta } from "../helpers/tree";
 
 let dir: string;
@@ -512,18 +513,23 @@ describe("writeBackupArchive", () => {
   });
 });
 
-/** Walks a gzip file member by member (our members have no optional header fields). */
+/**
+ * Walks a gzip file member by member: each must carry the block index (FEXTRA, nothing else),
+ * and the length it states must be where inflating its data says the member ends.
+ */
 function countGzipMembers(buf: Buffer): number {
   let off = 0;
   let members = 0;
   while (off < buf.length) {
     expect(buf[off]).toBe(0x1f);
     expect(buf[off + 1]).toBe(0x8b);
-    expect(buf[off + 3]).toBe(0); // no FEXTRA/FNAME/FCOMMENT
-    const { engine } = zlib.inflateRawSync(buf.subarray(off + 10), { info: true }) as unknown as {
+    expect(buf[off + 3]).toBe(0x04); // FEXTRA only
+    const stated = indexedMemberLength(buf, off);
+    const { engine } = zlib.inflateRawSync(buf.subarray(off + INDEXED_HEADER_BYTES), { info: true }) as unknown as {
       engine: { bytesWritten: number };
     };
-    off += 10 + engine.bytesWritten + 8;
+    expect(stated).toBe(INDEXED_HEADER_BYTES + engine.bytesWritten + 8);
+    off += stated!;
     members++;
   }
   return members;

@@ -6,6 +6,12 @@
  * each block picks its own level. Already-compressed media (most NAS bytes) is stored
  * (deflate "stored" blocks, ~free), everything else is deflated at the configured level.
  *
+ * Each member says how long it is, in its gzip header's extra field (RFC 1952 FEXTRA, as
+ * bgzip does; gzip, GNU tar and zlib skip it): a reader can then find every member without
+ * inflating the one before it, inflate members in parallel and copy stored ones without zlib
+ * (restore/extract-members.ts). Archives written before this field existed (or by Node
+ * without zlib.crc32) have none and are read as one stream.
+ *
  * Invariants:
  * - Members reach the output in block order, whatever order compression finishes in.
  * - Memory is bounded: at most `maxBlocks` raw blocks exist; a producer that needs a new
@@ -18,9 +24,12 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 
 const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
+const zlibCrc32 = (zlib as unknown as { crc32?: (d: Buffer, v?: number) => number }).crc32;
 const deflateRawAsync = promisify(zlib.deflateRaw) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
 
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
+/** The largest block (and so the largest member's data) an archive may have: readers hold one in memory. */
+export const MAX_BLOCK_SIZE = 16 << 20;
 
 export interface GzipBlockOptions {
   /**
@@ -82,6 +91,7 @@ export class GzipBlockWriter {
   constructor(opts: GzipBlockOptions) {
     this.write = opts.write;
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (!(this.blockSize > 0 && this.blockSize <= MAX_BLOCK_SIZE)) throw new TypeError(`GzipBlockWriter: blockSize must be 1..${MAX_BLOCK_SIZE}`);
     this.level = opts.level ?? 4;
     const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
     // libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise) also runs every file
@@ -261,7 +271,10 @@ export class GzipBlockWriter {
       return storedGzipMember(data);
     }
     // One output chunk per member: zlib's default 16 KiB chunks cost a callback each on the main thread.
-    return [await gzipAsync(data, { level: this.level, chunkSize: Math.max(64 * 1024, this.blockSize >> 1) })];
+    const chunkSize = Math.max(64 * 1024, this.blockSize >> 1);
+    if (!zlibCrc32) return [await gzipAsync(data, { level: this.level, chunkSize })];
+    const deflated = await deflateRawAsync(data, { level: this.level, chunkSize });
+    return [indexedHeader(INDEXED_HEADER_BYTES + deflated.length + 8), deflated, gzipTrailer(zlibCrc32(data), data.length)];
   }
 
   /**
@@ -308,18 +321,50 @@ export function entropyBitsPerByte(buf: Buffer): number {
   return bits;
 }
 
-const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03]);
 const STORED_MAX = 65535;
 
 /**
+ * The header of an indexed member: flags FEXTRA only, no mtime, Unix; XLEN 8 holding one
+ * subfield "BH" (BaluHost) of 4 bytes: the member's whole length in bytes (header, deflate
+ * data and trailer), little-endian.
+ */
+export const INDEXED_HEADER_BYTES = 20;
+const INDEXED_PREFIX = Buffer.from([0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0x03, 8, 0, 0x42, 0x48, 4, 0]);
+
+function indexedHeader(memberBytes: number): Buffer {
+  const h = Buffer.allocUnsafe(INDEXED_HEADER_BYTES);
+  INDEXED_PREFIX.copy(h, 0);
+  h.writeUInt32LE(memberBytes, 16);
+  return h;
+}
+
+/**
+ * The length a member starting at `at` declares, when `buf` holds an indexed header there
+ * (exactly the one this writer makes); null for any other header, or too few bytes to tell.
+ */
+export function indexedMemberLength(buf: Buffer, at = 0): number | null {
+  if (buf.length - at < INDEXED_HEADER_BYTES) return null;
+  // Mtime, extra flags and OS are compared too: only a header exactly as written here is ours.
+  for (let i = 0; i < INDEXED_PREFIX.length; i++) if (buf[at + i] !== INDEXED_PREFIX[i]) return null;
+  return buf.readUInt32LE(at + 16);
+}
+
+function gzipTrailer(crc: number, length: number): Buffer {
+  const trailer = Buffer.allocUnsafe(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(length >>> 0, 4);
+  return trailer;
+}
+
+/**
  * A gzip member whose deflate stream is made of "stored" blocks: the data itself, framed, plus
- * its CRC-32. Built without copying the data (the returned chunks reference it).
+ * its CRC-32, with the indexed header. Built without copying the data (the returned chunks
+ * reference it).
  */
 export function storedGzipMember(data: Buffer): Buffer[] {
-  const crc32 = (zlib as unknown as { crc32?: (d: Buffer, v?: number) => number }).crc32;
-  if (!crc32) return [zlib.gzipSync(data, { level: 0 })]; // Node < 20.15: no zlib.crc32
-  const chunks: Buffer[] = [GZIP_HEADER];
+  if (!zlibCrc32) return [zlib.gzipSync(data, { level: 0 })]; // Node < 20.15: no zlib.crc32
   const n = Math.max(1, Math.ceil(data.length / STORED_MAX));
+  const chunks: Buffer[] = [indexedHeader(INDEXED_HEADER_BYTES + 5 * n + data.length + 8)];
   const frames = Buffer.allocUnsafe(5 * n);
   for (let i = 0; i < n; i++) {
     const start = i * STORED_MAX;
@@ -331,9 +376,6 @@ export function storedGzipMember(data: Buffer): Buffer[] {
     chunks.push(f);
     if (len > 0) chunks.push(data.subarray(start, start + len));
   }
-  const trailer = Buffer.allocUnsafe(8);
-  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
-  trailer.writeUInt32LE(data.length >>> 0, 4);
-  chunks.push(trailer);
+  chunks.push(gzipTrailer(zlibCrc32(data), data.length));
   return chunks;
 }

