@@ -46,6 +46,11 @@ const ACTION_LABELS: Record<string, string> = {
   "backup.unprotect": "Removed a backup's protection",
   "backup.download_link": "Made a download link",
   "backup.drill": "Ran a restore drill",
+  "backup.plan_create": "Created a backup plan",
+  "backup.plan_update": "Changed a backup plan",
+  "backup.plan_delete": "Deleted a backup plan",
+  "backup.plan_run": "Ran a backup plan now",
+  "backup.scheduled_run": "Scheduled backup",
 };
 
 /** "some_thing.other_part" → "Some thing other part". */
@@ -75,6 +80,11 @@ export const BACKUP_AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
   "protect",
   "unprotect",
   "drill",
+  "scheduled_run",
+  "plan_run",
+  "plan_create",
+  "plan_update",
+  "plan_delete",
 ].map((value) => ({ value, label: auditActionLabel(`backup.${value}`) }));
 
 function str(value: unknown): string | null {
@@ -201,6 +211,22 @@ export function auditSentence(entry: AuditEntryFacts): AuditSentence {
       return entry.success
         ? ok(`${who} ran a restore drill of ${backup}: it restores${extras(num(d.duration_ms) !== null ? `restore took ${formatDuration(num(d.duration_ms)!)}` : null)}`)
         : failed(`Restore drill of ${backup} failed`);
+    case "backup.plan_create":
+    case "backup.plan_update":
+    case "backup.plan_delete": {
+      const plan = str(d.name) ? `the backup plan “${str(d.name)}”` : (resourceLabel(entry.resource) ?? "a backup plan");
+      const verb = entry.action === "backup.plan_create" ? "created" : entry.action === "backup.plan_update" ? "changed" : "deleted";
+      const when = entry.action === "backup.plan_create" ? extras(typeWord(d.backup_type), str(d.cron)) : "";
+      return entry.success ? ok(`${who} ${verb} ${plan}${when}`) : failed(`${humanizeKey(verb)} ${plan} failed`);
+    }
+    case "backup.plan_run":
+    case "backup.scheduled_run": {
+      const plan = str(d.plan) ? `“${str(d.plan)}”` : (resourceLabel(entry.resource) ?? "a backup plan");
+      if (entry.action === "backup.scheduled_run") {
+        return entry.success ? ok(`Scheduled backup of the plan ${plan} done`) : failed(`Scheduled backup of the plan ${plan} failed`);
+      }
+      return entry.success ? ok(`${who} ran the backup plan ${plan} now`) : failed(`Running the backup plan ${plan} failed`);
+    }
     case "backup.retention_settings": {
       const max = num(d.max_count);
       const days = num(d.retention_days);
@@ -258,6 +284,13 @@ const FIELD_LABELS: Record<string, string> = {
   skipped: "Left out",
   skipped_count: "Left out (count)",
   name: "Name",
+  plan: "Plan",
+  cron: "Schedule (cron)",
+  timezone: "Time zone",
+  drill_cron: "Drill schedule (cron)",
+  slot: "Scheduled for",
+  backup_id: "Backup",
+  changes: "Changed",
   prefix: "Token starts with",
   role: "Role",
   username: "User",

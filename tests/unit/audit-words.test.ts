@@ -63,6 +63,16 @@ describe("auditSentence", () => {
     expect(auditDetailFields(passed).find((f) => f.key === "duration_ms")).toMatchObject({ label: "Restore took", value: { text: "41 s" } });
   });
 
+  it("names the backup plan a plan change or a scheduled run was about, and who did it", () => {
+    const created = entry({ action: "backup.plan_create", resource: "plan:3", details: { name: "Nightly", backup_type: "incremental", cron: "0 3 * * *" } });
+    expect(auditSentenceText(created)).toBe("admin created the backup plan “Nightly” (incremental, 0 3 * * *)");
+    expect(auditSentenceText(entry({ action: "backup.plan_delete", resource: "plan:3", details: { name: "Nightly" } }))).toBe("admin deleted the backup plan “Nightly”");
+    const scheduled = entry({ action: "backup.scheduled_run", actor_name: "system", success: false, error_message: "Not enough free space.", details: { plan: "Nightly" } });
+    expect(auditSentenceText(scheduled)).toBe("Scheduled backup of the plan “Nightly” failed: Not enough free space.");
+    expect(auditSentenceText(entry({ action: "backup.plan_run", details: { plan: "Nightly", backup_id: 9 } }))).toBe("admin ran the backup plan “Nightly” now");
+    expect(auditDetailFields(scheduled).find((f) => f.key === "plan")).toMatchObject({ label: "Plan", value: { text: "Nightly" } });
+  });
+
   it("still says something for an action it does not know", () => {
     expect(auditSentenceText(entry({ action: "share.create", resource: "share:photos" }))).toBe("admin: Share create (share photos)");
     expect(auditSentenceText(entry({ action: "share.create", success: false, error_message: "No space." }))).toBe("Share create failed: No space.");
