@@ -6,5 +6,14 @@ export async function register() {
     // Only the web server deletes old backups on a timer (the CLI never does outside backup work).
     const { startRetentionTimer } = await import("./server/backup/schedule/retention-timer");
     startRetentionTimer();
+    // Notifications: deliver the outbox, and watch for lasting conditions (no recent backup, low disk).
+    const [{ startNotificationSender }, { startAlertMonitor }, { getDb }, { getConfig }] = await Promise.all([
+      import("./server/backup/notify/sender"),
+      import("./server/backup/notify/monitor"),
+      import("./db/client"),
+      import("./server/config"),
+    ]);
+    startNotificationSender({ db: getDb, config: getConfig });
+    startAlertMonitor({ db: getDb, config: getConfig });
   }
 }

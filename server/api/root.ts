@@ -2,6 +2,7 @@
 import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
+import { notifyRouter } from "./routers/notify";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -10,6 +11,7 @@ export const appRouter = createTRPCRouter({
   tokens: tokensRouter,
   audit: auditRouter,
   backup: backupRouter,
+  notify: notifyRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -17,6 +17,7 @@
  */
 import fs from "node:fs";
 import { Cron } from "croner";
+import { z } from "zod";
 import { and, desc, eq, inArray, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
 import { alertIncidents, backupPlans, backups, restoreDrills, type AlertIncident, type Backup, type BackupOrigin } from "@/db/schema";
@@ -40,27 +41,37 @@ export const backupVolumeSpace: VolumeSpaceReader = async (dir) => {
 
 export type HealthStatus = "ok" | "warning" | "critical";
 
-export interface BackupHealth {
-  status: HealthStatus;
-  /** One line an admin reads in a second. */
-  summary: string;
-  /** Every reason for a status other than ok, most serious first. */
-  reasons: string[];
-  last_success_at: string | null;
-  last_success_age_seconds: number | null;
-  last_success_backup_id: number | null;
-  last_failure_at: string | null;
-  last_failure_message: string | null;
-  next_scheduled_run_at: string | null;
-  last_verify: { status: "ok" | "failed"; verified_at: string; backup_id: number; filename: string; error: string | null } | null;
-  last_drill: { status: "passed" | "failed"; finished_at: string | null; duration_ms: number | null; backup_id: number | null; error: string | null } | null;
-  free_bytes: number | null;
-  free_percent: number | null;
-  open_incidents: Array<{ id: number; kind: string; opened_at: string; message: string }>;
-  backups_count: number;
-  total_bytes: number;
-  checked_at: string;
-}
+/** The health answer: the same shape for tRPC, REST and `health --json`. */
+export const healthSchema = z.object({
+  status: z.enum(["ok", "warning", "critical"]),
+  summary: z.string(),
+  reasons: z.array(z.string()),
+  last_success_at: z.string().nullable(),
+  last_success_age_seconds: z.number().nullable(),
+  last_success_backup_id: z.number().nullable(),
+  last_failure_at: z.string().nullable(),
+  last_failure_message: z.string().nullable(),
+  next_scheduled_run_at: z.string().nullable(),
+  last_verify: z
+    .object({ status: z.enum(["ok", "failed"]), verified_at: z.string(), backup_id: z.number(), filename: z.string(), error: z.string().nullable() })
+    .nullable(),
+  last_drill: z
+    .object({
+      status: z.enum(["passed", "failed"]),
+      finished_at: z.string().nullable(),
+      duration_ms: z.number().nullable(),
+      backup_id: z.number().nullable(),
+      error: z.string().nullable(),
+    })
+    .nullable(),
+  free_bytes: z.number().nullable(),
+  free_percent: z.number().nullable(),
+  open_incidents: z.array(z.object({ id: z.number(), kind: z.string(), opened_at: z.string(), message: z.string() })),
+  backups_count: z.number(),
+  total_bytes: z.number(),
+  checked_at: z.string(),
+});
+export type BackupHealth = z.output<typeof healthSchema>;
 
 const when = (b: Backup) => b.completedAt ?? b.createdAt;
 

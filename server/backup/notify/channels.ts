@@ -93,6 +93,12 @@ export const createChannelInput = z.discriminatedUnion("kind", [
 ]);
 export type CreateChannelInput = z.input<typeof createChannelInput>;
 
+/** A channel id from a path segment or an argument. */
+export const channelIdSchema = z.coerce
+  .number({ error: "The channel id must be a number" })
+  .int("The channel id must be a whole number")
+  .positive("The channel id must be positive");
+
 export const updateChannelInput = z.object({
   id: z.number().int().positive(),
   name: nameSchema.optional(),

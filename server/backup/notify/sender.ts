@@ -16,6 +16,7 @@
  * (startNotificationSender); the CLI calls deliverDue once after a command, best effort.
  */
 import { and, desc, eq, lte, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { AppDatabase } from "@/db/client";
 import { notificationChannels, notificationDeliveries, type NotificationChannel, type NotificationDelivery } from "@/db/schema";
 import { recordAudit, type Actor } from "../../audit";
@@ -143,12 +144,13 @@ export async function deliverDue(opts: DeliverOptions): Promise<DeliverResult> {
   return result;
 }
 
-export interface TestResult {
-  ok: boolean;
+export const testResultSchema = z.object({
+  ok: z.boolean(),
   /** What went wrong, for the admin; null when the message was accepted. */
-  error: string | null;
-  duration_ms: number;
-}
+  error: z.string().nullable(),
+  duration_ms: z.number(),
+});
+export type TestResult = z.output<typeof testResultSchema>;
 
 /**
  * Sends a "test" message to one channel at once (not through the retry queue) and says
@@ -200,19 +202,20 @@ export async function sendTestNotification(opts: {
   return { ok: result.ok, error, duration_ms: Date.now() - started };
 }
 
-export interface DeliveryRecord {
-  id: number;
-  channel_id: number;
-  channel_name: string;
-  event: string;
-  title: string;
-  status: "pending" | "sent" | "failed";
-  attempts: number;
-  next_attempt_at: string | null;
-  last_error: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
+export const deliverySchema = z.object({
+  id: z.number(),
+  channel_id: z.number(),
+  channel_name: z.string(),
+  event: z.string(),
+  title: z.string(),
+  status: z.enum(["pending", "sent", "failed"]),
+  attempts: z.number(),
+  next_attempt_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+  created_at: z.string(),
+  delivered_at: z.string().nullable(),
+});
+export type DeliveryRecord = z.output<typeof deliverySchema>;
 
 /** The newest deliveries, for the Notifications card. */
 export function listDeliveries(db: AppDatabase, limit = 20): DeliveryRecord[] {
