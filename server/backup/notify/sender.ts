@@ -286,3 +286,28 @@ export function stopNotificationSender(): void {
   sender.unsubscribe();
   holder.__baluhostNotifySender = undefined;
 }
+
+/** How long a short-lived process (the CLI) spends delivering what it announced before it exits. */
+const BRIEF_DELIVERY_MS = 5_000;
+
+/**
+ * Runs `run` (a CLI command) and then, if it announced anything, delivers the due outbox
+ * once with short timeouts, best effort: what does not go out now stays queued for the web
+ * server's sender. Never throws for a delivery problem.
+ */
+export async function deliveringAnnouncements<T>(run: () => Promise<T>, deps: { db: () => AppDatabase; config: () => AppConfig }): Promise<T> {
+  let announced = false;
+  const unsubscribe = onAnnounced(() => {
+    announced = true;
+  });
+  try {
+    return await run();
+  } finally {
+    unsubscribe();
+    if (announced) {
+      await deliverDue({ db: deps.db(), config: deps.config(), maxTimeoutMs: BRIEF_DELIVERY_MS }).catch((err: unknown) => {
+        console.error("[notify] could not deliver now; the web server will retry:", describeError(err));
+      });
+    }
+  }
+}
