@@ -9,6 +9,7 @@
  * time when a password would cross the network in clear (channels.ts).
  */
 import crypto from "node:crypto";
+import net from "node:net";
 import nodemailer from "nodemailer";
 import { describeError } from "../../errors";
 import type { EventPayload } from "./announce";
@@ -51,10 +52,15 @@ interface NetError {
   hostname?: string;
 }
 
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
 function networkProblem(err: unknown, where: string): string | null {
   const cause = ((err as { cause?: NetError })?.cause ?? err) as NetError;
   const text = describeError(err);
-  const code = cause?.code ?? /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(text)?.[1];
+  // fetch puts the system error in `cause`; nodemailer wraps it in its own code (ESOCKET) and keeps it in the text.
+  const code = [(err as NetError)?.code, cause?.code, /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(text)?.[1]].find(
+    (c) => c && NETWORK_CODES.has(c),
+  );
   switch (code) {
     case "ECONNREFUSED":
       return `Connection refused by ${where}: is the server running, and is the port right?`;
@@ -133,7 +139,8 @@ export async function sendEmail(opts: {
     requireTLS: settings.security === "starttls",
     ignoreTLS: settings.security === "none",
     auth: settings.user && password ? { user: settings.user, pass: password } : undefined,
-    tls: { rejectUnauthorized: settings.verify_tls, servername: settings.host },
+    // SNI takes a host name only (RFC 6066); an IP address is checked against the certificate without it.
+    tls: { rejectUnauthorized: settings.verify_tls, servername: net.isIP(settings.host) ? undefined : settings.host },
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout * 2,
@@ -153,8 +160,12 @@ export async function sendEmail(opts: {
 }
 
 function describeSmtpError(err: unknown, where: string, timeoutMs: number): string {
-  const e = err as { code?: string; response?: string; responseCode?: number; message?: string };
+  const e = err as { code?: string; response?: string; responseCode?: number; message?: string; command?: string };
   const response = e.response ? oneLine(e.response, 160) : null;
+  // The server answered STARTTLS with an error: it cannot upgrade (a TLS failure has no answer).
+  if (e.code === "ETLS" && e.command === "STARTTLS" && response) {
+    return `${where} does not offer STARTTLS (it answered ${response}): choose TLS (usually port 465), or no encryption for a relay on this machine`;
+  }
   switch (e.code) {
     case "EAUTH":
       return response
@@ -166,8 +177,6 @@ function describeSmtpError(err: unknown, where: string, timeoutMs: number): stri
       return `SMTP server refused the message: ${response ?? oneLine(e.message ?? "")}`;
     case "ETIMEDOUT":
       return `No answer from ${where} within ${Math.round(timeoutMs / 1000)} s (wrong port, a firewall, or TLS where the server expects STARTTLS?)`;
-    case "EREQUIRETLS":
-      return `${where} does not offer STARTTLS: choose TLS (usually port 465), or no encryption for a relay on this machine`;
   }
   const network = networkProblem(err, where);
   if (network) return network;
