@@ -201,6 +201,14 @@ describe("backup health", () => {
       expect((await healthRoute(restRequest("/api/health/backups", { token: tokenFor(app, "user") }), noSegment())).status).toBe(403);
     });
 
+    it("is made by the tokens router with scope monitoring, which the list shows", async () => {
+      const created = await app.caller(app.admin).tokens.create({ name: "uptime", scope: "monitoring" });
+      expect(created.scope).toBe("monitoring");
+      expect((await app.caller(app.admin).tokens.list()).find((t) => t.id === created.id)?.scope).toBe("monitoring");
+      expect((await healthRoute(restRequest("/api/health/backups", { token: created.token }), noSegment())).status).toBe(200);
+      expect((await listBackupsRoute(restRequest("/api/backups", { token: created.token }), noSegment())).status).toBe(403);
+    });
+
     it("answers 401 without a token", async () => {
       // A request without a bearer header reads the session, which needs Next's request scope: give an invalid token instead.
       expect((await metricsRoute(restRequest("/api/metrics", { token: "bh_not-a-token" }), noSegment())).status).toBe(401);
