@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, restoreOutcomeSchema } from "../backup/contract";
 import { appVersion } from "../version";
+import { notifyPaths, notifySchemas } from "./openapi-notify";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -37,7 +38,7 @@ const errors = (...codes: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input (the message says which field and why)",
   401: "Not signed in and no valid API token (or an expired or invalid download link)",
-  403: "Not an administrator, or a cross-site request",
+  403: "Not an administrator, a monitoring-scope token outside health and metrics, or a cross-site request",
   404: "No such backup",
   405: "Method not allowed here (the Allow header lists the ones that are)",
   409: "Another backup or restore is in progress, or the backup is in a state that does not allow it",
@@ -74,6 +75,7 @@ export function buildOpenApiDocument() {
         CreateBackup: schema(createBackupInput, "input"),
         Restore: schema(restoreInput, "input"),
         RestoreOutcome: schema(restoreOutcomeSchema),
+        ...notifySchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -154,6 +156,7 @@ export function buildOpenApiDocument() {
           responses: { 201: { description: "Verified and added", content: json("Backup") }, ...errors(400, 401, 403, 413, 415, 422, 507) },
         },
       },
+      ...notifyPaths(errors),
     },
   };
 }

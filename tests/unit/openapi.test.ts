@@ -15,6 +15,11 @@ describe("the OpenAPI document", () => {
         "/api/backups/{id}/restore",
         "/api/backups/{id}/verify",
         "/api/backups/upload",
+        "/api/health/backups",
+        "/api/metrics",
+        "/api/notifications/channels",
+        "/api/notifications/channels/{id}",
+        "/api/notifications/channels/{id}/test",
       ].sort(),
     );
   });
