@@ -25,6 +25,7 @@ import { isCancelled, type BackupRecord, type Overview } from "./backup-labels";
 import { BackupTable } from "./backup-table";
 import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
+import { NotificationsCard } from "./notifications-card";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
 import { UploadDialog } from "./upload-dialog";
@@ -261,6 +262,8 @@ export function BackupTab() {
       </Card>
 
       <RetentionCard retention={overview.data?.retention} />
+
+      <NotificationsCard />
 
       <BackupAudit />
 
