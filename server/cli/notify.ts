@@ -23,7 +23,7 @@ import {
   type SubscribableEvent,
 } from "../backup/notify/channels";
 import { sendTestNotification } from "../backup/notify/sender";
-import { CliExit, EXIT_FAILURE, printResult, readPassword, startCommand, type CliContext, type CliIO } from "./io";
+import { CliExit, EXIT_FAILURE, printResult, readPassword, startCommand, type CliIO } from "./io";
 
 interface SecretOptions {
   secretEnv?: string;
@@ -78,7 +78,13 @@ function channelLine(c: ChannelRecord): string {
   return `${c.id}\t${c.name}\t${c.kind}\t${c.target}\t${c.enabled ? "on" : "off"}\t${c.events.join(",")}\t${last}`;
 }
 
-async function addChannel(ctx: CliContext, input: CreateChannelInput): Promise<void> {
+type ChannelKindSettings = Pick<Extract<CreateChannelInput, { kind: "webhook" }>, "kind" | "settings"> | Pick<Extract<CreateChannelInput, { kind: "email" }>, "kind" | "settings">;
+
+/** What add-webhook and add-email share: start, read the secret, create, print. */
+async function addChannel(io: CliIO, command: Command, options: CommonOptions, secretWhat: string, channel: ChannelKindSettings): Promise<void> {
+  const ctx = startCommand(io, command);
+  const secret = await readSecret(io, options, secretWhat);
+  const input = { ...channel, name: options.name, enabled: !options.disabled, events: options.events, secret } as CreateChannelInput;
   const created = await createChannel({ db: ctx.db, config: ctx.config, actor: ctx.actor, input });
   printResult(ctx, `added ${created.kind} channel ${created.id} (${created.name}) → ${created.target}; try it with: notify test ${created.id}`, created);
 }
@@ -98,18 +104,9 @@ export function registerNotifyCommands(program: Command, io: CliIO): void {
   withCommonOptions(notify.command("add-webhook").description("add a webhook: events are POSTed to the URL as signed JSON"), "signing secret")
     .requiredOption("--url <url>", "http:// or https:// URL that receives the POST")
     .option("--timeout <seconds>", "seconds to wait for an answer (1-60)", parseWholeNumber, 10)
-    .action(async (options: CommonOptions & { url: string; timeout: number }, command: Command) => {
-      const ctx = startCommand(io, command);
-      const secret = await readSecret(io, options, "signing secret");
-      await addChannel(ctx, {
-        kind: "webhook",
-        name: options.name,
-        enabled: !options.disabled,
-        events: options.events,
-        settings: { url: options.url, timeout_seconds: options.timeout },
-        secret,
-      });
-    });
+    .action((options: CommonOptions & { url: string; timeout: number }, command: Command) =>
+      addChannel(io, command, options, "signing secret", { kind: "webhook", settings: { url: options.url, timeout_seconds: options.timeout } }),
+    );
 
   withCommonOptions(notify.command("add-email").description("add an e-mail channel sent through an SMTP server"), "SMTP password")
     .requiredOption("--host <host>", "SMTP server")
@@ -123,14 +120,9 @@ export function registerNotifyCommands(program: Command, io: CliIO): void {
       async (
         options: CommonOptions & { host: string; port?: number; security: EmailSecurity; verifyTls: boolean; user?: string; from: string; to: string[] },
         command: Command,
-      ) => {
-        const ctx = startCommand(io, command);
-        const secret = await readSecret(io, options, "SMTP password");
-        await addChannel(ctx, {
+      ) =>
+        addChannel(io, command, options, "SMTP password", {
           kind: "email",
-          name: options.name,
-          enabled: !options.disabled,
-          events: options.events,
           settings: {
             host: options.host,
             port: options.port ?? (options.security === "tls" ? 465 : options.security === "none" ? 25 : 587),
@@ -140,9 +132,7 @@ export function registerNotifyCommands(program: Command, io: CliIO): void {
             from: options.from,
             to: options.to,
           },
-          secret,
-        });
-      },
+        }),
     );
 
   notify

@@ -9,7 +9,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { afterEach, beforeEach, vi } from "vitest";
 import type { EventPayload } from "@/server/backup/notify/announce";
+import { createTestApp, type TestApp } from "./test-app";
 
 export interface ReceivedRequest {
   method: string;
@@ -125,3 +127,26 @@ export const samplePayload = (overrides: Partial<EventPayload> = {}): EventPaylo
   details: { free_bytes: 1024 },
   ...overrides,
 });
+
+/** Registers a fresh test app and webhook receiver for each test of the enclosing describe. */
+export function useAppWithWebhook(): { readonly app: TestApp; readonly hook: WebhookReceiver } {
+  let app: TestApp;
+  let hook: WebhookReceiver;
+  beforeEach(async () => {
+    app = createTestApp();
+    hook = await startWebhookReceiver();
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await hook.close();
+    await app.cleanup();
+  });
+  return {
+    get app() {
+      return app;
+    },
+    get hook() {
+      return hook;
+    },
+  };
+}

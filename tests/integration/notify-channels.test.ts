@@ -1,41 +1,30 @@
 import fs from "node:fs";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { auditLog, notificationChannels, notificationDeliveries } from "@/db/schema";
 import { announce } from "@/server/backup/notify/announce";
 import { channelSecretPath } from "@/server/backup/notify/secrets";
 import { GET as listRoute, POST as createRoute } from "@/app/api/notifications/channels/route";
 import { DELETE as deleteRoute, PATCH as patchRoute } from "@/app/api/notifications/channels/[id]/route";
 import { POST as testRoute } from "@/app/api/notifications/channels/[id]/test/route";
-import { databaseText, startWebhookReceiver, type WebhookReceiver } from "../helpers/notify";
+import { databaseText, useAppWithWebhook } from "../helpers/notify";
 import { errorOf, idSegment, noSegment, restRequest, tokenFor } from "../helpers/rest";
-import { createTestApp, type TestApp } from "../helpers/test-app";
 
 const SECRET = "the-signing-secret-do-not-leak-42";
 const NEW_SECRET = "a-second-secret-also-private-77";
 
 describe("notification channels", () => {
-  let app: TestApp;
-  let hook: WebhookReceiver;
-  beforeEach(async () => {
-    app = createTestApp();
-    hook = await startWebhookReceiver();
-  });
-  afterEach(async () => {
-    vi.restoreAllMocks();
-    await hook.close();
-    await app.cleanup();
-  });
+  const ctx = useAppWithWebhook();
 
-  const admin = () => app.caller(app.admin).notify;
+  const admin = () => ctx.app.caller(ctx.app.admin).notify;
   const webhook = (overrides: Record<string, unknown> = {}) =>
-    admin().createChannel({ kind: "webhook", name: "ops", settings: { url: hook.url, timeout_seconds: 5 }, secret: SECRET, ...overrides });
+    admin().createChannel({ kind: "webhook", name: "ops", settings: { url: ctx.hook.url, timeout_seconds: 5 }, secret: SECRET, ...overrides });
 
   it("keeps the secret in a 0600 file under the secrets folder and says only has_secret", async () => {
     const created = await webhook();
     expect(created).toMatchObject({ name: "ops", kind: "webhook", has_secret: true, target: expect.stringContaining("/hook") });
     expect(JSON.stringify(created)).not.toContain(SECRET);
-    const file = channelSecretPath(app.config, created.id);
-    expect(file.startsWith(app.config.secretsPath)).toBe(true);
+    const file = channelSecretPath(ctx.app.config, created.id);
+    expect(file.startsWith(ctx.app.config.secretsPath)).toBe(true);
     expect(fs.readFileSync(file, "utf8")).toBe(SECRET);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
@@ -48,17 +37,17 @@ describe("notification channels", () => {
     const created = await webhook();
     await admin().updateChannel({ id: created.id, secret: NEW_SECRET });
     await admin().test({ id: created.id });
-    hook.answers.push(500);
+    ctx.hook.answers.push(500);
     await admin().test({ id: created.id });
     const everything = [
-      databaseText(app.config.databasePath),
-      JSON.stringify(app.db.select().from(auditLog).all()),
+      databaseText(ctx.app.config.databasePath),
+      JSON.stringify(ctx.app.db.select().from(auditLog).all()),
       JSON.stringify(await admin().channels()),
       JSON.stringify(await admin().deliveries()),
       logged.join("\n"),
     ].join("\n");
     for (const secret of [SECRET, NEW_SECRET]) expect(everything).not.toContain(secret);
-    expect(app.db.select().from(auditLog).all().map((a) => a.action)).toEqual(
+    expect(ctx.app.db.select().from(auditLog).all().map((a) => a.action)).toEqual(
       expect.arrayContaining(["notify.channel_create", "notify.channel_update", "notify.test"]),
     );
   });
@@ -67,28 +56,28 @@ describe("notification channels", () => {
     const created = await webhook();
     const renamed = await admin().updateChannel({ id: created.id, name: "ops renamed", events: ["backup_failed"] });
     expect(renamed).toMatchObject({ name: "ops renamed", has_secret: true, events: ["backup_failed"] });
-    expect(fs.readFileSync(channelSecretPath(app.config, created.id), "utf8")).toBe(SECRET);
+    expect(fs.readFileSync(channelSecretPath(ctx.app.config, created.id), "utf8")).toBe(SECRET);
     await admin().updateChannel({ id: created.id, secret: NEW_SECRET });
-    expect(fs.readFileSync(channelSecretPath(app.config, created.id), "utf8")).toBe(NEW_SECRET);
+    expect(fs.readFileSync(channelSecretPath(ctx.app.config, created.id), "utf8")).toBe(NEW_SECRET);
     await admin().test({ id: created.id });
-    expect(hook.requests[0]!.headers["x-baluhost-signature"]).toMatch(/^sha256=/);
+    expect(ctx.hook.requests[0]!.headers["x-baluhost-signature"]).toMatch(/^sha256=/);
   });
 
   it("removes the secret file with clear_secret", async () => {
     const created = await webhook();
     const updated = await admin().updateChannel({ id: created.id, clear_secret: true });
     expect(updated.has_secret).toBe(false);
-    expect(fs.existsSync(channelSecretPath(app.config, created.id))).toBe(false);
+    expect(fs.existsSync(channelSecretPath(ctx.app.config, created.id))).toBe(false);
   });
 
   it("removing a channel removes its secret and its queued deliveries", async () => {
     const created = await webhook();
-    announce(app.db, { event: "backup_failed", severity: "critical", title: "t", message: "m", action: "a" });
-    expect(app.db.select().from(notificationDeliveries).all()).toHaveLength(1);
+    announce(ctx.app.db, { event: "backup_failed", severity: "critical", title: "t", message: "m", action: "a" });
+    expect(ctx.app.db.select().from(notificationDeliveries).all()).toHaveLength(1);
     await admin().removeChannel({ id: created.id });
-    expect(fs.existsSync(channelSecretPath(app.config, created.id))).toBe(false);
-    expect(app.db.select().from(notificationDeliveries).all()).toHaveLength(0);
-    expect(app.db.select().from(notificationChannels).all()).toHaveLength(0);
+    expect(fs.existsSync(channelSecretPath(ctx.app.config, created.id))).toBe(false);
+    expect(ctx.app.db.select().from(notificationDeliveries).all()).toHaveLength(0);
+    expect(ctx.app.db.select().from(notificationChannels).all()).toHaveLength(0);
   });
 
   it("refuses a URL that is not http or https", async () => {
@@ -97,8 +86,8 @@ describe("notification channels", () => {
   });
 
   it("refuses a webhook timeout outside 1-60 seconds", async () => {
-    await expect(webhook({ settings: { url: hook.url, timeout_seconds: 61 } })).rejects.toThrow(/At most 60 seconds/);
-    await expect(webhook({ settings: { url: hook.url, timeout_seconds: 0 } })).rejects.toThrow(/At least 1 second/);
+    await expect(webhook({ settings: { url: ctx.hook.url, timeout_seconds: 61 } })).rejects.toThrow(/At most 60 seconds/);
+    await expect(webhook({ settings: { url: ctx.hook.url, timeout_seconds: 0 } })).rejects.toThrow(/At least 1 second/);
   });
 
   it("refuses an unencrypted SMTP channel that would send a password to another host", async () => {
@@ -110,7 +99,7 @@ describe("notification channels", () => {
         secret: "pw-123456",
       }),
     ).rejects.toThrow(/clear text/);
-    expect(app.db.select().from(notificationChannels).all()).toHaveLength(0);
+    expect(ctx.app.db.select().from(notificationChannels).all()).toHaveLength(0);
   });
 
   it("refuses a second channel with the same name", async () => {
@@ -122,21 +111,21 @@ describe("notification channels", () => {
     const wantsFailures = await webhook({ name: "failures", events: ["backup_failed"] });
     await webhook({ name: "retention", events: ["retention_deleted"] });
     await webhook({ name: "off", events: ["backup_failed"], enabled: false });
-    expect(announce(app.db, { event: "backup_failed", severity: "critical", title: "t", message: "m", action: "a" })).toBe(1);
-    expect(app.db.select().from(notificationDeliveries).all().map((d) => d.channelId)).toEqual([wantsFailures.id]);
-    expect(announce(app.db, { event: "resolved", severity: "info", title: "t", message: "m", action: "a", details: { resolves: "backup_failed" } })).toBe(1);
-    expect(announce(app.db, { event: "resolved", severity: "info", title: "t", message: "m", action: "a" })).toBe(2);
+    expect(announce(ctx.app.db, { event: "backup_failed", severity: "critical", title: "t", message: "m", action: "a" })).toBe(1);
+    expect(ctx.app.db.select().from(notificationDeliveries).all().map((d) => d.channelId)).toEqual([wantsFailures.id]);
+    expect(announce(ctx.app.db, { event: "resolved", severity: "info", title: "t", message: "m", action: "a", details: { resolves: "backup_failed" } })).toBe(1);
+    expect(announce(ctx.app.db, { event: "resolved", severity: "info", title: "t", message: "m", action: "a" })).toBe(2);
   });
 
   it("is for admins only: a normal user and an anonymous caller change nothing", async () => {
-    const input = { kind: "webhook" as const, name: "x", settings: { url: hook.url } };
-    await expect(app.caller(app.user).notify.createChannel(input)).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(app.caller(null).notify.channels()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-    await expect(app.caller(app.user).notify.updateSettings({ no_backup_hours: 1, disk_free_min_percent: 1, notify_retention_deleted: false })).rejects.toMatchObject({
+    const input = { kind: "webhook" as const, name: "x", settings: { url: ctx.hook.url } };
+    await expect(ctx.app.caller(ctx.app.user).notify.createChannel(input)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(ctx.app.caller(null).notify.channels()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+    await expect(ctx.app.caller(ctx.app.user).notify.updateSettings({ no_backup_hours: 1, disk_free_min_percent: 1, notify_retention_deleted: false })).rejects.toMatchObject({
       code: "FORBIDDEN",
     });
-    await expect(app.caller(app.user).notify.health()).rejects.toMatchObject({ code: "FORBIDDEN" });
-    expect(app.db.select().from(notificationChannels).all()).toHaveLength(0);
+    await expect(ctx.app.caller(ctx.app.user).notify.health()).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(ctx.app.db.select().from(notificationChannels).all()).toHaveLength(0);
     expect((await admin().settings()).no_backup_hours).toBe(48);
   });
 
@@ -149,9 +138,9 @@ describe("notification channels", () => {
 
   describe("REST", () => {
     it("creates (201, no secret in the answer), lists, updates, tests and deletes (204)", async () => {
-      const token = tokenFor(app, "admin");
+      const token = tokenFor(ctx.app, "admin");
       const created = await createRoute(
-        restRequest("/api/notifications/channels", { method: "POST", token, json: { kind: "webhook", name: "rest", settings: { url: hook.url }, secret: SECRET } }),
+        restRequest("/api/notifications/channels", { method: "POST", token, json: { kind: "webhook", name: "rest", settings: { url: ctx.hook.url }, secret: SECRET } }),
         noSegment(),
       );
       expect(created.status).toBe(201);
@@ -172,12 +161,12 @@ describe("notification channels", () => {
 
       const deleted = await deleteRoute(restRequest(`/api/notifications/channels/${id}`, { method: "DELETE", token }), idSegment(id));
       expect(deleted.status).toBe(204);
-      expect(fs.existsSync(channelSecretPath(app.config, id))).toBe(false);
+      expect(fs.existsSync(channelSecretPath(ctx.app.config, id))).toBe(false);
     });
 
     it("answers 400 naming the field for an invalid channel", async () => {
       const res = await createRoute(
-        restRequest("/api/notifications/channels", { method: "POST", token: tokenFor(app, "admin"), json: { kind: "webhook", name: "bad", settings: { url: "gopher://x" } } }),
+        restRequest("/api/notifications/channels", { method: "POST", token: tokenFor(ctx.app, "admin"), json: { kind: "webhook", name: "bad", settings: { url: "gopher://x" } } }),
         noSegment(),
       );
       expect(res.status).toBe(400);
@@ -185,18 +174,18 @@ describe("notification channels", () => {
     });
 
     it("answers 404 naming the id of a channel that does not exist", async () => {
-      const res = await testRoute(restRequest("/api/notifications/channels/99/test", { method: "POST", token: tokenFor(app, "admin") }), idSegment(99));
+      const res = await testRoute(restRequest("/api/notifications/channels/99/test", { method: "POST", token: tokenFor(ctx.app, "admin") }), idSegment(99));
       expect(res.status).toBe(404);
       expect((await errorOf(res)).message).toMatch(/channel 99 does not exist/);
     });
 
     it("answers 403 to a normal user's token and creates nothing", async () => {
       const res = await createRoute(
-        restRequest("/api/notifications/channels", { method: "POST", token: tokenFor(app, "user"), json: { kind: "webhook", name: "x", settings: { url: hook.url } } }),
+        restRequest("/api/notifications/channels", { method: "POST", token: tokenFor(ctx.app, "user"), json: { kind: "webhook", name: "x", settings: { url: ctx.hook.url } } }),
         noSegment(),
       );
       expect(res.status).toBe(403);
-      expect(app.db.select().from(notificationChannels).all()).toHaveLength(0);
+      expect(ctx.app.db.select().from(notificationChannels).all()).toHaveLength(0);
     });
   });
 });
