@@ -223,20 +223,21 @@ const STATUS_VALUE: Record<HealthStatus, number> = { ok: 0, warning: 1, critical
  */
 export function healthMetrics(h: BackupHealth): string {
   const lines: string[] = [];
-  const metric = (name: string, type: "gauge" | "counter", help: string, value: number | null | undefined) => {
+  // All gauges: even the *_total ones are catalog sizes that shrink when retention deletes.
+  const metric = (name: string, help: string, value: number | null | undefined) => {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
   };
   const seconds = (iso: string | null) => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
-  metric("baluhost_backup_last_success_timestamp_seconds", "gauge", "Unix time of the newest successful backup made here (0 = never).", seconds(h.last_success_at) ?? 0);
-  metric("baluhost_backup_last_success_age_seconds", "gauge", "Seconds since the newest successful backup made here.", h.last_success_age_seconds);
-  metric("baluhost_backup_status", "gauge", "Backup health: 0 ok, 1 warning, 2 critical.", STATUS_VALUE[h.status]);
-  metric("baluhost_backups_total", "gauge", "Completed backups in the catalog.", h.backups_count);
-  metric("baluhost_backup_bytes_total", "gauge", "Bytes of all completed backups.", h.total_bytes);
-  metric("baluhost_backup_last_drill_success", "gauge", "1 if the newest restore drill passed, 0 if it failed.", h.last_drill ? (h.last_drill.status === "passed" ? 1 : 0) : null);
-  metric("baluhost_backup_last_drill_duration_seconds", "gauge", "Time the newest restore drill took to restore and check.", h.last_drill?.duration_ms != null ? h.last_drill.duration_ms / 1000 : null);
-  metric("baluhost_backup_volume_free_bytes", "gauge", "Free bytes on the backup volume.", h.free_bytes);
-  metric("baluhost_backup_next_run_timestamp_seconds", "gauge", "Unix time of the next scheduled backup of any enabled plan.", seconds(h.next_scheduled_run_at));
-  metric("baluhost_backup_open_incidents", "gauge", "Alerts open now (no recent backup, low disk).", h.open_incidents.length);
+  metric("baluhost_backup_last_success_timestamp_seconds", "Unix time of the newest successful backup made here (0 = never).", seconds(h.last_success_at) ?? 0);
+  metric("baluhost_backup_last_success_age_seconds", "Seconds since the newest successful backup made here.", h.last_success_age_seconds);
+  metric("baluhost_backup_status", "Backup health: 0 ok, 1 warning, 2 critical.", STATUS_VALUE[h.status]);
+  metric("baluhost_backups_total", "Completed backups in the catalog.", h.backups_count);
+  metric("baluhost_backup_bytes_total", "Bytes of all completed backups.", h.total_bytes);
+  metric("baluhost_backup_last_drill_success", "1 if the newest restore drill passed, 0 if it failed.", h.last_drill ? (h.last_drill.status === "passed" ? 1 : 0) : null);
+  metric("baluhost_backup_last_drill_duration_seconds", "Time the newest restore drill took to restore and check.", h.last_drill?.duration_ms != null ? h.last_drill.duration_ms / 1000 : null);
+  metric("baluhost_backup_volume_free_bytes", "Free bytes on the backup volume.", h.free_bytes);
+  metric("baluhost_backup_next_run_timestamp_seconds", "Unix time of the next scheduled backup of any enabled plan.", seconds(h.next_scheduled_run_at));
+  metric("baluhost_backup_open_incidents", "Alerts open now (no recent backup, low disk).", h.open_incidents.length);
   return `${lines.join("\n")}\n`;
 }
