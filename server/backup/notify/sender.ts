@@ -108,7 +108,10 @@ async function deliverOne(opts: DeliverOptions, row: NotificationDelivery, now: 
       .run();
     return "failed";
   }
-  const result = await sendOverChannel(config, channel, row.payload as unknown as EventPayload, row.id, now, opts.maxTimeoutMs);
+  // The transports never throw; anything that still does is one failed attempt, not a lost run.
+  const result = await sendOverChannel(config, channel, row.payload as unknown as EventPayload, row.id, now, opts.maxTimeoutMs).catch(
+    (err: unknown): SendResult => ({ ok: false, error: `The notification could not be sent: ${describeError(err)}` }),
+  );
   if (result.ok) {
     db.update(notificationDeliveries).set({ status: "sent", deliveredAt: now, lastError: null }).where(eq(notificationDeliveries.id, row.id)).run();
     recordChannelResult(db, channel.id, result, now);
