@@ -63,6 +63,27 @@ describe("notification channels", () => {
     expect(ctx.hook.requests[0]!.headers["x-baluhost-signature"]).toMatch(/^sha256=/);
   });
 
+  it("creates nothing when the secret cannot be written, and says where it tried", async () => {
+    fs.rmSync(ctx.app.config.secretsPath, { recursive: true, force: true });
+    fs.writeFileSync(ctx.app.config.secretsPath, "not a folder");
+    await expect(webhook()).rejects.toThrow(/The secret could not be saved in .*Nothing was created/);
+    expect(ctx.app.db.select().from(notificationChannels).all()).toHaveLength(0);
+  });
+
+  it("refuses an update that both sets and clears the secret, and keeps the saved one", async () => {
+    const created = await webhook();
+    await expect(admin().updateChannel({ id: created.id, secret: NEW_SECRET, clear_secret: true })).rejects.toThrow(/either a new secret or clear_secret/);
+    expect(fs.readFileSync(channelSecretPath(ctx.app.config, created.id), "utf8")).toBe(SECRET);
+  });
+
+  it("a channel whose secret file went missing fails its sends with what to do", async () => {
+    const created = await webhook();
+    fs.rmSync(channelSecretPath(ctx.app.config, created.id));
+    const result = await admin().test({ id: created.id });
+    expect(result.error).toMatch(/saved secret of notification channel \d+ is missing.*enter the secret again/);
+    expect(ctx.hook.requests).toHaveLength(0);
+  });
+
   it("removes the secret file with clear_secret", async () => {
     const created = await webhook();
     const updated = await admin().updateChannel({ id: created.id, clear_secret: true });
