@@ -10,7 +10,7 @@
  * Pure (no React): the components render the sentence and a <dl> of the fields. An action
  * or a detail key this file does not know still shows, under a humanised name.
  */
-import { formatBytes, formatCount, formatIp } from "@/lib/format";
+import { formatBytes, formatCount, formatDuration, formatIp } from "@/lib/format";
 import { TYPE_LABELS } from "@/app/(app)/settings/backup/_components/backup-labels";
 
 /** The fields of an audit entry these words are made from (as `audit.list` returns them). */
@@ -45,6 +45,7 @@ const ACTION_LABELS: Record<string, string> = {
   "backup.protect": "Protected a backup",
   "backup.unprotect": "Removed a backup's protection",
   "backup.download_link": "Made a download link",
+  "backup.drill": "Ran a restore drill",
 };
 
 /** "some_thing.other_part" → "Some thing other part". */
@@ -73,6 +74,7 @@ export const BACKUP_AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
   "interrupted",
   "protect",
   "unprotect",
+  "drill",
 ].map((value) => ({ value, label: auditActionLabel(`backup.${value}`) }));
 
 function str(value: unknown): string | null {
@@ -194,6 +196,11 @@ export function auditSentence(entry: AuditEntryFacts): AuditSentence {
       return ok(`${who} removed the protection of ${backup}`);
     case "backup.download_link":
       return entry.success ? ok(`${who} made a download link for ${backup}`) : failed("Download link refused");
+    case "backup.drill":
+      if (d.refused === true) return failed(`Restore drill of ${backup} refused`);
+      return entry.success
+        ? ok(`${who} ran a restore drill of ${backup}: it restores${extras(num(d.duration_ms) !== null ? `restore took ${formatDuration(num(d.duration_ms)!)}` : null)}`)
+        : failed(`Restore drill of ${backup} failed`);
     case "backup.retention_settings": {
       const max = num(d.max_count);
       const days = num(d.retention_days);
@@ -243,6 +250,11 @@ const FIELD_LABELS: Record<string, string> = {
   retention_days: "Keep for",
   range: "Byte range",
   completed_at_startup: "Finished at start-up",
+  drill_id: "Drill",
+  duration_ms: "Restore took",
+  file_count: "Files checked",
+  failed_check: "Failed check",
+  marked_damaged: "Marked damaged",
   skipped: "Left out",
   skipped_count: "Left out (count)",
   name: "Name",
@@ -264,6 +276,7 @@ function fieldValue(key: string, value: unknown): AuditFieldValue {
   if (typeof value === "boolean") return text(value ? "Yes" : "No");
   if (typeof value === "number") {
     if (/bytes$/.test(key)) return text(formatBytes(value));
+    if (key === "duration_ms") return text(formatDuration(value));
     if (key === "max_count") return text(`${formatCount(value)} backups`);
     if (key === "retention_days") return text(`${formatCount(value)} days`);
     if (/_at$/.test(key) && value > 1e11) return { kind: "date", iso: new Date(value).toISOString() };

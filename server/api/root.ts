@@ -2,6 +2,7 @@
 import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
+import { drillRouter } from "./routers/drill";
 import { notifyRouter } from "./routers/notify";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
@@ -11,6 +12,7 @@ export const appRouter = createTRPCRouter({
   tokens: tokensRouter,
   audit: auditRouter,
   backup: backupRouter,
+  drill: drillRouter,
   notify: notifyRouter,
 });
 

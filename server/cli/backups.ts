@@ -22,6 +22,7 @@ import { restoreBackup } from "../backup/restore/restore";
 import { createBackup, deleteBackup, getBackup, listBackups, progressOf, setBackupProtected, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
 import { startupSettled } from "../startup";
+import { registerDrillCommands } from "./drills";
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, printHint, printResult, startCommand, type CliContext, type CliIO } from "./io";
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -153,6 +154,7 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
     );
 
   registerArchiveCommands(backup, io);
+  registerDrillCommands(backup, io, parseBackupId);
 }
 
 function registerArchiveCommands(backup: Command, io: CliIO): void {

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, restoreOutcomeSchema } from "../backup/contract";
+import { drillListSchema, drillRecordSchema } from "../backup/drill/contract";
 import { appVersion } from "../version";
 import { notifyPaths, notifySchemas } from "./openapi-notify";
 
@@ -75,6 +76,8 @@ export function buildOpenApiDocument() {
         CreateBackup: schema(createBackupInput, "input"),
         Restore: schema(restoreInput, "input"),
         RestoreOutcome: schema(restoreOutcomeSchema),
+        Drill: schema(drillRecordSchema),
+        DrillList: schema(drillListSchema),
         ...notifySchemas(schema),
       },
     },
@@ -143,6 +146,24 @@ export function buildOpenApiDocument() {
       "/api/backups/{id}/verify": {
         parameters: [idParam],
         post: { summary: "Verify an archive without restoring", responses: { 200: { description: "The backup with its verification result", content: json("Backup") }, ...errors(400, 401, 403, 404, 409) } },
+      },
+      "/api/backups/{id}/drill": {
+        parameters: [idParam],
+        post: {
+          summary: "Restore drill: restore the backup into a sandbox and check it, without touching live data",
+          description:
+            "Answers when the drill has finished (about 20 s per GB): 200 with the drill record, status passed or failed, each check " +
+            "with its result, the time to restore and the counts. A failed drill is announced to the notification channels; one whose " +
+            "archive is unreadable or whose hashes disagree also marks the backup damaged.",
+          responses: { 200: { description: "The finished drill", content: json("Drill") }, ...errors(400, 401, 403, 404, 409, 507) },
+        },
+      },
+      "/api/backups/drills": {
+        get: {
+          summary: "Recent restore drills, newest first",
+          parameters: [{ name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 200, default: 20 } }],
+          responses: { 200: { description: "The drills", content: json("DrillList") }, ...errors(400, 401, 403) },
+        },
       },
       "/api/backups/{id}/cancel": {
         parameters: [idParam],

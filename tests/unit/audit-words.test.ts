@@ -55,6 +55,14 @@ describe("auditSentence", () => {
     );
   });
 
+  it("says a restore drill passed and how long the restore took, or which drill failed", () => {
+    const passed = entry({ action: "backup.drill", resource: "backup:2", details: { filename: "backup_x.tar.gz", duration_ms: 41_000 } });
+    expect(auditSentenceText(passed)).toBe("admin ran a restore drill of backup_x.tar.gz: it restores (restore took 41 s)");
+    const failed = entry({ action: "backup.drill", success: false, error_message: "Database integrity: damaged.", details: { filename: "backup_x.tar.gz" } });
+    expect(auditSentenceText(failed)).toBe("Restore drill of backup_x.tar.gz failed: Database integrity: damaged.");
+    expect(auditDetailFields(passed).find((f) => f.key === "duration_ms")).toMatchObject({ label: "Restore took", value: { text: "41 s" } });
+  });
+
   it("still says something for an action it does not know", () => {
     expect(auditSentenceText(entry({ action: "share.create", resource: "share:photos" }))).toBe("admin: Share create (share photos)");
     expect(auditSentenceText(entry({ action: "share.create", success: false, error_message: "No space." }))).toBe("Share create failed: No space.");

@@ -12,6 +12,8 @@ describe("the OpenAPI document", () => {
         "/api/backups/{id}/cancel",
         "/api/backups/{id}/download",
         "/api/backups/{id}/download-link",
+        "/api/backups/{id}/drill",
+        "/api/backups/drills",
         "/api/backups/{id}/restore",
         "/api/backups/{id}/verify",
         "/api/backups/upload",

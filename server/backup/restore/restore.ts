@@ -224,7 +224,7 @@ function prepareStaging(config: AppConfig, parts: RestoreParts): Staging {
  * holds everything that changed, and each older archive supplies the unchanged files it
  * still lacks. A file is taken from an archive only if its hash is the one the target lists.
  */
-async function stageChain(opts: {
+export async function stageChain(opts: {
   config: AppConfig;
   chain: Backup[];
   target: Backup;
@@ -306,7 +306,7 @@ export function isRequestedPart(p: string, parts: RestoreParts): boolean {
  * Makes the staged database one self-contained, healthy file: a -wal that came with a
  * foreign archive is applied here, inside staging, never beside the live database.
  */
-function finishStagedDatabase(dir: string, what: string): void {
+export function finishStagedDatabase(dir: string, what: string): void {
   const file = path.join(dir, "baluhost.db");
   if (!fs.existsSync(file)) throw new AppError("ARCHIVE_INVALID", `${what} has no database (backup/database/baluhost.db).`);
   const staged = new Database(file);

@@ -25,6 +25,7 @@ import { isCancelled, type BackupRecord, type Overview } from "./backup-labels";
 import { BackupTable } from "./backup-table";
 import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
+import { DrillStatus } from "./drill-status";
 import { NotificationsCard } from "./notifications-card";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
@@ -261,6 +262,8 @@ export function BackupTab() {
         )}
       </Card>
 
+      <DrillStatus />
+
       <RetentionCard retention={overview.data?.retention} />
 
       <NotificationsCard />
@@ -380,7 +383,14 @@ function Summary({ list, overview }: { list: BackupList | undefined; overview: O
         <dd className={styles.statValue} data-testid="summary-running">
           {runningNow ? (
             <span className={styles.runningNow}>
-              <Spinner size={14} /> {runningNow.operation === "restore" ? "Restore" : runningNow.operation === "verify" ? "Verify" : "Backup"}
+              <Spinner size={14} />{" "}
+              {runningNow.operation === "restore"
+                ? "Restore"
+                : runningNow.operation === "verify"
+                  ? "Verify"
+                  : runningNow.subject.startsWith("restore drill")
+                    ? "Restore drill"
+                    : "Backup"}
             </span>
           ) : (
             "Nothing"
