@@ -4,7 +4,10 @@ import { SYSTEM_ACTOR } from "@/server/audit";
 import { saveAlertSettings } from "@/server/backup/notify/alert-settings";
 import { createChannel } from "@/server/backup/notify/channels";
 import { checkAlerts } from "@/server/backup/notify/monitor";
+import fs from "node:fs";
+import { verifyBackup } from "@/server/backup/import";
 import { applyRetention } from "@/server/backup/retention";
+import { createBackup } from "@/server/backup/service";
 import type { VolumeSpace } from "@/server/backup/health";
 import { insertBackup } from "../helpers/catalog-rows";
 import { createTestApp, type TestApp } from "../helpers/test-app";
@@ -22,7 +25,7 @@ describe("alert monitor", () => {
       db: app.db,
       config: app.config,
       actor: SYSTEM_ACTOR,
-      input: { kind: "webhook", name: "all", settings: { url: "http://127.0.0.1:9/hook" }, events: ["no_recent_backup", "disk_low", "retention_deleted"] },
+      input: { kind: "webhook", name: "all", settings: { url: "http://127.0.0.1:9/hook" }, events: ["no_recent_backup", "disk_low", "retention_deleted", "verify_failed"] },
     });
   });
   afterEach(async () => {
@@ -139,6 +142,21 @@ describe("alert monitor", () => {
       insertBackup(app, new Date(now - HOUR));
       expect((await applyRetention({ db: app.db, config: app.config, sweep: false })).deleted).toHaveLength(1);
       expect(queued()).toEqual([]);
+    });
+  });
+
+  describe("verification", () => {
+    it("announces verify_failed when a backup's archive turns out damaged", async () => {
+      await app.ready;
+      const row = await createBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, input: { backup_type: "database_only", wait: true } });
+      expect(row.status).toBe("completed");
+      const verified = await verifyBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: row.id });
+      expect(verified.verifyStatus).toBe("ok");
+      expect(queued()).toEqual([]);
+      fs.truncateSync(row.filepath, Math.floor(fs.statSync(row.filepath).size / 2));
+      await verifyBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: row.id });
+      expect(queued()).toEqual(["verify_failed"]);
+      expect(app.db.select().from(notificationDeliveries).get()!.payload).toMatchObject({ title: "Backup verification failed", backupId: row.id });
     });
   });
 });
