@@ -9,5 +9,14 @@ export async function register() {
     // Backup plans run only from the web server (seeding BACKUP_AUTO_* once; a bad value stops start-up).
     const { startBackupScheduler } = await import("./server/backup/schedule/scheduler");
     startBackupScheduler();
+    // Notifications: deliver the outbox, and watch for lasting conditions (no recent backup, low disk).
+    const [{ startNotificationSender }, { startAlertMonitor }, { getDb }, { getConfig }] = await Promise.all([
+      import("./server/backup/notify/sender"),
+      import("./server/backup/notify/monitor"),
+      import("./db/client"),
+      import("./server/config"),
+    ]);
+    startNotificationSender({ db: getDb, config: getConfig });
+    startAlertMonitor({ db: getDb, config: getConfig });
   }
 }

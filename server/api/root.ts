@@ -4,6 +4,7 @@ import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
 import { drillRouter } from "./routers/drill";
 import { scheduleRouter } from "./routers/schedule";
+import { notifyRouter } from "./routers/notify";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -14,6 +15,7 @@ export const appRouter = createTRPCRouter({
   backup: backupRouter,
   drill: drillRouter,
   schedule: scheduleRouter,
+  notify: notifyRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -36,8 +36,16 @@ export function createInnerContext(opts: {
 /** The context of an HTTP request: the user from a bearer token or the session cookie. */
 export async function createRequestContext(req: Request): Promise<Context> {
   ensureStarted();
+  let user: RequestUser | null;
+  try {
+    user = await resolveRequestUser(req);
+  } catch (err) {
+    // A refused credential (a monitoring-scope token) answers with its own status, not a 500.
+    if (err instanceof AppError) throw new TRPCError({ code: err.trpcCode, message: err.message, cause: err });
+    throw err;
+  }
   return createInnerContext({
-    user: await resolveRequestUser(req),
+    user,
     ip: clientIpFromHeaders(req.headers),
     userAgent: req.headers.get("user-agent"),
   });

@@ -6,11 +6,15 @@
  * Credentials in the URL (`?token=`) are read only when the caller passes `urlCredential`,
  * which only the download route does: a URL ends up in browser history, proxy logs and
  * Referer headers, so everywhere else `?token=` is ignored.
+ *
+ * A monitoring-scope API token is refused (403, saying why) unless the door passes
+ * `acceptMonitoringToken`, which only the health and metrics endpoints do.
  */
 import { getServerSession, type Session } from "next-auth";
 import { getDb } from "@/db/client";
 import type { User, UserRole } from "@/db/schema";
-import { authenticateToken } from "../tokens";
+import { AppError } from "../errors";
+import { activeTokenScope, authenticateScopedToken } from "../tokens";
 import { findUserById } from "../users";
 import { getAuthOptions } from "./options";
 import { bearerToken } from "./headers";
@@ -22,7 +26,13 @@ export interface RequestUser {
   username: string;
   role: UserRole;
   via: "session" | "token" | "cli" | "download-link";
+  /** Set for a monitoring-scope token: it may only read health and metrics. */
+  scope?: "monitoring";
 }
+
+export const MONITORING_TOKEN_REFUSAL =
+  "This API token has the monitoring scope: it can only read GET /api/health/backups and GET /api/metrics. " +
+  "Use a full token (Admin → API tokens) for anything else.";
 
 /** Checks a credential taken from `?token=`; returns the user, null when unknown, or throws an AppError saying why. */
 export type UrlCredentialCheck = (token: string) => Promise<RequestUser | null> | RequestUser | null;
@@ -36,6 +46,8 @@ export type SessionReader = () => Promise<Session | null>;
 export interface ResolveOptions {
   urlCredential?: UrlCredentialCheck;
   readSession?: SessionReader;
+  /** Accept a monitoring-scope bearer token (health and metrics only). */
+  acceptMonitoringToken?: boolean;
 }
 
 export function requestUserOf(user: User, via: RequestUser["via"]): RequestUser {
@@ -52,8 +64,14 @@ export async function resolveRequestUser(req: Request, options: ResolveOptions =
   // A bearer header decides alone: a bad token is not rescued by a cookie.
   if (req.headers.get("authorization")) {
     const token = bearerToken(req.headers);
-    const user = token ? authenticateToken(db, token) : null;
-    return user ? requestUserOf(user, "token") : null;
+    if (!token) return null;
+    const found = authenticateScopedToken(db, token, options.acceptMonitoringToken ? ["full", "monitoring"] : ["full"]);
+    if (!found) {
+      if (activeTokenScope(db, token) === "monitoring") throw new AppError("FORBIDDEN", MONITORING_TOKEN_REFUSAL);
+      return null;
+    }
+    const user = requestUserOf(found.user, "token");
+    return found.scope === "monitoring" ? { ...user, scope: "monitoring" } : user;
   }
   // So does a token in the URL where one is accepted: an expired link must say so, not
   // quietly fall back to whoever's cookie the browser happens to hold.

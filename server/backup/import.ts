@@ -33,6 +33,7 @@ import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamMan
 import { crashPoint } from "./failpoints";
 import { durableRename, freeBytes, fsyncFile, linkIntoPlace } from "./fs-safe";
 import { currentProcessOwner } from "./lock";
+import { announce } from "./notify/announce";
 import { verifyArchive, type VerifyResult } from "./restore/extract";
 import { describeForeignArchive, inspectArchivedDatabase, type ArchivedDatabase } from "./restore/foreign";
 
@@ -396,5 +397,16 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
     errorMessage: problem,
     details: { filename: row.filename },
   });
+  if (problem) {
+    announce(db, {
+      event: "verify_failed",
+      severity: "critical",
+      title: "Backup verification failed",
+      message: `The archive ${row.filename} is damaged: ${problem}`,
+      action: "Do not rely on this backup: make a new full backup now and check the disk that holds the backups.",
+      backupId: row.id,
+      planName: row.planName,
+    });
+  }
   return updated;
 }

@@ -25,6 +25,7 @@ import { AppError, describeError } from "../errors";
 import { INCOMING_PREFIX, listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
 import { incomingOwner } from "./import";
 import { acquireOperationLock, isOwnerAlive, LOCK_FILENAME, type HeldLock } from "./lock";
+import { announceRetentionDeleted } from "./notify/monitor";
 import { startupRecoveryDone } from "./recovery";
 import { getRetentionSettings, type RetentionRules } from "./settings";
 
@@ -156,6 +157,9 @@ export async function applyRetention(opts: {
       });
     }
   }
+  // Failed rows have no archive: only removed archives are worth telling the admins about.
+  const deletedIds = new Set(deleted.map((d) => d.id));
+  announceRetentionDeleted(db, plan.remove.filter((r) => deletedIds.has(r.id) && r.status === "completed"));
   const sweptFiles = opts.sweep ? await sweepStrayFiles(db, config) : [];
   return { deleted, sweptFiles };
 }

@@ -7,6 +7,7 @@ import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, 
 import { drillListSchema, drillRecordSchema } from "../backup/drill/contract";
 import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans";
 import { appVersion } from "../version";
+import { notifyPaths, notifySchemas } from "./openapi-notify";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -39,7 +40,7 @@ const errors = (...codes: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input (the message says which field and why)",
   401: "Not signed in and no valid API token (or an expired or invalid download link)",
-  403: "Not an administrator, or a cross-site request",
+  403: "Not an administrator, a monitoring-scope token outside health and metrics, or a cross-site request",
   404: "No such backup",
   405: "Method not allowed here (the Allow header lists the ones that are)",
   409: "Another backup or restore is in progress, or the backup is in a state that does not allow it",
@@ -82,6 +83,7 @@ export function buildOpenApiDocument() {
         PlanList: schema(z.object({ plans: z.array(planRecordSchema) })),
         CreatePlan: schema(planInput, "input"),
         UpdatePlan: schema(planPatch, "input"),
+        ...notifySchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -209,6 +211,7 @@ export function buildOpenApiDocument() {
           responses: { 202: { description: "Started", content: json("Backup") }, ...errors(400, 401, 403, 404, 409, 507) },
         },
       },
+      ...notifyPaths(errors),
     },
   };
 }

@@ -9,7 +9,7 @@ import { ZodError, z } from "zod";
 import { getDb, type AppDatabase } from "@/db/client";
 import type { Actor } from "../audit";
 import { clientIpFromHeaders } from "../auth/headers";
-import { resolveRequestUser, urlToken, type RequestUser, type SessionReader } from "../auth/request";
+import { MONITORING_TOKEN_REFUSAL, resolveRequestUser, urlToken, type RequestUser, type SessionReader } from "../auth/request";
 import { assertNoRestoreRunning } from "../backup/lock";
 import { getConfig } from "../config";
 import { AppError, GENERIC_INTERNAL_MESSAGE } from "../errors";
@@ -63,6 +63,8 @@ export interface AdminRouteOptions<P> {
    * route ignores `?token=`.
    */
   urlCredential?: (token: string, ctx: { params: P; db: AppDatabase }) => Promise<RequestUser | null> | RequestUser | null;
+  /** Accepts a monitoring-scope API token too (only the read-only health and metrics routes). */
+  acceptMonitoringToken?: boolean;
 }
 
 /** What a transport other than the App Router hands in (a Pages API route reads the session differently). */
@@ -90,10 +92,13 @@ export function adminRoute<P = Record<string, never>>(handler: Handler<P>, optio
       const { urlCredential } = options;
       const user = await resolveRequestUser(req, {
         readSession: transport.readSession,
+        acceptMonitoringToken: options.acceptMonitoringToken,
         urlCredential: urlCredential && SAFE_METHODS.includes(method) ? (token) => urlCredential(token, { params, db: getDb() }) : undefined,
       });
       if (!user) return unauthenticated(req);
       if (user.role !== "admin") return jsonError(403, "FORBIDDEN", "Only administrators can do this.");
+      // Read-only by definition, whatever route opts in to it.
+      if (user.scope === "monitoring" && !SAFE_METHODS.includes(method)) return jsonError(403, "FORBIDDEN", MONITORING_TOKEN_REFUSAL);
       if (!SAFE_METHODS.includes(method)) assertNoRestoreRunning(getConfig().backupPath);
       const actor: Actor = {
         id: user.id,

@@ -20,6 +20,11 @@ describe("the OpenAPI document", () => {
         "/api/backups/schedules",
         "/api/backups/schedules/{id}",
         "/api/backups/schedules/{id}/run",
+        "/api/health/backups",
+        "/api/metrics",
+        "/api/notifications/channels",
+        "/api/notifications/channels/{id}",
+        "/api/notifications/channels/{id}/test",
       ].sort(),
     );
   });

@@ -47,6 +47,16 @@ export function eventPayload(event: BackupEvent, now = new Date()): EventPayload
 }
 
 /**
+ * A "resolved" message goes where the alert it closes went (`details.resolves` names the
+ * alert's event), so a channel never gets an all-clear for an alert it was not sent.
+ */
+function wants(events: NotifyEvent[], event: BackupEvent): boolean {
+  if (event.event !== "resolved") return events.includes(event.event);
+  const resolves = event.details?.resolves;
+  return typeof resolves !== "string" || events.includes(resolves as NotifyEvent);
+}
+
+/**
  * Queues the event for every enabled channel subscribed to it ("test" goes only where the
  * caller sends it, see the sender). Returns how many deliveries were queued. Never throws:
  * a notification problem must not turn a finished backup into an error.
@@ -54,7 +64,7 @@ export function eventPayload(event: BackupEvent, now = new Date()): EventPayload
 export function announce(db: AppDatabase, event: BackupEvent, now = new Date()): number {
   try {
     const channels = db.select().from(notificationChannels).where(eq(notificationChannels.enabled, true)).all();
-    const wanting = channels.filter((c) => event.event !== "test" && (c.events.includes(event.event) || event.event === "resolved"));
+    const wanting = channels.filter((c) => event.event !== "test" && wants(c.events, event));
     if (wanting.length === 0) return 0;
     const payload = eventPayload(event, now) as unknown as Record<string, unknown>;
     for (const channel of wanting) {

@@ -12,7 +12,7 @@ import { CopyField } from "@/app/_components/copy-field";
 import { DateTime, RelativeTime, useHydrated } from "@/app/_components/date-time";
 import { ConfirmDialog } from "@/app/_components/dialog";
 import { EmptyState } from "@/app/_components/empty-state";
-import { TextField } from "@/app/_components/field";
+import { SelectField, TextField } from "@/app/_components/field";
 import { BanIcon, KeyIcon, PlusIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { QueryError } from "@/app/_components/query-error";
@@ -30,14 +30,22 @@ function useBaseUrl(): string {
   return hydrated ? window.location.origin : "http://host:3000";
 }
 
-function curlExample(baseUrl: string, token: string): string {
-  return `curl -H "Authorization: Bearer ${token}" ${baseUrl}/api/backups`;
+type Scope = TokenSummary["scope"];
+
+function curlExample(baseUrl: string, token: string, scope: Scope = "full"): string {
+  return `curl -H "Authorization: Bearer ${token}" ${baseUrl}${scope === "monitoring" ? "/api/health/backups" : "/api/backups"}`;
 }
+
+const SCOPE_HINTS: Record<Scope, string> = {
+  full: "Acts as you everywhere: backups, restores, settings.",
+  monitoring: "Reads only backup health and metrics (/api/health/backups, /api/metrics): for Prometheus or an uptime checker.",
+};
 
 export function TokenManager() {
   const utils = trpc.useUtils();
   const list = trpc.tokens.list.useQuery();
   const [name, setName] = useState("");
+  const [scope, setScope] = useState<Scope>("full");
   const [created, setCreated] = useState<CreatedToken | null>(null);
   const [toRevoke, setToRevoke] = useState<TokenSummary | null>(null);
 
@@ -45,6 +53,7 @@ export function TokenManager() {
     onSuccess: (token) => {
       setCreated(token);
       setName("");
+      setScope("full");
       toast.success(`Token “${token.name}” created`);
       void utils.tokens.list.invalidate();
     },
@@ -64,7 +73,7 @@ export function TokenManager() {
 
   const onCreate = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    create.mutate({ name });
+    create.mutate({ name, scope });
   };
 
   const nameError = fieldError(create.error, "name");
@@ -90,6 +99,16 @@ export function TokenManager() {
                 error={nameError}
                 hint={nameError ? undefined : "Up to 100 characters."}
               />
+              <SelectField
+                label="Access"
+                name="scope"
+                value={scope}
+                onChange={(e) => setScope(e.target.value as Scope)}
+                hint={SCOPE_HINTS[scope]}
+              >
+                <option value="full">Full access</option>
+                <option value="monitoring">Monitoring only</option>
+              </SelectField>
               <Button type="submit" variant="primary" icon={<PlusIcon size={14} />} loading={create.isPending}>
                 Create token
               </Button>
@@ -128,6 +147,7 @@ export function TokenManager() {
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Token</th>
+                  <th scope="col">Access</th>
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
                   <th scope="col">Status</th>
@@ -145,6 +165,7 @@ export function TokenManager() {
                     <td data-label="Token" className="nowrap">
                       <span className="mono">{token.token_prefix}…</span>
                     </td>
+                    <td data-label="Access">{token.scope === "monitoring" ? <Badge tone="accent">Monitoring only</Badge> : "Full"}</td>
                     <td data-label="Created">
                       <DateTime value={token.created_at} />
                       <span className="cell-sub">by {token.username}</span>
@@ -230,7 +251,7 @@ function NewTokenReveal({ token, onDone }: { token: CreatedToken; onDone: () => 
         </div>
       </div>
       <CopyField label="Your new token" value={token.token} />
-      <CopyField label="Try it" value={curlExample(baseUrl, token.token)} multiline />
+      <CopyField label="Try it" value={curlExample(baseUrl, token.token, token.scope)} multiline />
       <div className="token-reveal-footer">
         <Button onClick={onDone}>I have copied it</Button>
       </div>

@@ -26,6 +26,7 @@ import { BackupTable } from "./backup-table";
 import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
+import { NotificationsCard } from "./notifications-card";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
 import { SchedulesCard } from "./schedules-card";
@@ -267,6 +268,8 @@ export function BackupTab() {
       <SchedulesCard />
 
       <RetentionCard retention={overview.data?.retention} />
+
+      <NotificationsCard />
 
       <BackupAudit />
 
