@@ -23,7 +23,7 @@ export const OUTPUT_DIR = path.join(REPO_ROOT, "test-output", "e2e");
 /** The environment of every process we start: ours minus any app setting, plus the test's. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^(NAS_|ADMIN_|NEXTAUTH_|BALUHOST_|PORT$|NODE_ENV$)/.test(key)),
+    Object.entries(process.env).filter(([key]) => !/^(NAS_|ADMIN_|NEXTAUTH_|BALUHOST_|BACKUP_|PORT$|NODE_ENV$)/.test(key)),
   );
   return { ...inherited, NEXT_TELEMETRY_DISABLED: "1", ...extra } as unknown as NodeJS.ProcessEnv;
 }

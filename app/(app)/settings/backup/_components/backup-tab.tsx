@@ -27,6 +27,7 @@ import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
 import { NotificationsCard } from "./notifications-card";
+import { ProtectionStatus } from "./protection-status";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
 import { SchedulesCard } from "./schedules-card";
@@ -207,6 +208,8 @@ export function BackupTab() {
         </div>
       ) : null}
       {header}
+
+      <ProtectionStatus catalogVersion={catalogVersion} />
 
       <Summary list={list.data} overview={overview.data} />
 

@@ -132,11 +132,16 @@ function BackupRow({
         <span className={styles.typeCell}>
           {TYPE_LABELS[backup.backup_type]}
           {backup.origin !== "manual" ? (
-            <Badge tone={origin.tone} title={origin.title}>
+            <Badge tone={origin.tone} title={backup.plan_name ? `Made by the backup plan “${backup.plan_name}”` : origin.title}>
               {origin.label}
             </Badge>
           ) : null}
         </span>
+        {backup.plan_name ? (
+          <span className="cell-sub" data-testid="backup-plan-name">
+            plan “{backup.plan_name}”
+          </span>
+        ) : null}
         {backup.parent_id !== null ? (
           <span className="cell-sub">
             builds on <span className="mono">{parent?.filename ?? "an earlier backup"}</span>

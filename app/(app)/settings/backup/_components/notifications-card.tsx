@@ -1,7 +1,7 @@
 "use client";
 /**
  * Notifications: who hears about failed backups and lasting problems. The card shows the
- * backup health in one line, the channels (webhook or e-mail: where, which events, how the
+ * channels (webhook or e-mail: where, which events, how the
  * last delivery went) with "Send test notification" per channel and its result, the alert
  * settings (no backup for N hours, free-space threshold, retention deletions) and the most
  * recent deliveries. Secrets are write-only: the form never receives one, it only says one
@@ -26,7 +26,6 @@ import styles from "./backup.module.css";
 
 type Channel = RouterOutputs["notify"]["channels"][number];
 type AlertSettings = RouterOutputs["notify"]["settings"];
-type Health = RouterOutputs["notify"]["health"];
 type TestResult = RouterOutputs["notify"]["test"];
 type CreateInput = RouterInputs["notify"]["createChannel"];
 type Kind = Channel["kind"];
@@ -42,13 +41,10 @@ const EVENT_LABELS: Record<string, { label: string; description: string }> = {
 const EVENTS = Object.keys(EVENT_LABELS);
 const DEFAULT_EVENTS = EVENTS.filter((e) => e !== "retention_deleted");
 
-const HEALTH_TONES: Record<Health["status"], BadgeTone> = { ok: "success", warning: "warning", critical: "danger" };
-const HEALTH_WORDS: Record<Health["status"], string> = { ok: "OK", warning: "Warning", critical: "Critical" };
 
 export function NotificationsCard() {
   const utils = trpc.useUtils();
   const channels = trpc.notify.channels.useQuery();
-  const health = trpc.notify.health.useQuery(undefined, { refetchInterval: 30_000 });
   const [editing, setEditing] = useState<Channel | "new" | null>(null);
   const [toRemove, setToRemove] = useState<Channel | null>(null);
   const [testing, setTesting] = useState<ReadonlySet<number>>(new Set());
@@ -100,15 +96,6 @@ export function NotificationsCard() {
       actions={list.length > 0 ? addButton : undefined}
     >
       <div className="stack-sm" style={{ gap: "var(--space-4)" }}>
-        {health.data ? (
-          <p data-testid="backup-health">
-            <Badge tone={HEALTH_TONES[health.data.status]} dot>
-              {HEALTH_WORDS[health.data.status]}
-            </Badge>{" "}
-            {health.data.summary}
-          </p>
-        ) : null}
-
         {channels.isPending ? (
           <div className="loading-block">
             <Spinner /> Loading channels…
