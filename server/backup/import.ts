@@ -401,7 +401,7 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
     announce(db, {
       event: "verify_failed",
       severity: "critical",
-      title: "Backup verification failed",
+      title: row.planName ? `Backup of plan "${row.planName}" failed verification` : "Backup verification failed",
       message: `The archive ${row.filename} is damaged: ${problem}`,
       action: "Do not rely on this backup: make a new full backup now and check the disk that holds the backups.",
       backupId: row.id,

@@ -5,8 +5,9 @@
  *
  * Who tells the admins about a failure: a backup that fails while it runs is announced by
  * the backup service itself (backup_failed); here only what the service does not announce:
- * a scheduled run refused before it started (e.g. not enough space) and a backup that was
- * written but failed verification (verify_failed). So each failure is announced once. A
+ * a scheduled run refused before it started (e.g. not enough space). A backup that was
+ * written but failed verification is announced by verifyBackup (verify_failed). So each
+ * failure is announced once. A
  * failed run does not count towards full_every, so the next full backup is not skipped.
  */
 import { eq, sql } from "drizzle-orm";
@@ -127,19 +128,6 @@ export function finishPlanRun(opts: {
     error =
       `${where} wrote ${backup.filename}, but it failed verification: ${backup.verifyError ?? "unknown problem"}. ` +
       "It is marked Damaged. Check the backup disk, then run the plan again.";
-    announce(db, {
-      event: "verify_failed",
-      severity: "critical",
-      title: `Backup of plan "${plan.name}" failed verification`,
-      message:
-        `${backup.filename}, made by plan "${plan.name}", was written but could not be read back intact: ` +
-        `${backup.verifyError ?? "unknown problem"}. It is marked Damaged and incremental backups will not build on it.`,
-      action:
-        "Check the backup disk for errors and free space, then run the plan again (Run now) and verify the new backup. Keep older good backups until then.",
-      backupId: backup.id,
-      planName: plan.name,
-      details: { plan_id: plan.id, filename: backup.filename },
-    });
   }
   const ok = error === null;
   db.update(backupPlans)
