@@ -16,6 +16,7 @@ import { ArchiveIcon, UploadIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { QueryError } from "@/app/_components/query-error";
 import { Spinner } from "@/app/_components/spinner";
+import { usePendingIds } from "@/app/_components/use-pending-ids";
 import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";
@@ -94,8 +95,8 @@ export function BackupTab() {
   const [uploadOpen, setUploadOpen] = useState(false);
   const [toRestore, setToRestore] = useState<BackupRecord | null>(null);
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
-  const [verifying, setVerifying] = useState<ReadonlySet<number>>(new Set());
-  const [cancelling, setCancelling] = useState<ReadonlySet<number>>(new Set());
+  const { pending: verifying, track: trackVerify } = usePendingIds();
+  const { pending: cancelling, track: trackCancel } = usePendingIds();
 
   const refreshAll = () => {
     void utils.backup.list.invalidate();
@@ -127,38 +128,21 @@ export function BackupTab() {
   });
 
   const onVerify = (backup: BackupRecord) => {
-    setVerifying((s) => new Set(s).add(backup.id));
-    verify
-      .mutateAsync({ id: backup.id })
+    trackVerify(backup.id, verify.mutateAsync({ id: backup.id }))
       .then((updated) => {
         utils.backup.list.setData(undefined, (old) => withRow(old, updated));
         if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} is complete and readable.` });
         else toast.error("Verification failed", { description: updated.verify_error ?? updated.filename });
       })
       .catch((err: unknown) => toast.error("The backup could not be verified", { description: errorMessage(err) }))
-      .finally(() => {
-        setVerifying((s) => {
-          const next = new Set(s);
-          next.delete(backup.id);
-          return next;
-        });
-        void utils.audit.list.invalidate();
-      });
+      .finally(() => void utils.audit.list.invalidate());
   };
 
   const onCancel = (backup: BackupRecord) => {
-    setCancelling((s) => new Set(s).add(backup.id));
     running.markCancelled(backup.id);
-    cancel
-      .mutateAsync({ id: backup.id })
-      .catch((err: unknown) => toast.error("The backup could not be cancelled", { description: errorMessage(err) }))
-      .finally(() =>
-        setCancelling((s) => {
-          const next = new Set(s);
-          next.delete(backup.id);
-          return next;
-        }),
-      );
+    trackCancel(backup.id, cancel.mutateAsync({ id: backup.id })).catch((err: unknown) =>
+      toast.error("The backup could not be cancelled", { description: errorMessage(err) }),
+    );
   };
 
   const openCreate = () => setCreateOpen(true);

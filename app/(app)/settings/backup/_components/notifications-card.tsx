@@ -19,6 +19,7 @@ import { AlertTriangleIcon, PlusIcon, TrashIcon } from "@/app/_components/icons"
 import { Card } from "@/app/_components/layout-parts";
 import { QueryError } from "@/app/_components/query-error";
 import { Spinner } from "@/app/_components/spinner";
+import { usePendingIds } from "@/app/_components/use-pending-ids";
 import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterInputs, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage, fieldError } from "@/app/_trpc/errors";
@@ -47,7 +48,7 @@ export function NotificationsCard() {
   const channels = trpc.notify.channels.useQuery();
   const [editing, setEditing] = useState<Channel | "new" | null>(null);
   const [toRemove, setToRemove] = useState<Channel | null>(null);
-  const [testing, setTesting] = useState<ReadonlySet<number>>(new Set());
+  const { pending: testing, track: trackTest } = usePendingIds();
   const [results, setResults] = useState<Record<number, TestResult>>({});
 
   const refresh = () => {
@@ -66,19 +67,10 @@ export function NotificationsCard() {
   });
 
   const onTest = (channel: Channel) => {
-    setTesting((s) => new Set(s).add(channel.id));
-    test
-      .mutateAsync({ id: channel.id })
+    trackTest(channel.id, test.mutateAsync({ id: channel.id }))
       .then((result) => setResults((r) => ({ ...r, [channel.id]: result })))
       .catch((err: unknown) => setResults((r) => ({ ...r, [channel.id]: { ok: false, error: errorMessage(err), duration_ms: 0 } })))
-      .finally(() => {
-        setTesting((s) => {
-          const next = new Set(s);
-          next.delete(channel.id);
-          return next;
-        });
-        refresh();
-      });
+      .finally(refresh);
   };
 
   const list = channels.data ?? [];

@@ -18,6 +18,7 @@ import { ClockIcon, PlusIcon, TrashIcon } from "@/app/_components/icons";
 import { Card } from "@/app/_components/layout-parts";
 import { QueryError } from "@/app/_components/query-error";
 import { Spinner } from "@/app/_components/spinner";
+import { usePendingIds } from "@/app/_components/use-pending-ids";
 import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage, fieldError } from "@/app/_trpc/errors";
@@ -43,7 +44,7 @@ export function SchedulesCard() {
   // null: closed; "new": adding; a plan: editing it.
   const [editing, setEditing] = useState<Plan | "new" | null>(null);
   const [toDelete, setToDelete] = useState<Plan | null>(null);
-  const [running, setRunning] = useState<ReadonlySet<number>>(new Set());
+  const { pending: running, track: trackRun } = usePendingIds();
 
   const refresh = () => {
     void utils.schedule.list.invalidate();
@@ -69,23 +70,14 @@ export function SchedulesCard() {
   });
 
   const onRunNow = (plan: Plan) => {
-    setRunning((s) => new Set(s).add(plan.id));
-    runNow
-      .mutateAsync({ id: plan.id })
+    trackRun(plan.id, runNow.mutateAsync({ id: plan.id }))
       .then((backup) => {
         toast.success(`"${plan.name}" started`, { description: `${backup.filename} is being made; it is verified when done.` });
         void utils.backup.list.invalidate();
         void utils.backup.overview.invalidate();
         refresh();
       })
-      .catch((err: unknown) => toast.error(`"${plan.name}" did not start`, { description: errorMessage(err) }))
-      .finally(() =>
-        setRunning((s) => {
-          const next = new Set(s);
-          next.delete(plan.id);
-          return next;
-        }),
-      );
+      .catch((err: unknown) => toast.error(`"${plan.name}" did not start`, { description: errorMessage(err) }));
   };
 
   const addButton = (
