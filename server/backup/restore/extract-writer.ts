@@ -14,11 +14,12 @@
  *   folder does not change its mtime.
  * - Memory does not grow with the number of entries: folders and links waiting for the end are
  *   spooled to files in `workDir`, and the cache of folders known to exist is bounded.
- * - Throughput: small files are copied whole into a buffer and written synchronously (open,
- *   write, close in this thread: cheaper than three thread-pool round trips each); large ones
- *   are streamed in 1 MiB buffers, one in flight while the next is filled, up to `concurrency`
- *   at once. Bodies are copied because the reader reuses its buffers; the writer reuses its
- *   own, so memory stays at about concurrency × SMALL_FILE_MAX and no buffer is allocated per file.
+ * - Throughput: folders and small files are created by a thread of their own, in order and with
+ *   synchronous calls (extract-create-thread.ts), while this thread goes on reading; large files
+ *   are streamed in 1 MiB buffers through the pool, one in flight while the next is filled, up to
+ *   `concurrency` at once, once their folder exists. Bodies are copied because the reader reuses
+ *   its buffers; the writer reuses its own, so memory stays at a few batches plus concurrency ×
+ *   1 MiB and no buffer is allocated per file.
  *
  * Errors of the file system (ENOSPC, EACCES, EEXIST when the destination is not empty) keep
  * their Node code. After abort() has returned nothing more is written.
@@ -27,6 +28,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { LineSpool } from "../archive/line-spool";
 import { writevAll } from "../archive/write-all";
+import { CreateThread } from "./extract-create-thread";
 
 export const SMALL_FILE_MAX = 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
@@ -44,43 +46,28 @@ function umask(): number {
   return umaskCache;
 }
 
-/** Bounded concurrency with failure capture: the first error wins, later work is not started. */
+/** Bounded concurrency for the large files being written (each awaited by its caller). */
 class TaskPool {
   private active = 0;
   private readonly waiters: Array<() => void> = [];
-  private readonly running = new Set<Promise<unknown>>();
-  failure: unknown = null;
+  private readonly idle: Array<() => void> = [];
 
   constructor(private readonly limit: number) {}
 
   async acquire(): Promise<void> {
     while (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    this.check();
     this.active++;
   }
 
   release(): void {
     this.active--;
     this.waiters.shift()?.();
+    if (this.active === 0) for (const wake of this.idle.splice(0)) wake();
   }
 
-  /** Follows a promise that needs no slot (a mkdir); its failure fails the extraction. */
-  track(p: Promise<unknown>): void {
-    const tracked = p.catch((err) => {
-      this.failure ??= err;
-    });
-    this.running.add(tracked);
-    void tracked.finally(() => this.running.delete(tracked));
-  }
-
-  check(): void {
-    if (this.failure) throw this.failure;
-  }
-
-  /** Waits for everything started; rejects with the first failure. */
+  /** Waits until no slot is taken. */
   async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
-    this.check();
+    while (this.active > 0) await new Promise<void>((r) => this.idle.push(r));
   }
 }
 
@@ -101,11 +88,13 @@ interface PendingDir {
 
 export class DestinationWriter {
   private readonly pool: TaskPool;
+  private readonly creator = new CreateThread({ createFlags: CREATE_FLAGS, dirMode: DIR_CREATE_MODE, umask: umask(), mapError: creationError });
+  /** Folders queued on the creation thread: settled once made (after a flush). */
   private readonly dirs = new Map<string, Promise<void>>();
   private links: LineSpool | null = null;
   private folders: LineSpool | null = null;
-  /** Buffers of finished writes, reused: at most one per slot, and two for the streamed file. */
-  private readonly smallBuffers: Buffer[] = [];
+  /** The small file being read (the reader reuses its buffers), and the large files' buffers. */
+  private readonly smallBuffer = Buffer.allocUnsafeSlow(SMALL_FILE_MAX);
   private readonly batchBuffers: Buffer[] = [];
 
   constructor(
@@ -118,27 +107,35 @@ export class DestinationWriter {
 
   /** Throws the first write failure, if any (called between entries). */
   check(): void {
-    this.pool.check();
+    this.creator.throwIfFailed();
   }
 
-  /** Makes sure a folder exists: `segments` below `root` (none: the root itself). */
+  /**
+   * Queues a folder (`segments` below `root`; none: the root itself) and its parents on the
+   * creation thread. What is queued there later can rely on it; anything else awaits folderReady.
+   */
   ensureDir(root: string, segments: readonly string[]): Promise<void> {
     const abs = segments.length === 0 ? root : path.join(root, ...segments);
     let p = this.dirs.get(abs);
     if (!p) {
       if (this.dirs.size >= KNOWN_DIRS_MAX) this.dirs.clear();
-      p =
-        segments.length === 0
-          ? fs.promises.mkdir(root, { recursive: true }).then(() => assertDir(root))
-          : this.ensureDir(root, segments.slice(0, -1)).then(() => mkdirOne(abs));
+      if (segments.length > 0) void this.ensureDir(root, segments.slice(0, -1));
+      p = segments.length === 0 ? this.creator.root(root) : this.creator.dir(abs);
       this.dirs.set(abs, p);
     }
     return p;
   }
 
+  /** The folder exists on disk (for work done outside the creation thread). */
+  private folderReady(root: string, segments: readonly string[]): Promise<void> {
+    const p = this.ensureDir(root, segments);
+    this.creator.flush();
+    return p;
+  }
+
   /** A folder entry: created now (in the background), mode and mtime applied at the end. */
   async addDir(root: string, segments: readonly string[], mode: number | null, mtimeMs: number | null): Promise<void> {
-    this.pool.track(this.ensureDir(root, segments));
+    void this.ensureDir(root, segments);
     if (segments.length === 0) return;
     this.folders ??= await LineSpool.create(path.join(this.workDir, "folders.jsonl"));
     const dir: PendingDir = { abs: path.join(root, ...segments), depth: segments.length, mode: (mode ?? 0o755) & 0o777, mtimeMs };
@@ -154,30 +151,14 @@ export class DestinationWriter {
 
   /**
    * A small file (size <= SMALL_FILE_MAX): `fill` copies its body into a buffer of the writer's
-   * (the reader reuses its own), then it is written in the background once a slot is free.
+   * (the reader reuses its own), then it is queued on the creation thread, after its folders.
    */
   async writeSmallFile(root: string, segments: readonly string[], size: number, mode: number | null, fill: (into: Buffer) => Promise<void>): Promise<void> {
-    await this.pool.acquire();
-    const buf = this.smallBuffers.pop() ?? Buffer.allocUnsafeSlow(SMALL_FILE_MAX);
-    try {
-      await fill(buf.subarray(0, size));
-    } catch (err) {
-      this.smallBuffers.push(buf);
-      this.pool.release();
-      throw err;
-    }
-    // Written synchronously, in this thread: a small file in the page cache costs a few
-    // microseconds of system calls, less than the thread-pool round trips (open, writev,
-    // close) it would otherwise take, as GNU tar does in one process. Its folders are
-    // awaited first (they may still be being made in the background).
-    try {
-      await this.ensureDir(root, segments.slice(0, -1));
-      this.pool.check();
-      writeFileExclusiveSync(path.join(root, ...segments), mode, buf.subarray(0, size));
-    } finally {
-      this.smallBuffers.push(buf);
-      this.pool.release();
-    }
+    const body = this.smallBuffer.subarray(0, size);
+    await fill(body);
+    this.check();
+    void this.ensureDir(root, segments.slice(0, -1));
+    await this.creator.file(path.join(root, ...segments), (mode ?? 0o644) & 0o777, body);
   }
 
   /**
@@ -189,7 +170,7 @@ export class DestinationWriter {
     await this.pool.acquire();
     try {
       const abs = path.join(root, ...segments);
-      await this.ensureDir(root, segments.slice(0, -1));
+      await this.folderReady(root, segments.slice(0, -1));
       const fd = await createExclusive(abs, mode);
       let inFlight: Promise<void> | null = null;
       let batch = this.batchBuffer();
@@ -239,18 +220,20 @@ export class DestinationWriter {
   }
 
   /** Waits for every write started; rejects with the first failure. */
-  drain(): Promise<void> {
-    return this.pool.drain();
+  async drain(): Promise<void> {
+    await this.creator.drain();
+    await this.pool.drain();
   }
 
   /** After a failure: waits until nothing is being written any more. Never rejects. */
   async abort(): Promise<void> {
+    await this.creator.stop();
     await this.pool.drain().catch(() => undefined);
   }
 
   /** Once every file is written: the symlinks, with their mtimes from the headers. */
   async createLinks(): Promise<void> {
-    await this.pool.drain();
+    await this.drain();
     if (!this.links) return;
     const links = this.links;
     this.links = null;
@@ -258,7 +241,7 @@ export class DestinationWriter {
     for await (const lines of links.lines()) {
       await forEachLimited(lines, async (line) => {
         const l = JSON.parse(line) as PendingLink;
-        await this.ensureDir(l.root, l.parent);
+        await this.folderReady(l.root, l.parent);
         await fs.promises.symlink(l.target, l.abs);
         if (l.mtimeMs !== null) await fs.promises.lutimes(l.abs, now, l.mtimeMs / 1000);
       });
@@ -274,7 +257,7 @@ export class DestinationWriter {
    * Folders next to each other at one depth (siblings) are done concurrently.
    */
   async finishFolders(headerTimes: boolean): Promise<void> {
-    await this.pool.drain();
+    await this.drain();
     if (!this.folders) return;
     const now = Date.now() / 1000;
     const createdMode = DIR_CREATE_MODE & ~umask();
@@ -295,35 +278,12 @@ export class DestinationWriter {
     }
   }
 
-  /** Removes the spools (after success or failure). */
+  /** Ends the creation thread and removes the spools (after success or failure). */
   async cleanUp(): Promise<void> {
+    await this.creator.stop();
+    await this.creator.close();
     await this.links?.remove();
     await this.folders?.remove();
-  }
-}
-
-/** Creates one folder level; an existing name must be a real folder (lstat), never a link to one. */
-async function mkdirOne(abs: string): Promise<void> {
-  try {
-    await fs.promises.mkdir(abs, DIR_CREATE_MODE);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    await assertRealDir(abs);
-  }
-}
-
-/** The destination root is the caller's: it may be reached through a symlink. */
-async function assertDir(abs: string): Promise<void> {
-  const st = await fs.promises.stat(abs);
-  if (!st.isDirectory()) {
-    throw Object.assign(new Error(`Cannot restore into ${abs}: it is not a folder.`), { code: "ENOTDIR", path: abs });
-  }
-}
-
-async function assertRealDir(abs: string): Promise<void> {
-  const st = await fs.promises.lstat(abs);
-  if (!st.isDirectory()) {
-    throw Object.assign(new Error(`Cannot restore into ${abs}: something that is not a folder is already there.`), { code: "EEXIST", path: abs });
   }
 }
 
@@ -340,27 +300,15 @@ function createExclusive(abs: string, mode: number | null): Promise<number> {
   );
 }
 
-/** createExclusive, fixMode, the write and close, synchronously (small files, see writeSmallFile). */
-function writeFileExclusiveSync(abs: string, mode: number | null, body: Buffer): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(abs, CREATE_FLAGS, (mode ?? 0o644) & 0o777);
-  } catch (err) {
-    throw existsError(abs, err as NodeJS.ErrnoException);
-  }
-  try {
-    for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off, body.length - off);
-    const perm = (mode ?? 0o644) & 0o777;
-    if ((perm & umask()) !== 0) fs.fchmodSync(fd, perm);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** EEXIST/ELOOP at creation: the admin's words; other errors unchanged. */
 function existsError(abs: string, err: NodeJS.ErrnoException): Error {
   if (err.code !== "EEXIST" && err.code !== "ELOOP") return err;
   return Object.assign(new Error(`Cannot restore ${abs}: something is already there (the restore folder must be empty).`), { code: err.code, path: abs, cause: err });
+}
+
+/** A failure of the creation thread: a file that could not be created gets the admin's words. */
+function creationError(err: NodeJS.ErrnoException, abs: string, isFile: boolean): Error {
+  return isFile ? existsError(abs, err) : err;
 }
 
 function closeFd(fd: number): Promise<void> {
