@@ -26,13 +26,13 @@
  * inflated data) are in memory ahead of the reader; the gunzip stream respects
  * back-pressure; copies in flight are bounded.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import { promisify } from "node:util";
 import { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { INDEXED_HEADER_BYTES, MAX_BLOCK_SIZE, indexedMemberLength } from "../archive/gzip-blocks";
 import { ArchiveRefusal, refuse } from "./extract-errors";
+import { CopyHasher } from "./copy-hasher";
 
 /** The compression ratio is only judged once this much has been decompressed. */
 export const RATIO_GRACE_BYTES = 4 * 1024 * 1024;
@@ -95,7 +95,7 @@ export async function openArchiveSource(archivePath: string, maxRatio: number, c
     throw err;
   }
   if (!indexed) await fd.close();
-  const copy = copyTo ? new ArchiveCopy(fs.openSync(copyTo, "wx", 0o600)) : null;
+  const copy = copyTo ? new ArchiveCopy(fs.openSync(copyTo, "wx+", 0o600)) : null;
   // The indexed reader keeps the descriptor it checked; the stream opens the path again.
   return indexed ? new MemberSource(fd.fd, fd, size, maxRatio, copy) : new StreamSource(archivePath, size, maxRatio, copy);
 }
@@ -468,12 +468,13 @@ class StreamSource implements ArchiveSource {
 // The copy
 
 /**
- * The copy written while reading. Chunks are hashed in the order they are given (file order)
- * and written at their own offsets on the thread pool, so the copy overlaps the decompression
- * instead of adding to it. A failed write fails the read (the tee) or finish().
+ * The copy written while reading. Chunks are written at their own offsets on the thread pool,
+ * so the copy overlaps the decompression instead of adding to it, and hashed by reading back
+ * what was written, on a thread of its own (copy-hasher.ts). A failed write fails the read
+ * (the tee) or finish().
  */
 class ArchiveCopy {
-  private readonly hash = crypto.createHash("sha256");
+  private readonly hasher: CopyHasher;
   private bytes = 0;
   private closed = false;
   private inFlight = 0;
@@ -481,18 +482,21 @@ class ArchiveCopy {
   private readonly waiters: Array<() => void> = [];
   private closeWhenWritten = false;
 
-  constructor(private readonly fd: number) {}
+  /** `fd` is open for reading too: the hasher reads the copy back. */
+  constructor(private readonly fd: number) {
+    this.hasher = new CopyHasher(fd);
+  }
 
-  /** Hashes `chunk` and writes it at `at`; settles when it is written. */
+  /** Writes `chunk` at `at`; settles when it is written. */
   write(chunk: Buffer, at: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    this.hash.update(chunk);
     this.bytes += chunk.length;
     this.inFlight += chunk.length;
     return new Promise((resolve, reject) =>
       writeFully(this.fd, chunk, at, (err) => {
         this.inFlight -= chunk.length;
         this.failure ??= err;
+        if (!err) this.hasher.markWritten(at, at + chunk.length);
         this.waiters.splice(0).forEach((wake) => wake());
         if (this.closeWhenWritten && this.inFlight === 0) this.close();
         if (err) reject(err);
@@ -522,12 +526,19 @@ class ArchiveCopy {
     await this.whenBelow(0);
     if (this.failure) throw this.failure;
     if (this.bytes !== expectedBytes) throw new Error(`the copy of the archive has ${this.bytes} bytes, the archive ${expectedBytes}`);
-    await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+    const [hashed] = await Promise.all([
+      this.hasher.finish(),
+      new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve()))),
+    ]);
+    if (hashed.bytes !== expectedBytes) throw new Error(`the copy of the archive reads back as ${hashed.bytes} bytes, the archive ${expectedBytes}`);
     this.close();
-    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
+    return hashed;
   }
 
-  /** Closes the descriptor, once no write uses it any more (it could otherwise be reused under one). */
+  /**
+   * Closes the descriptor once nothing uses it any more: no write (it could otherwise be reused
+   * under one) and no read of the hasher's (its thread is ended first).
+   */
   close(): void {
     if (this.closed) return;
     if (this.inFlight > 0) {
@@ -535,7 +546,8 @@ class ArchiveCopy {
       return;
     }
     this.closed = true;
-    fs.closeSync(this.fd);
+    const fd = this.fd;
+    void this.hasher.close().finally(() => fs.closeSync(fd));
   }
 }
 
