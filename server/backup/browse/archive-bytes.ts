@@ -6,7 +6,9 @@
  * `start` and drops the bytes before it.
  */
 import fs from "node:fs";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+
+const CHUNK = 256 * 1024;
 
 export interface ArchiveBytes {
   /** Plaintext (.tar.gz) size in bytes. */
@@ -19,10 +21,28 @@ export interface ArchiveBytes {
 export async function openArchiveBytes(file: string): Promise<ArchiveBytes> {
   const fh = await fs.promises.open(file, "r");
   const { size } = await fh.stat();
+  let closed = false;
   return {
     size,
-    // Positional reads on the shared descriptor: several streams may be open at once.
-    stream: (start) => fh.createReadStream({ start, autoClose: false, emitClose: false, highWaterMark: 256 * 1024 }),
-    close: () => fh.close(),
+    // Positional reads on the one handle, so several streams may be open at once and
+    // destroying one never closes it (fs read streams close even a borrowed descriptor).
+    stream: (start) =>
+      Readable.from(
+        (async function* () {
+          for (let pos = start; pos < size && !closed; ) {
+            const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+            if (bytesRead === 0) return;
+            pos += bytesRead;
+            yield buf.subarray(0, bytesRead);
+          }
+        })(),
+        { objectMode: false },
+      ),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
   };
 }
