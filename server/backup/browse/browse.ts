@@ -12,6 +12,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import type { AppDatabase } from "@/db/client";
+import { users } from "@/db/schema";
+import { recordAudit, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError } from "../../errors";
 import { ArchiveError } from "../archive/errors";
@@ -25,6 +27,12 @@ import { openTreeIndex, type TreeEntry, type TreeIndex } from "./tree-index";
 export interface BrowseContext {
   db: AppDatabase;
   config: AppConfig;
+}
+
+/** Reading content out of a backup is audited (who, which backup, which path); listing is not. */
+function auditRead(ctx: BrowseContext & { actor?: Actor; id: number }, what: "file" | "folder", p: string, bytes: number): void {
+  if (!ctx.actor) return;
+  recordAudit(ctx.db, { action: "backup.download_path", actor: ctx.actor, resource: `backup:${ctx.id}`, success: true, details: { path: p, kind: what, size_bytes: bytes } });
 }
 
 export const DEFAULT_PAGE = 200;
@@ -189,7 +197,7 @@ export interface BackupFileStream {
 }
 
 /** One file of a backup, streamed out of the archive that holds it. */
-export async function openBackupFile(ctx: BrowseContext & { id: number; path: string }): Promise<BackupFileStream> {
+export async function openBackupFile(ctx: BrowseContext & { id: number; path: string; actor?: Actor }): Promise<BackupFileStream> {
   const p = checkRequestPath(ctx.path);
   const row = getBackupRow(ctx.db, ctx.id);
   const index = await openTreeIndex({ ...ctx, row });
@@ -207,6 +215,7 @@ export async function openBackupFile(ctx: BrowseContext & { id: number; path: st
     await readers.close();
     throw asAppError(err);
   });
+  auditRead(ctx, "file", p, entry.size);
   let started = false;
   const body = (async function* () {
     started = true;
@@ -231,7 +240,7 @@ export async function openBackupFile(ctx: BrowseContext & { id: number; path: st
  * files/alice/docs): folders and links first, then the files archive by archive in the order
  * they are stored (one forward pass per archive).
  */
-export async function openBackupFolderArchive(ctx: BrowseContext & { id: number; path: string }): Promise<{ entry: TreeEntry; stream: Readable; name: string }> {
+export async function openBackupFolderArchive(ctx: BrowseContext & { id: number; path: string; actor?: Actor }): Promise<{ entry: TreeEntry; stream: Readable; name: string }> {
   const p = checkRequestPath(ctx.path);
   const row = getBackupRow(ctx.db, ctx.id);
   const index = await openTreeIndex({ ...ctx, row });
@@ -247,6 +256,7 @@ export async function openBackupFolderArchive(ctx: BrowseContext & { id: number;
   const top = p === "" ? row.filename.replace(/\.tar\.gz$/, "") : entry.name;
   const nameOf = (e: TreeEntry) => (p === "" ? `${top}/${e.path}` : e.path.slice(base.length));
   const readers = new ChainReaders(ctx.config, index.sources());
+  auditRead(ctx, "folder", p, index.totals(p).bytes);
   let started = false;
   const tar = (async function* (): AsyncGenerator<Buffer> {
     started = true;
@@ -289,4 +299,31 @@ export async function openBackupFolderArchive(ctx: BrowseContext & { id: number;
     index.close();
   });
   return { entry, stream: source.pipe(gzip), name: `${top}.tar.gz` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-user storage
+
+export interface UserFolder {
+  username: string;
+  /** "files/<username>" */
+  path: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * The storage folders of the backup that belong to a user of this installation
+ * (`files/<username>`): restoring one of them is "restore this user's files".
+ */
+export async function listUserFolders(ctx: BrowseContext & { id: number }): Promise<UserFolder[]> {
+  const names = ctx.db.select({ username: users.username }).from(users).orderBy(users.username).all().map((u) => u.username);
+  return withTreeIndex(ctx, ctx.id, (index) =>
+    names.flatMap((username) => {
+      const p = `files/${username}`;
+      if (username.includes("/") || index.get(p)?.type !== "dir") return [];
+      const t = index.totals(p);
+      return [{ username, path: p, files: t.files, bytes: t.bytes }];
+    }),
+  );
 }
