@@ -5,7 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "@/server/audit";
 import { diffBackupFolder, listBackupFolder, openBackupFile, openBackupFolderArchive, searchBackup } from "@/server/backup/browse/browse";
 import { seekIndexPath, treeIndexPath } from "@/server/backup/catalog";
-import { createBackup } from "@/server/backup/service";
+import { restorePaths } from "@/server/backup/browse/restore-paths";
+import { importBackup } from "@/server/backup/import";
+import { createBackup, deleteBackup } from "@/server/backup/service";
+import { realInstallation } from "../helpers/real-baluhost";
 import { writeFiles, writeRandomFile } from "../helpers/files";
 import { createTestApp, makeTempDir, type TestApp } from "../helpers/test-app";
 import { execFileSync } from "node:child_process";
@@ -96,5 +99,43 @@ describe("browsing a backup", () => {
     writeFiles(app.config.storagePath, { "alice/docs/new.txt": "new\n" });
     const diff = await diffBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/alice/docs" });
     expect(diff.entries.map((e) => `${e.status}:${e.name}`).sort()).toEqual(["added:new.txt", "deleted:report one.txt"]);
+  });
+});
+
+describe("browsing imported archives", () => {
+  let app: TestApp;
+  afterEach(() => app.cleanup());
+
+  it("browses and reads an imported archive of ours (no seek index: offsets found by one scan)", async () => {
+    app = createTestApp();
+    writeFiles(app.config.storagePath, { "alice/a.txt": "imported a\n", "bob/b.txt": "imported b\n" });
+    const made = await createBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, input: { backup_type: "files_only", wait: true } });
+    const outside = path.join(makeTempDir(), "copy.tar.gz");
+    fs.copyFileSync(path.join(app.config.backupPath, made.filename), outside);
+    await deleteBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: made.id });
+    const row = await importBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, source: { path: outside }, origin: "imported" });
+    expect(fs.existsSync(seekIndexPath(app.config, row.filename))).toBe(false);
+    const page = await listBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files" });
+    expect(page.entries.map((e) => e.name)).toEqual(["alice", "bob"]);
+    const b = await openBackupFile({ db: app.db, config: app.config, id: row.id, path: "files/bob/b.txt" });
+    expect((await readAll(b.stream)).toString()).toBe("imported b\n");
+  });
+
+  it("browses an archive of the original BaluHost (no manifest) from its headers, and restores a file of it", async () => {
+    app = createTestApp();
+    await app.ready;
+    const real = realInstallation();
+    try {
+      const row = await importBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, source: { path: real.backup("files_only") }, origin: "imported" });
+      const page = await listBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/photos/2024" });
+      expect(page.checksums).toBe(false);
+      expect(page.entries.map((e) => e.name)).toEqual(["deep", "ünïcödé – Straße.txt"]);
+      const f = await openBackupFile({ db: app.db, config: app.config, id: row.id, path: "files/photos/2024/ünïcödé – Straße.txt" });
+      expect((await readAll(f.stream)).toString()).toBe("unicode name\n");
+      await restorePaths({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: row.id, paths: ["files/docs"], destination: "folder", folder: "from-old" });
+      expect(fs.readFileSync(path.join(app.config.storagePath, "from-old/docs/report.pdf"))).toEqual(Buffer.from([0x25, 0x50, 0x44, 0x46, 0x00, 0xff, 0x10]));
+    } finally {
+      real.remove();
+    }
   });
 });

@@ -20,6 +20,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import Database from "better-sqlite3";
 import type { AppDatabase } from "@/db/client";
 import type { Backup } from "@/db/schema";
@@ -221,6 +222,7 @@ async function buildTreeIndex(opts: { db: AppDatabase; config: AppConfig; row: B
   const { db, config, row } = opts;
   const chain = resolveChain(db, config, row).reverse(); // newest (the target) first
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.partial`;
+  await fs.promises.mkdir(path.dirname(file), { recursive: true }); // an archive without our manifest has no copy there yet
   const sqlite = new Database(tmp);
   try {
     sqlite.pragma("journal_mode = OFF");
