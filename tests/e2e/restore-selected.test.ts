@@ -63,7 +63,7 @@ test("browse a backup, tick a deleted folder, restore it, and see it back", asyn
   // Inside a folder: its files, and a way back up.
   await browse.getByRole("button", { name: "Open folder documents" }).click();
   await browse.locator('[data-path="files/documents/notes.txt"]').waitFor();
-  await browse.getByRole("button", { name: "Up" }).click();
+  await browse.getByRole("button", { name: "Up", exact: true }).click();
 
   await browse.getByRole("checkbox", { name: "Select files/documents" }).check();
   await browse.getByTestId("browse-selected").filter({ hasText: "1 selected" }).waitFor();
@@ -81,7 +81,7 @@ test("browse a backup, tick a deleted folder, restore it, and see it back", asyn
   for (const rel of ["documents/notes.txt", "documents/todo.md"]) expect(fs.readFileSync(store(rel), "utf8")).toBe(SEED_FILES[rel]);
   // Not selected: left as it is now.
   expect(fs.readFileSync(store("photos/2024/holiday.txt"), "utf8")).toBe("changed after the backup\n");
-  await done.getByRole("button", { name: "Close" }).click();
+  await done.getByRole("button", { name: "Close" }).last().click(); // the footer's, not the ×
   fs.writeFileSync(store("photos/2024/holiday.txt"), SEED_FILES["photos/2024/holiday.txt"]!);
   expect(pageProblems).toEqual([]);
 });
