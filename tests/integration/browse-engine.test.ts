@@ -8,6 +8,7 @@ import { seekIndexPath, treeIndexPath } from "@/server/backup/catalog";
 import { restorePaths } from "@/server/backup/browse/restore-paths";
 import { importBackup } from "@/server/backup/import";
 import { createBackup, deleteBackup } from "@/server/backup/service";
+import { AppError } from "@/server/errors";
 import { realInstallation } from "../helpers/real-baluhost";
 import { writeFiles, writeRandomFile } from "../helpers/files";
 import { createTestApp, makeTempDir, type TestApp } from "../helpers/test-app";
@@ -63,6 +64,20 @@ describe("browsing a backup", () => {
     fs.rmSync(seekIndexPath(app.config, row.filename));
     const f = await openBackupFile({ db: app.db, config: app.config, id: row.id, path: "files/bob/notes.md" });
     expect((await readAll(f.stream)).toString()).toBe("bob's notes\n");
+  });
+
+  it("never serves other bytes when the seek index points at the wrong place", async () => {
+    const row = await backup();
+    const seek = seekIndexPath(app.config, row.filename);
+    const bytes = fs.readFileSync(seek);
+    // Every entry offset (the front of the file, before the member table and trailer) set to 0: the first header.
+    const entries = bytes.readDoubleLE(bytes.length - 48 + 16);
+    for (let i = 0; i < entries; i++) if (bytes.readDoubleLE(i * 8) >= 0) bytes.writeDoubleLE(0, i * 8);
+    fs.writeFileSync(seek, bytes);
+    const f = await openBackupFile({ db: app.db, config: app.config, id: row.id, path: "files/bob/notes.md" });
+    const err = await readAll(f.stream).catch((e) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("ARCHIVE_INVALID");
   });
 
   it("resolves an incremental's unchanged files to the older archive", async () => {

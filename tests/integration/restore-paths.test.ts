@@ -71,6 +71,14 @@ describe("restoring selected paths", () => {
     expect((audit?.details as { paths: string[] }).paths).toEqual(["files/bob"]);
   });
 
+  it("leaves identical files alone and counts them", async () => {
+    const row = await backup();
+    fs.rmSync(store("alice/docs/report.txt"));
+    const result = await restorePaths({ ...ctx(), id: row.id, paths: ["files/alice/docs"], destination: "original" });
+    expect([result.restoredFiles, result.unchangedCount, result.keptCount]).toEqual([1, 1, 0]);
+    expect(fs.readdirSync(store("alice/docs")).sort()).toEqual(["keep.txt", "report.txt"]);
+  });
+
   it("overwrites without keeping when the admin chooses to", async () => {
     const row = await backup();
     fs.writeFileSync(store("bob/notes.md"), "bob v2\n");

@@ -60,11 +60,14 @@ export const browseRouter = createTRPCRouter({
     .output(userFoldersSchema)
     .query(async ({ ctx, input }) => toUserFolders(input.backup_id, await listUserFolders({ db: ctx.db, config: getConfig(), id: input.backup_id }))),
 
-  /** What restoring the paths would do: counts, and the current versions it would replace. Changes nothing. */
+  /**
+   * What restoring the paths would do: counts, and the current versions it would replace.
+   * Changes nothing; a mutation only because its input (up to 1,000 paths) does not fit in a URL.
+   */
   restorePlan: adminProcedure
     .input(restorePathsPlanInput)
     .output(restorePathsPlanSchema)
-    .query(async ({ ctx, input }) => toRestorePathsPlan(await planRestorePaths({ db: ctx.db, config: getConfig(), ...toRestoreRequest(input) }))),
+    .mutation(async ({ ctx, input }) => toRestorePathsPlan(await planRestorePaths({ db: ctx.db, config: getConfig(), ...toRestoreRequest(input) }))),
 
   /** Restores the paths (confirm: true); answers when done. */
   restore: adminProcedure

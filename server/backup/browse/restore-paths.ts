@@ -22,6 +22,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Actor } from "../../audit";
 import { recordAudit } from "../../audit";
+import { formatBytes } from "@/lib/format";
 import { AppError } from "../../errors";
 import { linkTargetProblem } from "../archive/link-policy";
 import { getBackupRow } from "../catalog";
@@ -260,15 +261,18 @@ export async function restorePaths(ctx: BrowseContext & RestorePathsRequest & { 
     // Taken before the first await: from the moment this is called, no other backup or restore starts.
     lock = acquireOperationLock(ctx.config.backupPath, "restore", `restoring selected paths of backup ${ctx.id}`);
     sel = await select(ctx, ctx);
-    const planned = await plan(ctx, sel);
-    if (planned.bytes + 64 * 1024 * 1024 > planned.freeBytes) {
-      throw new AppError("INSUFFICIENT_SPACE", `Restoring these paths needs ${planned.bytes} bytes of staging space on the storage volume but only ${planned.freeBytes} are free. Free some space, then try again.`);
+    // Counts from the index (the plan's per-file look at the live data is done once, while placing).
+    const summary = { ...summarize(sel), freeBytes: await freeBytes(ctx.config.storagePath) };
+    if (summary.bytes + 64 * 1024 * 1024 > summary.freeBytes) {
+      throw new AppError(
+        "INSUFFICIENT_SPACE",
+        `Restoring these paths needs ${formatBytes(summary.bytes)} of staging space on the storage volume but only ${formatBytes(summary.freeBytes)} is free. Free some space, then try again.`,
+      );
     }
     staging = path.join(ctx.config.storagePath, WORK_DIR, `paths-${crypto.randomBytes(6).toString("hex")}`);
     await fs.promises.mkdir(staging, { recursive: true, mode: 0o700 });
     await stage(ctx, sel, staging);
     const placed = await place(ctx, sel, staging);
-    const { overwrites: _listed, ...summary } = planned;
     const result: RestorePathsResult = { ...summary, ...placed, durationMs: Date.now() - started };
     audit(true, {
       files: result.files,
@@ -338,7 +342,24 @@ async function ensureFolder(storage: string, rel: string, kept: (from: string, t
   }
 }
 
-async function place(ctx: BrowseContext, sel: Selection, staging: string): Promise<Pick<RestorePathsResult, "restoredFiles" | "kept" | "keptCount">> {
+/** What the selection holds, from the index alone. */
+function summarize(sel: Selection): Omit<RestorePathsPlan, "overwrites" | "overwriteCount" | "unchangedCount" | "freeBytes"> {
+  const out = { backupId: sel.row.id, paths: sel.paths, destination: sel.root === "" ? ("original" as const) : ("folder" as const), root: sel.root, files: 0, folders: 0, links: 0, bytes: 0 };
+  for (const p of sel.paths) {
+    const t = sel.index.totals(p);
+    out.files += t.files;
+    out.bytes += t.bytes;
+    out.folders += t.folders;
+  }
+  for (const p of sel.paths) for (const e of sel.index.subtree(p)) if (e.type === "symlink") out.links++;
+  return out;
+}
+
+async function place(
+  ctx: BrowseContext,
+  sel: Selection,
+  staging: string,
+): Promise<Pick<RestorePathsResult, "restoredFiles" | "kept" | "keptCount" | "overwriteCount" | "unchangedCount">> {
   const storage = ctx.config.storagePath;
   const kept: Array<{ target: string; keptAs: string }> = [];
   let keptCount = 0;
@@ -352,12 +373,16 @@ async function place(ctx: BrowseContext, sel: Selection, staging: string): Promi
     dirty.clear();
   };
   /** Puts `staged` at `abs`, keeping or replacing what is there. */
+  let overwriteCount = 0;
+  let unchangedCount = 0;
   const putInPlace = async (staged: string, abs: string, e: TreeEntry): Promise<boolean> => {
     const st = await fs.promises.lstat(abs).catch(() => null);
     if (st?.isFile() && e.type === "file" && st.size === e.size && e.sha256 && (await liveHash(abs)) === e.sha256) {
       await fs.promises.rm(staged);
+      unchangedCount++;
       return false;
     }
+    if (st) overwriteCount++;
     if (st && !(st.isFile() && sel.overwrite)) {
       const aside = await keptName(abs);
       await fs.promises.rename(abs, aside);
@@ -394,5 +419,5 @@ async function place(ctx: BrowseContext, sel: Selection, staging: string): Promi
     await putInPlace(staged, abs, e);
   }
   await flush();
-  return { restoredFiles, kept, keptCount };
+  return { restoredFiles, kept, keptCount, overwriteCount, unchangedCount };
 }

@@ -100,6 +100,15 @@ export function baseName(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
 }
 
+/**
+ * A path an archive without our manifest may be listed with: relative, no empty, "." or ".."
+ * segments, no NUL or backslash. (Such an archive was checked by the hardened extractor when
+ * it was imported; this keeps the index from ever holding anything else.)
+ */
+function plainPath(p: string): boolean {
+  return p !== "" && !p.includes("\0") && !p.includes("\\") && !p.startsWith("/") && p.split("/").every((s) => s !== "" && s !== "." && s !== "..");
+}
+
 /** An opened browse index; close it when done (queries are synchronous and cheap). */
 export class TreeIndex {
   private constructor(
@@ -209,7 +218,14 @@ export async function openTreeIndex(opts: { db: AppDatabase; config: AppConfig; 
   }
   let job = building.get(file);
   if (!job) {
-    job = buildTreeIndex(opts, file).finally(() => building.delete(file));
+    // Retention's sweep of the manifest folder may remove a temporary index being built
+    // (it does not know it): build once more then.
+    job = buildTreeIndex(opts, file)
+      .catch((err) => {
+        if ((err as NodeJS.ErrnoException)?.code === "ENOENT" || (err as { code?: string })?.code === "SQLITE_READONLY_DBMOVED") return buildTreeIndex(opts, file);
+        throw err;
+      })
+      .finally(() => building.delete(file));
     building.set(file, job);
   }
   await job;
@@ -388,7 +404,7 @@ class Builder {
   async addFromScan(config: AppConfig, b: Backup): Promise<void> {
     this.addSource.run(b.id, b.filename, b.archiveDir, 0);
     await this.eachHeader(config, b, (name, head) => {
-      if (head.type === "other" || name === "manifest.json") return;
+      if (head.type === "other" || name === "manifest.json" || !plainPath(name)) return;
       this.ensureParents(name);
       if (head.type === "dir") this.knownDirs.add(name);
       this.upsert.run({

@@ -11,7 +11,7 @@
  * (what would be replaced is listed first, with the name each current version is kept
  * under) or into a folder, `restored/backup_…` by default.
  */
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Badge } from "@/app/_components/badge";
 import { BreakableText } from "@/app/_components/breakable-text";
 import { Button, buttonClassName } from "@/app/_components/button";
@@ -348,7 +348,14 @@ function RestoreSelection({
   const [folder, setFolder] = useState(`restored/${backup.filename.replace(/\.tar\.gz$/, "")}`);
   const [overwrite, setOverwrite] = useState(false);
   const input = { backup_id: backup.id, paths, destination, folder: destination === "folder" ? folder : undefined, overwrite: destination === "original" && overwrite };
-  const plan = trpc.browse.restorePlan.useQuery(input, { retry: false, staleTime: 5_000 });
+  // A mutation (the paths do not fit in a URL), asked again whenever the choices change.
+  const plan = trpc.browse.restorePlan.useMutation();
+  const planKey = JSON.stringify(input);
+  useEffect(() => {
+    const timer = setTimeout(() => plan.mutate(JSON.parse(planKey) as typeof input), 250);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [planKey]);
   const restore = trpc.browse.restore.useMutation({ onSuccess: onRestored });
   const running = restore.isPending;
 
@@ -459,7 +466,7 @@ function RestoreSelection({
             </>
           )}
         </div>
-      ) : plan.isLoading ? (
+      ) : plan.isPending ? (
         <p className="muted">
           <Spinner size={12} /> Checking what would be replaced…
         </p>
