@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import { diffBackupFolder, listBackupFolder, listUserFolders, openBackupFile, openBackupFolderArchive, searchBackup } from "../backup/browse/browse";
 import {
+  browseDiffInput,
   browseListInput,
   browsePathInput,
   browseSearchInput,
@@ -47,8 +48,8 @@ export const searchTreeRoute = adminRoute<Params>(async ({ req, db, params }) =>
 });
 
 export const diffTreeRoute = adminRoute<Params>(async ({ req, db, params }) => {
-  const input = browsePathInput.parse({ backup_id: params.id, ...query(req, "path") });
-  return Response.json(toFolderDiff(input.backup_id, await diffBackupFolder({ db, config: getConfig(), id: input.backup_id, path: input.path })));
+  const input = browseDiffInput.parse({ backup_id: params.id, ...query(req, "path", "hash") });
+  return Response.json(toFolderDiff(input.backup_id, await diffBackupFolder({ db, config: getConfig(), id: input.backup_id, path: input.path, hash: input.hash })));
 });
 
 export const userFoldersRoute = adminRoute<Params>(async ({ db, params }) => {

@@ -67,7 +67,10 @@ export function browsePaths(errors: ErrorsOf) {
       parameters: [idParam],
       get: {
         summary: "One folder of the backup against the live data: added, changed (size or modification time), deleted since the backup",
-        parameters: [pathParam("the folder, under files/ or config/")],
+        parameters: [
+          pathParam("the folder, under files/ or config/"),
+          { name: "hash", in: "query", required: false, schema: { type: "string", enum: ["1", "0", "true", "false"] }, description: "compare same-size files whose time differs by SHA-256" },
+        ],
         responses: { 200: { description: "The comparison", content: ref("FolderDiff") }, ...errors(400, 401, 403, 404, 422) },
       },
     },

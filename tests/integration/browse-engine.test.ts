@@ -115,6 +115,19 @@ describe("browsing a backup", () => {
     const diff = await diffBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/alice/docs" });
     expect(diff.entries.map((e) => `${e.status}:${e.name}`).sort()).toEqual(["added:new.txt", "deleted:report one.txt"]);
   });
+
+  it("tells a touched file from a changed one when asked to compare contents", async () => {
+    const row = await backup();
+    const notes = path.join(app.config.storagePath, "bob/notes.md");
+    fs.utimesSync(notes, new Date(), new Date(Date.now() + 60_000)); // same bytes, another time
+    const bySize = await diffBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/bob" });
+    expect(bySize.entries.map((e) => `${e.status}:${e.name}`)).toEqual(["changed:notes.md"]);
+    const byHash = await diffBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/bob", hash: true });
+    expect(byHash.counts).toMatchObject({ same: 1, changed: 0 });
+    fs.writeFileSync(notes, "bob's NOTES\n"); // same size, other bytes
+    const edited = await diffBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files/bob", hash: true });
+    expect(edited.entries.map((e) => `${e.status}:${e.name}`)).toEqual(["changed:notes.md"]);
+  });
 });
 
 describe("browsing imported archives", () => {

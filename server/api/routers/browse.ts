@@ -5,8 +5,8 @@
  */
 import { diffBackupFolder, listBackupFolder, listUserFolders, searchBackup } from "../../backup/browse/browse";
 import {
+  browseDiffInput,
   browseListInput,
-  browsePathInput,
   browseSearchInput,
   folderDiffSchema,
   folderPageSchema,
@@ -50,9 +50,11 @@ export const browseRouter = createTRPCRouter({
 
   /** One folder of the backup against the live data: added, changed, deleted since the backup. */
   diff: adminProcedure
-    .input(browsePathInput)
+    .input(browseDiffInput)
     .output(folderDiffSchema)
-    .query(async ({ ctx, input }) => toFolderDiff(input.backup_id, await diffBackupFolder({ db: ctx.db, config: getConfig(), id: input.backup_id, path: input.path }))),
+    .query(async ({ ctx, input }) =>
+      toFolderDiff(input.backup_id, await diffBackupFolder({ db: ctx.db, config: getConfig(), id: input.backup_id, path: input.path, hash: input.hash })),
+    ),
 
   /** The users of this installation with a storage folder (files/<username>) in the backup. */
   users: adminProcedure

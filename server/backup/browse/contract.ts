@@ -30,6 +30,13 @@ export const browseSearchInput = z.object({
 
 export const browsePathInput = z.object({ backup_id: backupIdSchema, path: archivePathSchema.default("") });
 
+export const browseDiffInput = browsePathInput.extend({
+  hash: z
+    .union([z.boolean(), z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true")])
+    .default(false)
+    .describe("compare files of the same size but another modification time by SHA-256 (reads them)"),
+});
+
 export const treeEntrySchema = z.object({
   path: z.string(),
   name: z.string(),

@@ -29,7 +29,7 @@ import { getBackupRow } from "../catalog";
 import { fsyncDir, freeBytes } from "../fs-safe";
 import { acquireOperationLock } from "../lock";
 import { WORK_DIR } from "../restore/journal";
-import { asAppError, type BrowseContext } from "./browse";
+import { asAppError, liveFileHash, type BrowseContext } from "./browse";
 import { checkRequestPath } from "./paths";
 import { ChainReaders } from "./read-files";
 import { openTreeIndex, type TreeEntry, type TreeIndex } from "./tree-index";
@@ -169,12 +169,6 @@ export async function keptName(file: string, today = new Date()): Promise<string
   throw new AppError("CONFLICT", `Too many earlier versions of ${name} are kept already; tidy them up and try again.`);
 }
 
-async function liveHash(file: string): Promise<string> {
-  const hash = crypto.createHash("sha256");
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /** What restoring `req` would do, without touching anything. */
 export async function planRestorePaths(ctx: BrowseContext & RestorePathsRequest): Promise<RestorePathsPlan> {
   const sel = await select(ctx, ctx);
@@ -214,7 +208,7 @@ async function plan(ctx: BrowseContext, sel: Selection): Promise<RestorePathsPla
     const abs = path.join(ctx.config.storagePath, target);
     const st = await fs.promises.lstat(abs).catch(() => null);
     if (!st) continue;
-    if (e.type === "file" && st.isFile() && st.size === e.size && e.sha256 && (await liveHash(abs)) === e.sha256) {
+    if (e.type === "file" && st.isFile() && st.size === e.size && e.sha256 && (await liveFileHash(abs)) === e.sha256) {
       out.unchangedCount++;
       continue;
     }
@@ -377,7 +371,7 @@ async function place(
   let unchangedCount = 0;
   const putInPlace = async (staged: string, abs: string, e: TreeEntry): Promise<boolean> => {
     const st = await fs.promises.lstat(abs).catch(() => null);
-    if (st?.isFile() && e.type === "file" && st.size === e.size && e.sha256 && (await liveHash(abs)) === e.sha256) {
+    if (st?.isFile() && e.type === "file" && st.size === e.size && e.sha256 && (await liveFileHash(abs)) === e.sha256) {
       await fs.promises.rm(staged);
       unchangedCount++;
       return false;
