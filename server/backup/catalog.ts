@@ -90,10 +90,12 @@ export function treeIndexPath(config: AppConfig, filename: string): string {
   return path.join(config.backupPath, MANIFEST_DIR, `${filename}.tree.sqlite`);
 }
 
+/** What the manifest folder holds per archive, after the archive's file name. */
+const SIDECAR_SUFFIXES = [".json", ".seek", ".tree.sqlite", ".tree.sqlite-wal", ".tree.sqlite-shm", ".tree.sqlite-journal"];
+
 /** Whether a name in the manifest folder belongs to one of the catalogued archives (retention sweeps the rest). */
 export function isCatalogSidecar(name: string, knownFilenames: ReadonlySet<string>): boolean {
-  const m = /^(.+?\.tar\.gz)\.(json|seek|tree\.sqlite(?:-wal|-shm|-journal)?)$/.exec(name);
-  return m !== null && knownFilenames.has(m[1]);
+  return SIDECAR_SUFFIXES.some((suffix) => name.endsWith(suffix) && knownFilenames.has(name.slice(0, -suffix.length)));
 }
 
 async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {

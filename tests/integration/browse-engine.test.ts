@@ -7,6 +7,7 @@ import { diffBackupFolder, listBackupFolder, openBackupFile, openBackupFolderArc
 import { seekIndexPath, treeIndexPath } from "@/server/backup/catalog";
 import { restorePaths } from "@/server/backup/browse/restore-paths";
 import { importBackup } from "@/server/backup/import";
+import { applyRetention } from "@/server/backup/retention";
 import { createBackup, deleteBackup } from "@/server/backup/service";
 import { AppError } from "@/server/errors";
 import { realInstallation } from "../helpers/real-baluhost";
@@ -49,6 +50,20 @@ describe("browsing a backup", () => {
     expect(fs.existsSync(treeIndexPath(app.config, row.filename))).toBe(true);
     const found = await searchBackup({ db: app.db, config: app.config, id: row.id, query: "ÜNÏ".toLowerCase() });
     expect(found.map((e) => e.path)).toEqual(["files/alice/photos/ünïcödé.txt"]);
+  });
+
+  it("keeps a backup's seek and browse indexes through retention's sweep, and sweeps those of no backup", async () => {
+    const row = await backup();
+    await listBackupFolder({ db: app.db, config: app.config, id: row.id, path: "files" });
+    const stray = path.join(app.config.backupPath, ".manifests", "backup_20000101_000000.tar.gz.seek");
+    fs.writeFileSync(stray, "left over");
+    await applyRetention({ db: app.db, config: app.config, sweep: true });
+    expect(fs.existsSync(seekIndexPath(app.config, row.filename))).toBe(true);
+    expect(fs.existsSync(treeIndexPath(app.config, row.filename))).toBe(true);
+    expect(fs.existsSync(stray)).toBe(false);
+    await deleteBackup({ db: app.db, config: app.config, actor: SYSTEM_ACTOR, id: row.id });
+    expect(fs.existsSync(seekIndexPath(app.config, row.filename))).toBe(false);
+    expect(fs.existsSync(treeIndexPath(app.config, row.filename))).toBe(false);
   });
 
   it("reads single files, large and with long Unicode names, byte for byte", async () => {
