@@ -16,6 +16,7 @@
  * incremental backup with nothing changed.
  */
 import { spawn, spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -97,6 +98,8 @@ export interface BenchContext {
   treeBytes: number;
   /** Made once before the timed runs: an app whose newest backup is a full one of the tree. */
   prepared: { appDir: string; archive: string };
+  /** The file of about 1 MB the one-file scenarios extract (archive path "files/…"). */
+  oneFile: string;
 }
 
 export interface Measurement {
@@ -217,6 +220,29 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "GNU tar: extract one file",
+    available: () => (hasCommand("tar") ? true : "GNU tar missing"),
+    // GNU tar finds a member by reading the archive up to it and on to the end (it cannot know there is no second copy).
+    run: async (ctx) => ({ wallMs: await timeShell(`tar xzf ${q(ctx.prepared.archive)} -C ${q(ctx.workDir)} ${q(`backup/${ctx.oneFile}`)}`) }),
+  },
+  {
+    name: "ours: extract one file",
+    available: () => true,
+    run: async (ctx) => {
+      const r = await runApp(["browse-cat", "--storage", ctx.treeDir, "--app", ctx.prepared.appDir, "--path", ctx.oneFile]);
+      return { wallMs: r.wallMs, maxRssKb: r.maxRssKb, note: `${r.wallMs.toFixed(1)} ms, ${((r.bytes ?? 0) / 1e6).toFixed(2)} MB; browse index built once in ${((r.indexMs ?? 0) / 1000).toFixed(2)} s` };
+    },
+  },
+  {
+    name: "ours: list a folder of 300,000 files",
+    available: () => true,
+    run: async (ctx) => {
+      const many = await prepareManyFiles(ctx.opts);
+      const r = await runApp(["browse-ls", "--storage", many.treeDir, "--app", many.appDir, "--path", "files/d0150"]);
+      return { wallMs: r.wallMs, maxRssKb: r.maxRssKb, note: `${r.wallMs.toFixed(1)} ms, ${r.entries} of ${r.total} entries; browse index built once in ${((r.indexMs ?? 0) / 1000).toFixed(2)} s` };
+    },
+  },
+  {
     name: "ours: restore",
     available: () => true,
     run: async (ctx) => {
@@ -229,6 +255,10 @@ export const SCENARIOS: Scenario[] = [
 
 interface AppRun {
   wallMs: number;
+  bytes?: number;
+  entries?: number;
+  total?: number;
+  indexMs?: number;
   sizeBytes?: number;
   archive?: string;
   type?: string;
@@ -261,6 +291,17 @@ export const COMPARISONS: Comparison[] = [
     ours: "ours: restore from a file",
     baseline: "GNU tar xzf",
     targets: { timeRatio: 1.0, rssMb: 256 },
+  },
+  {
+    label: "extract one file of about 1 MB from the archive vs GNU tar xzf of that one member (a full scan)",
+    ours: "ours: extract one file",
+    baseline: "GNU tar: extract one file",
+    targets: { wallS: 0.2, rssMb: 256 },
+  },
+  {
+    label: "list one folder (first page of 200) of a 300,000-file backup (no target set; shown)",
+    ours: "ours: list a folder of 300,000 files",
+    targets: { rssMb: 256 },
   },
   {
     label: "incremental backup, nothing changed",
@@ -323,6 +364,60 @@ async function prepareTree(opts: BenchOptions): Promise<void> {
   log(`built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.files} files, ${mb(s.smallBytes)} MB text, ${mb(s.mediaBytes)} MB media`);
 }
 
+/**
+ * The one-file scenarios extract a file of about 1 MB. The generated tree has none (small files
+ * stay under 256 KiB, photos are 2-6 MiB), so a bench-built tree gets one, late in the archive
+ * (the worst place for a scan): `zz-bench/one-megabyte.bin`, 1 MiB of incompressible bytes.
+ * On a tree of your own the file closest to 1 MB is used.
+ */
+function ensureOneMegabyteFile(dir: string): void {
+  if (!fs.existsSync(path.join(dir, ".bench-tree.json"))) return;
+  const file = path.join(dir, "zz-bench", "one-megabyte.bin");
+  if (fs.existsSync(file)) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const key = Buffer.alloc(32, 7);
+  const cipher = crypto.createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
+  fs.writeFileSync(file, cipher.update(Buffer.alloc(1024 * 1024)));
+}
+
+function closestToOneMegabyte(entries: Array<{ path: string; type: string; size: number }>): string {
+  let best: { path: string; size: number } | null = null;
+  for (const e of entries) {
+    if (e.type !== "file") continue;
+    if (!best || Math.abs(e.size - 1024 * 1024) <= Math.abs(best.size - 1024 * 1024)) best = e;
+  }
+  if (!best) throw new Error("the tree has no file to extract");
+  return `files/${best.path}`;
+}
+
+let many: Promise<{ treeDir: string; appDir: string }> | null = null;
+
+/**
+ * Untimed, once per bench run: a tree of 300,000 small files (300 folders d0000-d0299 of 1,000)
+ * kept between runs beside the main tree, and an app with a full backup of it.
+ */
+function prepareManyFiles(opts: BenchOptions): Promise<{ treeDir: string; appDir: string }> {
+  many ??= (async () => {
+    const treeDir = path.join(path.dirname(opts.dir), "baluhost-bench-300k");
+    const marker = path.join(treeDir, ".bench-300k");
+    if (!fs.existsSync(marker)) {
+      log("building a tree of 300,000 small files (once) ...");
+      fs.rmSync(treeDir, { recursive: true, force: true });
+      for (let d = 0; d < 300; d++) {
+        const dir = path.join(treeDir, `d${String(d).padStart(4, "0")}`);
+        fs.mkdirSync(dir, { recursive: true });
+        for (let f = 0; f < 1000; f++) fs.writeFileSync(path.join(dir, `file-${String(f).padStart(4, "0")}.txt`), `${d}/${f}\n`);
+      }
+      fs.writeFileSync(marker, "");
+    }
+    const appDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-app300k-"));
+    log("preparing: a full backup of the 300,000-file tree ...");
+    await runApp(["full", "--storage", treeDir, "--app", appDir]);
+    return { treeDir, appDir };
+  })();
+  return many;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -340,7 +435,9 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   await prepareTree(opts);
+  ensureOneMegabyteFile(opts.dir);
   const entries = await scanTree(opts.dir);
+  const oneFile = closestToOneMegabyte(entries);
   const treeBytes = entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
   log(`tree: ${entries.length} entries, ${mb(treeBytes)} MB in files; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
 
@@ -374,7 +471,7 @@ async function main(): Promise<void> {
       spawnSync("sync");
       warmPageCache(path.dirname(opts.dir), treeBytes * 2.5);
       try {
-        const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes, prepared });
+        const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes, prepared, oneFile });
         results.get(s.name)!.push(m);
         log(
           `run ${run + 1}/${opts.runs}  ${s.name.padEnd(22)} ${(m.wallMs / 1000).toFixed(2).padStart(7)} s` +
@@ -448,6 +545,7 @@ async function main(): Promise<void> {
     verdicts.push({ label: c.label, timeRatio: c.baseline ? timeRatio : undefined, wallS, sizeRatio, rssMb, targets: c.targets });
   }
   fs.rmSync(appDir, { recursive: true, force: true });
+  if (many) fs.rmSync((await many).appDir, { recursive: true, force: true });
   console.log(lines.join("\n"));
   if (opts.json) console.log(JSON.stringify({ options: opts, treeBytes, rows, verdicts }));
 }

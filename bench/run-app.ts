@@ -8,12 +8,21 @@
  *   tsx bench/run-app.ts restore-file --archive FILE --app DIR           the disaster path: a fresh app
  *                                                                        restores the file (one read: verify,
  *                                                                        stage, catalog copy, safety backup, swap)
+ *   tsx bench/run-app.ts browse-cat  --storage DIR --app DIR --path P    read one file of the newest backup
+ *                                                                        out of its archive (to nowhere)
+ *   tsx bench/run-app.ts browse-ls   --storage DIR --app DIR --path P    list one folder (first page) of the
+ *                                                                        newest backup
+ * The browse modes build the backup's browse index first if it has none, and report that
+ * time apart (indexMs): it is paid once per backup.
  *
  * `--app DIR` holds the app's database, config and backup folders (the storage is the tree).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { getDb } from "../db/client";
+import { listBackupFolder, openBackupFile } from "../server/backup/browse/browse";
+import { openTreeIndex } from "../server/backup/browse/tree-index";
+import { listBackupRows } from "../server/backup/catalog";
 import { extractArchive } from "../server/backup/restore/extract";
 import { restoreArchiveFile } from "../server/backup/restore/from-file";
 import { currentRestoreProgress } from "../server/backup/restore/progress";
@@ -93,6 +102,34 @@ async function restoreFile() {
   return { wallMs: performance.now() - t0, backupId: outcome.backup_id, steps };
 }
 
+/** The newest backup of the app, its browse index built (timed apart). */
+async function newestBrowsable() {
+  useAppFolders(arg("storage"), arg("app"));
+  ensureStarted({ announceAdminPassword: false });
+  await startupSettled();
+  const row = listBackupRows(getDb()).find((r) => r.status === "completed");
+  if (!row) throw new Error("no completed backup to browse");
+  const t0 = performance.now();
+  (await openTreeIndex({ db: getDb(), config: getConfig(), row })).close();
+  return { id: row.id, indexMs: performance.now() - t0 };
+}
+
+async function browseCat() {
+  const { id, indexMs } = await newestBrowsable();
+  const t0 = performance.now();
+  const { stream } = await openBackupFile({ db: getDb(), config: getConfig(), id, path: arg("path") });
+  let bytes = 0;
+  for await (const chunk of stream) bytes += (chunk as Buffer).length;
+  return { wallMs: performance.now() - t0, bytes, indexMs };
+}
+
+async function browseLs() {
+  const { id, indexMs } = await newestBrowsable();
+  const t0 = performance.now();
+  const page = await listBackupFolder({ db: getDb(), config: getConfig(), id, path: arg("path"), limit: 200 });
+  return { wallMs: performance.now() - t0, entries: page.entries.length, total: page.total, indexMs };
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
   const cpu0 = process.cpuUsage();
@@ -105,8 +142,12 @@ async function main(): Promise<void> {
           ? await restore()
           : mode === "restore-file"
             ? await restoreFile()
-            : null;
-  if (!result) throw new Error("mode must be full, incremental, restore or restore-file");
+            : mode === "browse-cat"
+              ? await browseCat()
+              : mode === "browse-ls"
+                ? await browseLs()
+                : null;
+  if (!result) throw new Error("mode must be full, incremental, restore, restore-file, browse-cat or browse-ls");
   const cpu = process.cpuUsage(cpu0);
   console.log(JSON.stringify({ ...result, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS }));
   process.exit(0);

@@ -35,6 +35,8 @@ const ACTION_LABELS: Record<string, string> = {
   "backup.delete": "Deleted a backup",
   "backup.download": "Downloaded a backup",
   "backup.restore": "Restored a backup",
+  "backup.restore_paths": "Restored selected files",
+  "backup.download_path": "Downloaded from a backup",
   "backup.upload": "Uploaded a backup",
   "backup.import": "Imported a backup",
   "backup.verify": "Verified a backup",
@@ -70,6 +72,8 @@ export const BACKUP_AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
   "delete",
   "download",
   "restore",
+  "restore_paths",
+  "download_path",
   "upload",
   "import",
   "verify",
@@ -189,6 +193,17 @@ export function auditSentence(entry: AuditEntryFacts): AuditSentence {
       if (!entry.success) return failed("Restore failed");
       if (d.completed_at_startup === true) return ok(`The restore of ${backup} by ${who} was finished at start-up`);
       return ok(`${who} restored ${backup}${extras(partsWord(d.parts))}`);
+    case "backup.restore_paths": {
+      const paths = Array.isArray(d.paths) ? d.paths.filter((p): p is string => typeof p === "string") : [];
+      const count = num(d.paths_count) ?? paths.length;
+      const what = paths.length === 1 && count === 1 ? paths[0]! : `${count} selected ${count === 1 ? "path" : "paths"}`;
+      const where = str(d.root) ? `into ${str(d.root)}` : "to where they were";
+      return entry.success ? ok(`${who} restored ${what} from ${backup} ${where}`) : failed(`Restoring ${what} from ${backup} failed`);
+    }
+    case "backup.download_path": {
+      const what = str(d.path) ?? "a file";
+      return entry.success ? ok(`${who} downloaded ${what} from ${backup}${extras(d.kind === "folder" ? "folder as .tar.gz" : null)}`) : failed("Download failed");
+    }
     case "backup.upload":
     case "backup.import": {
       const verb = entry.action === "backup.upload" ? "uploaded" : "imported";

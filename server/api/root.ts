@@ -2,6 +2,7 @@
 import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
+import { browseRouter } from "./routers/browse";
 import { drillRouter } from "./routers/drill";
 import { scheduleRouter } from "./routers/schedule";
 import { notifyRouter } from "./routers/notify";
@@ -13,6 +14,7 @@ export const appRouter = createTRPCRouter({
   tokens: tokensRouter,
   audit: auditRouter,
   backup: backupRouter,
+  browse: browseRouter,
   drill: drillRouter,
   schedule: scheduleRouter,
   notify: notifyRouter,

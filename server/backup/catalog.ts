@@ -80,6 +80,24 @@ export function manifestCopyPath(config: AppConfig, filename: string): string {
   return path.join(config.backupPath, MANIFEST_DIR, `${filename}.json`);
 }
 
+/** The archive's seek index beside its manifest copy (archive/seek-index.ts); absent for imported or older archives. */
+export function seekIndexPath(config: AppConfig, filename: string): string {
+  return path.join(config.backupPath, MANIFEST_DIR, `${filename}.seek`);
+}
+
+/** The browse index of a backup (browse/tree-index.ts), built on first use; `-wal`/`-shm`/`.partial` beside it. */
+export function treeIndexPath(config: AppConfig, filename: string): string {
+  return path.join(config.backupPath, MANIFEST_DIR, `${filename}.tree.sqlite`);
+}
+
+/** What the manifest folder holds per archive, after the archive's file name. */
+const SIDECAR_SUFFIXES = [".json", ".seek", ".tree.sqlite", ".tree.sqlite-wal", ".tree.sqlite-shm", ".tree.sqlite-journal"];
+
+/** Whether a name in the manifest folder belongs to one of the catalogued archives (retention sweeps the rest). */
+export function isCatalogSidecar(name: string, knownFilenames: ReadonlySet<string>): boolean {
+  return SIDECAR_SUFFIXES.some((suffix) => name.endsWith(suffix) && knownFilenames.has(name.slice(0, -suffix.length)));
+}
+
 async function saveManifestCopy(config: AppConfig, filename: string, manifest: BackupManifest): Promise<void> {
   await fs.promises.mkdir(path.join(config.backupPath, MANIFEST_DIR), { recursive: true });
   await writeFileAtomic(manifestCopyPath(config, filename), serializeManifest(manifest));
@@ -153,4 +171,6 @@ export async function removeBackupFiles(config: AppConfig, where: ArchiveLocatio
   await fs.promises.rm(archivePath(config, where), { force: true });
   await fs.promises.rm(partialPath(config, where), { force: true });
   await fs.promises.rm(manifestCopyPath(config, where.filename), { force: true });
+  await fs.promises.rm(seekIndexPath(config, where.filename), { force: true });
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) await fs.promises.rm(treeIndexPath(config, where.filename) + suffix, { force: true });
 }

@@ -22,7 +22,7 @@ import { backups, type Backup } from "@/db/schema";
 import { recordAudit, SYSTEM_ACTOR } from "../audit";
 import type { AppConfig } from "../config";
 import { AppError, describeError } from "../errors";
-import { INCOMING_PREFIX, listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
+import { INCOMING_PREFIX, isCatalogSidecar, listBackupRows, MANIFEST_DIR, PARTIAL_SUFFIX, removeBackupFiles, STAGING_PREFIX } from "./catalog";
 import { incomingOwner } from "./import";
 import { acquireOperationLock, isOwnerAlive, LOCK_FILENAME, type HeldLock } from "./lock";
 import { announceRetentionDeleted } from "./notify/monitor";
@@ -213,10 +213,10 @@ export async function sweepStrayFiles(db: AppDatabase, config: AppConfig): Promi
       swept.push(name);
     }
   }
-  const known = new Set(listBackupRows(db).map((r) => `${r.filename}.json`));
+  const known = new Set(listBackupRows(db).map((r) => r.filename));
   const manifestDir = path.join(config.backupPath, MANIFEST_DIR);
   for (const name of await fs.promises.readdir(manifestDir).catch(() => [] as string[])) {
-    if (!known.has(name)) {
+    if (!isCatalogSidecar(name, known)) {
       await fs.promises.rm(path.join(manifestDir, name), { force: true });
       swept.push(`${MANIFEST_DIR}/${name}`);
     }

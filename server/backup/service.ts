@@ -25,6 +25,7 @@ import {
   getBackupRow,
   listBackupRows,
   manifestCopyPath,
+  seekIndexPath,
   PARTIAL_SUFFIX,
   partialPath,
   removeBackupFiles,
@@ -345,12 +346,14 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       meta,
       expected: { files: job.trees.files, bytes: job.trees.bytes },
       manifestCopyPath: manifestCopy + PARTIAL_SUFFIX,
+      seekIndexPath: seekIndexPath(config, row.filename) + PARTIAL_SUFFIX,
       signal,
       onProgress: (p) => Object.assign(progress, p),
     });
     signal.throwIfAborted();
     progress.phase = "finalizing";
     await durableRename(manifestCopy + PARTIAL_SUFFIX, manifestCopy);
+    await durableRename(seekIndexPath(config, row.filename) + PARTIAL_SUFFIX, seekIndexPath(config, row.filename));
     await linkIntoPlace(tmp, archivePath(config, row));
     db.update(backups)
       .set({
@@ -402,6 +405,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
   } finally {
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await fs.promises.rm(manifestCopyPath(config, row.filename) + PARTIAL_SUFFIX, { force: true }).catch(() => undefined);
+    await fs.promises.rm(seekIndexPath(config, row.filename) + PARTIAL_SUFFIX, { force: true }).catch(() => undefined);
     await job.trees.remove();
     unregisterJob(row.id);
   }

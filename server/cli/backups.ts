@@ -22,6 +22,7 @@ import { restoreBackup } from "../backup/restore/restore";
 import { createBackup, deleteBackup, getBackup, listBackups, progressOf, setBackupProtected, waitForBackup } from "../backup/service";
 import { AppError } from "../errors";
 import { startupSettled } from "../startup";
+import { isSelectiveRestore, registerBrowseCommands, runSelectiveRestore, type SelectiveRestoreOptions } from "./browse";
 import { registerDrillCommands } from "./drills";
 import {
   CliExit,
@@ -136,12 +137,21 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
     .option("--no-database", "leave the current database as it is")
     .option("--no-files", "leave the current files as they are")
     .option("--config", "restore the config folder too")
+    .option("--path <path>", "restore only this file or folder of the storage (files/…; repeat for more); current versions are kept beside", collect)
+    .option("--user <name>", "with a backup id: restore only this user's storage folder (files/<name>; repeatable)", collect)
+    .option("--to <folder>", "with --path/--user: restore into this folder inside the storage instead of the original place")
+    .option("--overwrite", "with --path/--user: replace current versions instead of keeping them as \"… (before restore DATE)\" (needs --yes)")
+    .option("--dry-run", "with --path/--user: list what would be restored and replaced, change nothing")
     .action(
       async (
         source: RestoreSource,
-        options: { yes?: boolean; database: boolean; files: boolean; config?: boolean },
+        options: { yes?: boolean; database: boolean; files: boolean; config?: boolean } & SelectiveRestoreOptions,
         command: Command,
       ) => {
+        if (isSelectiveRestore(options)) {
+          if (!("id" in source)) throw new CliExit(EXIT_USAGE, "--path and --user restore from a backup in the list: give its id (import an archive first).");
+          return runSelectiveRestore(io, command, source.id, options);
+        }
         // Refused before the app starts, so nothing at all is touched.
         if (!options.yes) throw new CliExit(EXIT_USAGE, CONFIRM_RESTORE_MESSAGE);
         const ctx = startCommand(io, command);
@@ -166,6 +176,7 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
 
   registerArchiveCommands(backup, io);
   registerDrillCommands(backup, io, parseBackupId);
+  registerBrowseCommands(backup, io, parseBackupId);
 }
 
 function registerArchiveCommands(backup: Command, io: CliIO): void {
@@ -214,6 +225,11 @@ function registerArchiveCommands(backup: Command, io: CliIO): void {
 }
 
 type RestoreSource = { id: number } | { file: string };
+
+/** Commander's collector for a repeatable option. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
 
 /** A backup id: a positive whole number, written as digits only ("0x10" and "1e3" are not ids). */
 function parseBackupId(value: string): number {

@@ -7,6 +7,7 @@ import { backupListSchema, backupRecordSchema, createBackupInput, restoreInput, 
 import { drillListSchema, drillRecordSchema } from "../backup/drill/contract";
 import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans";
 import { appVersion } from "../version";
+import { browsePaths, browseSchemas } from "./openapi-browse";
 import { notifyPaths, notifySchemas } from "./openapi-notify";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
@@ -84,6 +85,7 @@ export function buildOpenApiDocument() {
         CreatePlan: schema(planInput, "input"),
         UpdatePlan: schema(planPatch, "input"),
         ...notifySchemas(schema),
+        ...browseSchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -212,6 +214,7 @@ export function buildOpenApiDocument() {
         },
       },
       ...notifyPaths(errors),
+      ...browsePaths(errors),
     },
   };
 }

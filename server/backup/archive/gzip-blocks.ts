@@ -87,6 +87,11 @@ export class GzipBlockWriter {
   private readonly hash = crypto.createHash("sha256");
   private bytesOut = 0;
   readonly stats: BlockStats = { blocks: 0, storedBlocks: 0 };
+  /**
+   * Where each member starts in the output (compressed offset), in order: with the block size,
+   * the seek index (seek-index.ts) that lets a reader start inflating at the block holding a file.
+   */
+  readonly memberStarts: number[] = [];
 
   constructor(opts: GzipBlockOptions) {
     this.write = opts.write;
@@ -99,6 +104,16 @@ export class GzipBlockWriter {
     const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
     this.concurrency = Math.max(1, opts.concurrency ?? Math.min(cores, pool - 1));
     this.maxBlocks = Math.max(2, opts.maxBlocks ?? 4 + 2 * this.concurrency);
+  }
+
+  /** Bytes of the tar stream taken so far: the uncompressed offset the next push starts at. */
+  get position(): number {
+    return this.stats.blocks * this.blockSize + this.used;
+  }
+
+  /** Uncompressed bytes per member (every member but the last holds exactly this many). */
+  get uncompressedBlockSize(): number {
+    return this.blockSize;
   }
 
   /** Raw blocks allocated so far (never more than maxBlocks). */
@@ -255,6 +270,7 @@ export class GzipBlockWriter {
       const job = this.toWrite[0];
       const chunks = await job.result;
       if (this.stopped) return;
+      this.memberStarts.push(this.bytesOut);
       for (const c of chunks) {
         this.hash.update(c);
         this.bytesOut += c.length;

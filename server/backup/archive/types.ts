@@ -113,6 +113,8 @@ export interface WriteArchiveOptions {
   expected?: { files: number; bytes: number };
   /** Also writes the manifest, the same bytes as backup/manifest.json, to this new file (flag "wx"). */
   manifestCopyPath?: string;
+  /** Also writes the archive's seek index (seek-index.ts) to this new file (flag "wx"). */
+  seekIndexPath?: string;
   /** Abort: stop promptly and reject with an Error named "AbortError"; the temp file is left to the caller. */
   signal?: AbortSignal;
   /** Called at most about 10 times a second, plus once at the end. */

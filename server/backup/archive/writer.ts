@@ -29,6 +29,7 @@ import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
 import { GzipBlockWriter } from "./gzip-blocks";
 import { LineSpool } from "./line-spool";
+import { SeekIndexWriter } from "./seek-index";
 import { addToTotals, emptyTotals, MANIFEST_ARCHIVE_PATH, MANIFEST_TAIL, manifestEntryText, manifestHeadText } from "./manifest";
 import { absoluteJoiner, walkTreeBatches } from "./scan";
 import { IN_MEMORY_MAX_BYTES, ReadArena, readSmallFile, StreamedFile, type SmallRead } from "./source-files";
@@ -143,6 +144,9 @@ class ArchiveBuilder {
   private readonly signal?: AbortSignal;
   private readonly totals = emptyTotals();
   private spool: LineSpool | null = null;
+  private seek: SeekIndexWriter | null = null;
+  /** Tar offset of the header of the file being emitted (for the seek index). */
+  private headerAt = -1;
   private readonly skipped: SkippedEntry[] = [];
   private skippedCount = 0;
   private readonly ahead: Pending[] = [];
@@ -169,6 +173,7 @@ class ArchiveBuilder {
 
   async run(): Promise<WrittenArchive> {
     this.spool = await LineSpool.create(this.opts.outputPath + MANIFEST_SPOOL_SUFFIX);
+    if (this.opts.seekIndexPath) this.seek = await SeekIndexWriter.create(this.opts.seekIndexPath);
     const batches = await this.plan();
     this.batches = batches;
     this.reportProgress(true);
@@ -187,6 +192,9 @@ class ArchiveBuilder {
     await this.pushManifest(manifest);
     await this.push(endOfArchive());
     const { sizeBytes, sha256 } = await this.sink.finish();
+    const seek = this.seek;
+    this.seek = null;
+    await seek?.finish(this.sink.memberStarts, this.sink.uncompressedBlockSize, sizeBytes);
     this.reportProgress(true);
     return { sizeBytes, sha256, manifest, skipped: this.skipped, skippedCount: this.skippedCount };
   }
@@ -203,6 +211,7 @@ class ArchiveBuilder {
   async cleanUp(): Promise<void> {
     await this.batches?.return?.(undefined).catch(() => undefined);
     await this.spool?.remove();
+    await this.seek?.abort(); // still open: the archive failed
   }
 
   /**
@@ -377,6 +386,7 @@ class ArchiveBuilder {
         throw r.error;
       case "ok": {
         const sha256 = crypto.createHash("sha256").update(r.data).digest("hex");
+        this.headerAt = this.sink.position;
         await this.pushEntry({ path: tarPath(item.archivePath), type: "file", size: r.size, mode: r.mode, mtimeMs: r.mtimeMs }, r.data);
         await this.fileDone(item, { size: r.size, mtimeMs: r.mtimeMs, mode: r.mode }, sha256);
         this.progress.bytesDone += r.size;
@@ -390,6 +400,7 @@ class ArchiveBuilder {
     if (!file) return this.vanished(item);
     try {
       const { size, mtimeMs, mode } = file;
+      this.headerAt = this.sink.position;
       await this.push(encodeTarHeader({ path: tarPath(item.archivePath), type: "file", size, mode, mtimeMs }, this.headerScratch));
       const hash = crypto.createHash("sha256");
       let pos = 0;
@@ -429,7 +440,10 @@ class ArchiveBuilder {
   /** A manifest entry, counted and spooled in archive order. */
   private listEntry(e: ManifestFileEntry): Promise<void> | undefined {
     addToTotals(this.totals, e);
-    return this.spool!.append(manifestEntryText(e, this.spool!.count === 0));
+    const seeking = this.seek?.append(e.type === "file" && e.in_archive ? this.headerAt : -1);
+    const spooling = this.spool!.append(manifestEntryText(e, this.spool!.count === 0));
+    if (!seeking) return spooling;
+    return Promise.all([seeking, spooling]).then(() => undefined);
   }
 
   private skip(archivePath: string, reason: SkippedEntry["reason"]): void {

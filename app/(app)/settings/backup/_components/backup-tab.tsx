@@ -29,6 +29,7 @@ import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
 import { NotificationsCard } from "./notifications-card";
 import { ProtectionStatus } from "./protection-status";
+import { BrowseDialog } from "./browse-dialog";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
 import { SchedulesCard } from "./schedules-card";
@@ -94,6 +95,7 @@ export function BackupTab() {
   const [createOpen, setCreateOpen] = useState(false);
   const [uploadOpen, setUploadOpen] = useState(false);
   const [toRestore, setToRestore] = useState<BackupRecord | null>(null);
+  const [toBrowse, setToBrowse] = useState<BackupRecord | null>(null);
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
   const { pending: verifying, track: trackVerify } = usePendingIds();
   const { pending: cancelling, track: trackCancel } = usePendingIds();
@@ -237,6 +239,7 @@ export function BackupTab() {
             actions={{
               onVerify,
               onRestore: setToRestore,
+              onBrowse: setToBrowse,
               onDelete: (b) => {
                 remove.reset();
                 setToDelete(b);
@@ -280,6 +283,18 @@ export function BackupTab() {
           refreshAll();
         }}
       />
+
+      {toBrowse ? (
+        <BrowseDialog
+          key={toBrowse.id}
+          backup={toBrowse}
+          onClose={() => setToBrowse(null)}
+          onRestored={() => {
+            toast.success("Selected files restored");
+            void utils.audit.list.invalidate();
+          }}
+        />
+      ) : null}
 
       {toRestore ? (
         <RestoreDialog

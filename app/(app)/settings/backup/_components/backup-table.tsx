@@ -11,7 +11,7 @@ import { BreakableText } from "@/app/_components/breakable-text";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/lib/format";
-import { DownloadIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
+import { DownloadIcon, FolderIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
   ARCHIVE_LIMITS,
@@ -34,6 +34,8 @@ export const PAGE = 25;
 export interface RowActions {
   onVerify: (backup: BackupRecord) => void;
   onRestore: (backup: BackupRecord) => void;
+  /** Opens the backup's file tree (browse, download, restore selected paths). */
+  onBrowse: (backup: BackupRecord) => void;
   onDelete: (backup: BackupRecord) => void;
   onCancel: (backup: BackupRecord) => void;
   onToggleProtected: (backup: BackupRecord) => void;
@@ -282,6 +284,17 @@ function RowButtons({ backup, status, actions }: { backup: BackupRecord; status:
             title="Verify: read the whole archive and check it"
           >
             <span className="row-action-label">Verify</span>
+          </Button>
+          <Button
+            size="sm"
+            variant="ghost"
+            iconOnly
+            icon={<FolderIcon size={16} />}
+            onClick={() => actions.onBrowse(backup)}
+            aria-label={`Browse ${name}`}
+            title="Browse: see its files, download or restore only some of them"
+          >
+            <span className="row-action-label">Browse</span>
           </Button>
           <a
             href={`/api/backups/${backup.id}/download`}
