@@ -38,6 +38,7 @@ const EVENT_LABELS: Record<string, { label: string; description: string }> = {
   no_recent_backup: { label: "No recent backup", description: "No backup has succeeded for longer than the limit below." },
   disk_low: { label: "Low disk space", description: "The backup volume is below the free-space threshold." },
   retention_deleted: { label: "Retention deleted backups", description: "Old backups were removed by the retention rules." },
+  offsite_copy_failed: { label: "Offsite copy failed", description: "A backup could not be copied to an offsite target after every retry." },
 };
 const EVENTS = Object.keys(EVENT_LABELS);
 const DEFAULT_EVENTS = EVENTS.filter((e) => e !== "retention_deleted");

@@ -1,0 +1,399 @@
+/**
+ * Offsite copying: an outbox of (backup, target) rows that the web server's timer drains,
+ * like the notification sender. After each completed backup (manual or scheduled) one row
+ * per enabled target is queued (with the older archives of an incremental's chain, so the
+ * remote side can restore it on its own); each row is uploaded, then checked, in the
+ * background.
+ *
+ * Invariants:
+ *   - A copy counts (status verified) only after the object was read back from the server
+ *     and its size and SHA-256 equal the catalog's; the SHA-256 also travels as object
+ *     metadata, so a download anywhere can be checked without the local catalog.
+ *   - Streamed: the archive is read once, hashed on the way, and cut into parts by
+ *     @aws-sdk/lib-storage; memory is at most part size × parallel parts, whatever the size.
+ *   - One process per row: a row is claimed with a conditional UPDATE that counts the
+ *     attempt and sets a lease; the lease is renewed while bytes flow, and a process that
+ *     loses it stops. A process killed mid-upload leaves the lease to run out; the next
+ *     claim aborts the object's unfinished multipart uploads and sends it again from the
+ *     start (a clean restart: lib-storage cannot resume another process's upload).
+ *   - Uploads only read finished archives, so they take no operation lock and run beside
+ *     backups and restores. An archive deleted locally while it uploads is still read to
+ *     the end (the open file stays readable); its row goes with the backup's.
+ *   - Failed attempts retry after 30 s, 2 min, 10 min and 1 h (the SDK also retries each
+ *     request); after the 5th the row is failed, announced (offsite_copy_failed) and waits
+ *     for an admin's Retry.
+ */
+import fs from "node:fs";
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { and, eq, gte, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { AppDatabase } from "@/db/client";
+import { backups, offsiteCopies, offsiteTargets, type Backup, type OffsiteCopy, type OffsiteTarget } from "@/db/schema";
+import { recordAudit, SYSTEM_ACTOR, type Actor } from "../../audit";
+import type { AppConfig } from "../../config";
+import { AppError, describeError } from "../../errors";
+import { archivePath, getBackupRow, manifestCopyPath } from "../catalog";
+import { crashPoint } from "../failpoints";
+import { announce } from "../notify/announce";
+import { applyRemoteRetention, readBackRemote } from "./remote";
+import { describeS3Error, manifestKey, remoteKey, s3Client, toObjectMetadata } from "./s3";
+import { hashStream, Sha256Meter } from "./sha256-stream";
+import { getTargetRow, targetCredentials, type S3Credentials } from "./targets";
+
+/** Wait after the n-th failed attempt (index 0 = after the first). */
+export const COPY_RETRY_DELAYS_MS = [30_000, 2 * 60_000, 10 * 60_000, 60 * 60_000] as const;
+export const COPY_MAX_ATTEMPTS = COPY_RETRY_DELAYS_MS.length + 1;
+/** How long a claim holds without news from its uploader; renewed at least every LEASE_RENEW_MS. */
+export const UPLOAD_LEASE_MS = 2 * 60_000;
+const LEASE_RENEW_MS = 15_000;
+/** Backups copied without being asked: the ones made here. Uploaded, imported and safety backups are copied on request. */
+const AUTO_ORIGINS = ["manual", "scheduled"] as const;
+export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_PARALLEL_PARTS = 4;
+
+export interface CopyOptions {
+  db: AppDatabase;
+  config: AppConfig;
+  /** Clock for claims and retry times, so tests drive retries and expired leases without sleeping. */
+  now?: Date;
+  partBytes?: number;
+  parallelParts?: number;
+}
+
+export interface DrainResult {
+  verified: number;
+  retrying: number;
+  failed: number;
+}
+
+/** Queues the copies nobody asked for: every completed backup made here since each enabled target was added. */
+export function queueNewCopies(db: AppDatabase, now = new Date()): number {
+  const targets = db.select().from(offsiteTargets).where(eq(offsiteTargets.enabled, true)).all();
+  let queued = 0;
+  for (const target of targets) {
+    const missing = db
+      .select()
+      .from(backups)
+      .where(
+        and(
+          eq(backups.status, "completed"),
+          inArray(backups.origin, [...AUTO_ORIGINS]),
+          gte(backups.completedAt, target.createdAt),
+          sql`NOT EXISTS (SELECT 1 FROM offsite_copies c WHERE c.backup_id = ${backups.id} AND c.target_id = ${target.id})`,
+        ),
+      )
+      .all();
+    for (const row of missing) queued += queueWithChain(db, row, target.id, now);
+  }
+  return queued;
+}
+
+/** Queues a backup and, for an incremental, the archives it builds on that the target lacks. */
+function queueWithChain(db: AppDatabase, row: Backup, targetId: number, now: Date): number {
+  let queued = 0;
+  for (let current: Backup | undefined = row; current; ) {
+    const inserted = db
+      .insert(offsiteCopies)
+      .values({ backupId: current.id, targetId, status: "queued", nextAttemptAt: now, bytesTotal: current.sizeBytes, createdAt: now, updatedAt: now })
+      .onConflictDoNothing()
+      .run();
+    queued += inserted.changes;
+    current = current.parentId === null ? undefined : db.select().from(backups).where(eq(backups.id, current.parentId)).get();
+  }
+  return queued;
+}
+
+/**
+ * Queues one backup for one target (or every enabled target) now: the Retry button and
+ * "copy now". A finished or failed row starts over with fresh attempts; a running one is left.
+ */
+export function requestCopy(opts: { db: AppDatabase; actor: Actor; backupId: number; targetId?: number; now?: Date }): OffsiteCopy[] {
+  const { db, actor, backupId } = opts;
+  const now = opts.now ?? new Date();
+  const row = getBackupRow(db, backupId);
+  if (row.status !== "completed") throw new AppError("CONFLICT", `${row.filename} is ${row.status.replace("_", " ")}; only completed backups can be copied offsite.`);
+  const targets = opts.targetId !== undefined ? [getTargetRow(db, opts.targetId)] : db.select().from(offsiteTargets).where(eq(offsiteTargets.enabled, true)).all();
+  if (targets.length === 0) throw new AppError("CONFLICT", "There is no enabled offsite target. Add one in Settings → Backup → Offsite copies.");
+  for (const target of targets) {
+    if (!target.enabled) throw new AppError("CONFLICT", `The offsite target "${target.name}" is switched off; switch it on first.`);
+    queueWithChain(db, row, target.id, now);
+    db.update(offsiteCopies)
+      .set({ status: "queued", attempts: 0, nextAttemptAt: now, lastError: null, bytesDone: 0, updatedAt: now })
+      .where(and(eq(offsiteCopies.backupId, row.id), eq(offsiteCopies.targetId, target.id), inArray(offsiteCopies.status, ["failed", "verified", "queued"])))
+      .run();
+  }
+  recordAudit(db, {
+    action: "offsite.copy_request",
+    actor,
+    resource: `backup:${row.id}`,
+    success: true,
+    details: { filename: row.filename, targets: targets.map((t) => t.name) },
+  });
+  return db.select().from(offsiteCopies).where(eq(offsiteCopies.backupId, row.id)).all();
+}
+
+/** Claims a due row (queued and due, or uploading with a lapsed lease) for this process. */
+function claim(db: AppDatabase, row: OffsiteCopy, now: Date): boolean {
+  const changed = db
+    .update(offsiteCopies)
+    .set({ status: "uploading", attempts: sql`${offsiteCopies.attempts} + 1`, leaseUntil: new Date(now.getTime() + UPLOAD_LEASE_MS), bytesDone: 0, updatedAt: now })
+    .where(
+      and(
+        eq(offsiteCopies.id, row.id),
+        eq(offsiteCopies.attempts, row.attempts),
+        or(
+          and(eq(offsiteCopies.status, "queued"), lte(offsiteCopies.nextAttemptAt, now)),
+          and(eq(offsiteCopies.status, "uploading"), or(isNull(offsiteCopies.leaseUntil), lte(offsiteCopies.leaseUntil, now))),
+        ),
+      ),
+    )
+    .run();
+  return changed.changes === 1;
+}
+
+function dueRows(db: AppDatabase, now: Date, limit: number): OffsiteCopy[] {
+  return db
+    .select({ copy: offsiteCopies })
+    .from(offsiteCopies)
+    .innerJoin(offsiteTargets, eq(offsiteTargets.id, offsiteCopies.targetId))
+    .where(
+      and(
+        eq(offsiteTargets.enabled, true),
+        or(
+          and(eq(offsiteCopies.status, "queued"), lte(offsiteCopies.nextAttemptAt, now)),
+          and(eq(offsiteCopies.status, "uploading"), or(isNull(offsiteCopies.leaseUntil), lte(offsiteCopies.leaseUntil, now))),
+        ),
+      ),
+    )
+    // Oldest backup first: a chain's full goes up before the incrementals that need it.
+    .orderBy(offsiteCopies.backupId, offsiteCopies.id)
+    .limit(limit)
+    .all()
+    .map((r) => r.copy);
+}
+
+/**
+ * Queues what is new, then uploads every due row, one object at a time (its parts in
+ * parallel): bandwidth goes to finishing one copy rather than to half of several.
+ */
+export async function drainOffsiteQueue(opts: CopyOptions): Promise<DrainResult> {
+  const now = opts.now ?? new Date();
+  queueNewCopies(opts.db, now);
+  const result: DrainResult = { verified: 0, retrying: 0, failed: 0 };
+  const seen = new Set<number>();
+  for (;;) {
+    const next = dueRows(opts.db, now, 20).find((r) => !seen.has(r.id));
+    if (!next) break;
+    seen.add(next.id);
+    if (!claim(opts.db, next, now)) continue;
+    const outcome = await copyClaimed(opts, { ...next, attempts: next.attempts + 1 }, now);
+    result[outcome] += 1;
+  }
+  return result;
+}
+
+class LeaseLost extends Error {
+  constructor() {
+    super("Another process took this copy over (its lease ran out).");
+  }
+}
+
+async function copyClaimed(opts: CopyOptions, copy: OffsiteCopy, now: Date): Promise<"verified" | "retrying" | "failed"> {
+  const { db, config } = opts;
+  const target = db.select().from(offsiteTargets).where(eq(offsiteTargets.id, copy.targetId)).get();
+  const backup = db.select().from(backups).where(eq(backups.id, copy.backupId)).get();
+  if (!target || !backup) return "failed"; // removed meanwhile: the row went with it (cascade)
+  let credentials: S3Credentials | null = null;
+  try {
+    if (backup.status !== "completed") throw new AppError("CONFLICT", `${backup.filename} is not a completed backup.`);
+    credentials = await targetCredentials(config, target);
+    const key = await uploadBackup({ ...opts, copy, target, backup, credentials });
+    const done = new Date();
+    db.update(offsiteCopies)
+      .set({ status: "verified", verifiedAt: done, lastError: null, leaseUntil: null, remoteKey: key, bytesDone: backup.sizeBytes, updatedAt: done })
+      .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts)))
+      .run();
+    recordAudit(db, {
+      action: "offsite.copy",
+      actor: SYSTEM_ACTOR,
+      resource: `backup:${backup.id}`,
+      success: true,
+      details: { filename: backup.filename, target: target.name, key, size_bytes: backup.sizeBytes, attempts: copy.attempts },
+    });
+    // The target's own retention, now that it holds one more copy. A failure here is not the copy's.
+    await applyRemoteRetention({ db, config, target, credentials, now: done }).catch((err) =>
+      console.error(`[offsite] retention on target "${target.name}" failed:`, describeS3Error(err, target, credentials).message),
+    );
+    return "verified";
+  } catch (err) {
+    if (err instanceof LeaseLost) return "retrying";
+    const message = err instanceof AppError ? err.message : describeS3Error(err, target, credentials).message;
+    // A damaged or missing local archive will not get better by retrying; a bad remote copy may.
+    const permanent = err instanceof AppError && err.code === "ARCHIVE_INVALID" && !err.details?.remote;
+    const giveUp = permanent || copy.attempts >= COPY_MAX_ATTEMPTS;
+    const at = new Date();
+    db.update(offsiteCopies)
+      .set(
+        giveUp
+          ? { status: "failed", lastError: message, leaseUntil: null, updatedAt: at }
+          : { status: "queued", lastError: message, leaseUntil: null, nextAttemptAt: new Date(now.getTime() + COPY_RETRY_DELAYS_MS[copy.attempts - 1]!), updatedAt: at },
+      )
+      .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts)))
+      .run();
+    if (!giveUp) return "retrying";
+    recordAudit(db, {
+      action: "offsite.copy",
+      actor: SYSTEM_ACTOR,
+      resource: `backup:${backup.id}`,
+      success: false,
+      errorMessage: message,
+      details: { filename: backup.filename, target: target.name, attempts: copy.attempts },
+    });
+    announce(db, {
+      event: "offsite_copy_failed",
+      severity: "warning",
+      title: `Offsite copy to "${target.name}" failed`,
+      message: `${backup.filename} could not be copied to ${target.name} after ${copy.attempts} attempt${copy.attempts === 1 ? "" : "s"}: ${message}`,
+      action: "Open Settings → Backup, fix the cause (Test connection on the target says what fails), then press Retry on the backup.",
+      backupId: backup.id,
+      details: { target: target.name, attempts: copy.attempts },
+    });
+    return "failed";
+  }
+}
+
+/** Uploads the archive and its manifest, then reads the archive back; returns its key. */
+async function uploadBackup(
+  opts: CopyOptions & { copy: OffsiteCopy; target: OffsiteTarget; backup: Backup; credentials: S3Credentials },
+): Promise<string> {
+  const { db, config, copy, target, backup, credentials } = opts;
+  const file = archivePath(config, backup);
+  const size = (await fs.promises.stat(file).catch(() => null))?.size;
+  if (size === undefined) throw new AppError("ARCHIVE_INVALID", `The archive ${backup.filename} is missing from the backup folder; there is nothing to copy.`);
+  const expected = backup.sha256 ?? (await hashStream(fs.createReadStream(file))).sha256;
+  const key = remoteKey(target, backup.filename);
+  const client = s3Client(target, credentials);
+  try {
+    db.update(offsiteCopies).set({ remoteKey: key, bytesTotal: size }).where(eq(offsiteCopies.id, copy.id)).run();
+    await abortUnfinishedUploads(client, target.bucket, key);
+
+    const hasher = new Sha256Meter();
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const reading = pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher, body);
+    const upload = new Upload({
+      client,
+      partSize: Math.max(5 * 1024 * 1024, opts.partBytes ?? DEFAULT_PART_BYTES),
+      queueSize: opts.parallelParts ?? DEFAULT_PARALLEL_PARTS,
+      leavePartsOnError: false,
+      params: {
+        Bucket: target.bucket,
+        Key: key,
+        Body: body,
+        ContentType: "application/octet-stream",
+        StorageClass: (target.storageClass ?? undefined) as never,
+        Metadata: toObjectMetadata({
+          sha256: expected,
+          size,
+          backupType: backup.backupType,
+          parent: backup.parentId === null ? null : (db.select({ f: backups.filename }).from(backups).where(eq(backups.id, backup.parentId)).get()?.f ?? null),
+          createdAt: backup.createdAt.toISOString(),
+        }),
+      },
+    });
+    let lastRenew = Date.now();
+    let lost = false;
+    upload.on("httpUploadProgress", (p) => {
+      const loaded = p.loaded ?? 0;
+      if (loaded > 0 && loaded < size) crashPoint("offsite:part-uploaded");
+      if (Date.now() - lastRenew < 1000 && loaded < size) return;
+      lastRenew = Date.now();
+      const renewed = db
+        .update(offsiteCopies)
+        .set({ bytesDone: loaded, leaseUntil: new Date(Date.now() + UPLOAD_LEASE_MS), updatedAt: new Date() })
+        .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts), eq(offsiteCopies.status, "uploading")))
+        .run();
+      if (renewed.changes === 0 && !lost) {
+        lost = true;
+        void upload.abort();
+      }
+    });
+    // A slow part must not let the lease lapse while bytes still flow: renew on a timer too.
+    const keepAlive = setInterval(() => {
+      const renewed = db
+        .update(offsiteCopies)
+        .set({ leaseUntil: new Date(Date.now() + UPLOAD_LEASE_MS) })
+        .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts), eq(offsiteCopies.status, "uploading")))
+        .run();
+      if (renewed.changes === 0 && !lost) {
+        lost = true;
+        void upload.abort();
+      }
+    }, LEASE_RENEW_MS);
+    try {
+      await Promise.all([upload.done(), reading]);
+    } catch (err) {
+      body.destroy();
+      if (lost) throw new LeaseLost();
+      throw err;
+    } finally {
+      clearInterval(keepAlive);
+    }
+    const local = hasher.hash.digest("hex");
+    if (hasher.bytes !== size || local !== expected) {
+      throw new AppError(
+        "ARCHIVE_INVALID",
+        `The local archive ${backup.filename} no longer matches its checksum (read ${hasher.bytes} bytes, SHA-256 ${local.slice(0, 12)}…, ` +
+          `catalog says ${expected.slice(0, 12)}…): it is damaged here. Verify it in the backup list; it was not counted as copied.`,
+      );
+    }
+    const manifest = manifestCopyPath(config, backup.filename);
+    const manifestSize = (await fs.promises.stat(manifest).catch(() => null))?.size;
+    if (manifestSize !== undefined) {
+      await client.send(
+        new PutObjectCommand({ Bucket: target.bucket, Key: manifestKey(key), Body: fs.createReadStream(manifest), ContentLength: manifestSize, ContentType: "application/json" }),
+      );
+    }
+    crashPoint("offsite:uploaded");
+    await readBackRemote(client, target, key, { sha256: expected, size });
+    return key;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A killed process leaves its multipart upload open (parts billed, invisible): abort it before starting over. */
+async function abortUnfinishedUploads(client: S3Client, bucket: string, key: string): Promise<number> {
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  let aborted = 0;
+  for (const u of listed.Uploads ?? []) {
+    if (u.Key !== key || !u.UploadId) continue;
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: u.UploadId }));
+    aborted += 1;
+  }
+  return aborted;
+}
+
+/**
+ * The web server drains the queue every 15 s (a copy is background work: a backup made by
+ * the CLI or a plan is picked up at the next tick), one drain at a time per process.
+ */
+export function startOffsiteCopier(opts: { db: () => AppDatabase; config: () => AppConfig; intervalMs?: number }): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      await drainOffsiteQueue({ db: opts.db(), config: opts.config() });
+    } catch (err) {
+      console.error("[offsite] copy queue:", describeError(err));
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), opts.intervalMs ?? 15_000);
+  timer.unref();
+  setTimeout(() => void tick(), 5_000).unref();
+  return () => clearInterval(timer);
+}
