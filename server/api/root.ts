@@ -5,6 +5,7 @@ import { backupRouter } from "./routers/backup";
 import { drillRouter } from "./routers/drill";
 import { scheduleRouter } from "./routers/schedule";
 import { notifyRouter } from "./routers/notify";
+import { offsiteRouter } from "./routers/offsite";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   drill: drillRouter,
   schedule: scheduleRouter,
   notify: notifyRouter,
+  offsite: offsiteRouter,
 });
 
 export type AppRouter = typeof appRouter;

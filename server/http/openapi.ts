@@ -8,6 +8,7 @@ import { drillListSchema, drillRecordSchema } from "../backup/drill/contract";
 import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans";
 import { appVersion } from "../version";
 import { notifyPaths, notifySchemas } from "./openapi-notify";
+import { offsitePaths, offsiteSchemas } from "./openapi-offsite";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -84,6 +85,7 @@ export function buildOpenApiDocument() {
         CreatePlan: schema(planInput, "input"),
         UpdatePlan: schema(planPatch, "input"),
         ...notifySchemas(schema),
+        ...offsiteSchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -212,6 +214,7 @@ export function buildOpenApiDocument() {
         },
       },
       ...notifyPaths(errors),
+      ...offsitePaths(errors),
     },
   };
 }

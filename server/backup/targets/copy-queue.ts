@@ -68,6 +68,15 @@ export interface DrainResult {
   failed: number;
 }
 
+type Listener = () => void;
+const listeners = new Set<Listener>();
+
+/** The in-process copier subscribes here to start at once when an admin asks for a copy, instead of at its next tick. */
+export function onCopyRequested(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 /** Queues the copies nobody asked for: every completed backup made here since each enabled target was added. */
 export function queueNewCopies(db: AppDatabase, now = new Date()): number {
   const targets = db.select().from(offsiteTargets).where(eq(offsiteTargets.enabled, true)).all();
@@ -124,6 +133,7 @@ export function requestCopy(opts: { db: AppDatabase; actor: Actor; backupId: num
       .where(and(eq(offsiteCopies.backupId, row.id), eq(offsiteCopies.targetId, target.id), inArray(offsiteCopies.status, ["failed", "verified", "queued"])))
       .run();
   }
+  for (const listener of listeners) listener();
   recordAudit(db, {
     action: "offsite.copy_request",
     actor,
@@ -395,5 +405,9 @@ export function startOffsiteCopier(opts: { db: () => AppDatabase; config: () => 
   const timer = setInterval(() => void tick(), opts.intervalMs ?? 15_000);
   timer.unref();
   setTimeout(() => void tick(), 5_000).unref();
-  return () => clearInterval(timer);
+  const unsubscribe = onCopyRequested(() => setImmediate(() => void tick()));
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
 }

@@ -370,13 +370,15 @@ export async function restoreRemoteBackup(opts: {
   actor: Actor;
   source: RemoteSource;
   filename: string;
-  parts: RestoreParts;
+  /** The parts, or how to choose them once the backup is in the catalog (the API's defaults follow the backup). */
+  parts: RestoreParts | ((row: Backup) => RestoreParts);
   confirm: boolean;
 }): Promise<RestoreOutcome & { imported: number[] }> {
   if (!opts.confirm) throw new AppError("BAD_REQUEST", "A restore replaces the current data: confirm it (confirm: true, CLI --yes).");
   const rows = await importRemoteBackup(opts);
   const target = rows[rows.length - 1]!;
-  const outcome = await restoreBackup({ db: opts.db, config: opts.config, actor: opts.actor, backupId: target.id, parts: opts.parts, confirm: true });
+  const parts = typeof opts.parts === "function" ? opts.parts(target) : opts.parts;
+  const outcome = await restoreBackup({ db: opts.db, config: opts.config, actor: opts.actor, backupId: target.id, parts, confirm: true });
   return { ...outcome, imported: rows.map((r) => r.id) };
 }
 
