@@ -28,6 +28,8 @@ import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
 import { NotificationsCard } from "./notifications-card";
+import { OffsiteCard } from "./offsite-card";
+import { useOffsiteCopies } from "./use-offsite-copies";
 import { ProtectionStatus } from "./protection-status";
 import { RestoreDialog } from "./restore-dialog";
 import { RetentionCard } from "./retention-card";
@@ -97,6 +99,7 @@ export function BackupTab() {
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
   const { pending: verifying, track: trackVerify } = usePendingIds();
   const { pending: cancelling, track: trackCancel } = usePendingIds();
+  const { copiesByBackup, onRetryCopy, retrying } = useOffsiteCopies();
 
   const refreshAll = () => {
     void utils.backup.list.invalidate();
@@ -245,6 +248,9 @@ export function BackupTab() {
               onToggleProtected: (b) => protect.mutate({ id: b.id, protect: !b.protected }),
               verifying,
               cancelling,
+              copies: copiesByBackup,
+              onRetryCopy,
+              retrying,
             }}
           />
         )}
@@ -255,6 +261,8 @@ export function BackupTab() {
       <SchedulesCard />
 
       <RetentionCard retention={overview.data?.retention} />
+
+      <OffsiteCard />
 
       <NotificationsCard />
 
