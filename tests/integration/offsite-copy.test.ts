@@ -9,9 +9,10 @@ import path from "node:path";
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { offsiteCopies } from "@/db/schema";
+import { notificationDeliveries, offsiteCopies } from "@/db/schema";
+import { createChannel } from "@/server/backup/notify/channels";
 import { createBackup } from "@/server/backup/service";
-import { drainOffsiteQueue, queueNewCopies, requestCopy, UPLOAD_LEASE_MS } from "@/server/backup/targets/copy-queue";
+import { COPY_MAX_ATTEMPTS, COPY_RETRY_DELAYS_MS, drainOffsiteQueue, queueNewCopies, requestCopy } from "@/server/backup/targets/copy-queue";
 import { testTargetConnection } from "@/server/backup/targets/connection";
 import { listRemote, savedSource, verifyRemoteBackup } from "@/server/backup/targets/remote";
 import { createTarget, updateTarget } from "@/server/backup/targets/targets";
@@ -77,13 +78,42 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     expect(await testTargetConnection({ db: app.db, config: app.config, actor, id: noDns.id })).toMatchObject({ ok: false, failure_kind: "dns" });
   });
 
-  it("a copy with the wrong secret is not counted and keeps the reason", async () => {
-    await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { secret_access_key: "wrong-secret" }) });
+  it("a copy with the wrong secret is retried with backoff, then failed, announced and retried on request", async () => {
+    await createChannel({ db: app.db, config: app.config, actor, input: { kind: "webhook", name: "ops", settings: { url: "http://127.0.0.1:9/hook" } } });
+    const target = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { secret_access_key: "wrong-secret" }) });
     const made = await backup();
-    const result = await drainOffsiteQueue({ db: app.db, config: app.config });
-    expect(result).toMatchObject({ verified: 0, retrying: 1 });
+    const t0 = Date.now();
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toMatchObject({ verified: 0, retrying: 1 });
     expect(copyRow(made.id)).toMatchObject({ status: "queued", attempts: 1 });
     expect(copyRow(made.id)!.lastError).toMatch(/secret key does not match/);
+    expect(copyRow(made.id)!.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(t0 + COPY_RETRY_DELAYS_MS[0]);
+    // Not before its time.
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toEqual({ verified: 0, retrying: 0, failed: 0 });
+    for (let attempt = 2; attempt <= COPY_MAX_ATTEMPTS; attempt++) {
+      await drainOffsiteQueue({ db: app.db, config: app.config, now: new Date(copyRow(made.id)!.nextAttemptAt.getTime() + 1) });
+    }
+    expect(copyRow(made.id)).toMatchObject({ status: "failed", attempts: COPY_MAX_ATTEMPTS });
+    const announced = app.db.select().from(notificationDeliveries).all();
+    expect(announced.map((d) => d.event)).toEqual(["offsite_copy_failed"]);
+    expect(JSON.stringify(announced[0]!.payload)).not.toContain("wrong-secret");
+
+    // Fixed keys and Retry: copied.
+    await updateTarget({ db: app.db, config: app.config, actor, input: { id: target.id, access_key_id: s3Endpoint!.accessKeyId, secret_access_key: s3Endpoint!.secretAccessKey } });
+    requestCopy({ db: app.db, actor, backupId: made.id, targetId: target.id });
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toMatchObject({ verified: 1 });
+  });
+
+  it("refuses to copy a local archive that no longer matches its checksum, and leaves nothing in the bucket", async () => {
+    const target = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket) });
+    const made = await backup();
+    const file = path.join(app.config.backupPath, made.filename);
+    const bytes = fs.readFileSync(file);
+    bytes[100]! ^= 0x01;
+    fs.writeFileSync(file, bytes);
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toMatchObject({ failed: 1 });
+    expect(copyRow(made.id)).toMatchObject({ status: "failed", attempts: 1 });
+    expect(copyRow(made.id)!.lastError).toMatch(/no longer matches its checksum/);
+    expect(await listRemote(await savedSource(app.db, app.config, target.id))).toEqual([]);
   });
 
   it("copies an archive larger than the part size in parallel parts and verifies it by reading it back", async () => {
@@ -159,7 +189,6 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     const after = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
     expect(after.Uploads ?? []).toEqual([]);
     client.destroy();
-    expect(UPLOAD_LEASE_MS).toBeGreaterThan(0);
   });
 
   it("remote retention keeps its own count and never deletes a full that a kept incremental needs", async () => {

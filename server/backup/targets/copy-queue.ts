@@ -26,7 +26,7 @@
 import fs from "node:fs";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { and, eq, gte, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
@@ -352,6 +352,8 @@ async function uploadBackup(
     }
     const local = hasher.hash.digest("hex");
     if (hasher.bytes !== size || local !== expected) {
+      // What went up is not the backup: it must not sit in the bucket looking like one.
+      await client.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key })).catch(() => undefined);
       throw new AppError(
         "ARCHIVE_INVALID",
         `The local archive ${backup.filename} no longer matches its checksum (read ${hasher.bytes} bytes, SHA-256 ${local.slice(0, 12)}…, ` +
