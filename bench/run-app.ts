@@ -136,7 +136,7 @@ async function offsite() {
   if (result.verified !== 1) throw new Error(`the copy was not verified: ${JSON.stringify(copyStates(db, newest.id))}`);
   // The read-back alone, to tell the upload's share of the time.
   const r0 = performance.now();
-  const check = await verifyRemoteBackup({ source: await savedSource(db, config, target.id), filename: newest.filename });
+  const check = await verifyRemoteBackup({ db, actor, source: await savedSource(db, config, target.id), filename: newest.filename });
   if (!check.ok) throw new Error(check.error ?? "read-back failed");
   return { wallMs, sizeBytes: newest.size_bytes, readBackMs: performance.now() - r0, key: copyStates(db, newest.id)[0]?.remote_key };
 }

@@ -180,7 +180,8 @@ export function registerOffsiteCommands(backup: Command, io: CliIO): void {
     .argument("<file>", "the backup's file name (see `backup remote list`)")
     .action(async (target: string, file: string, _options: unknown, command: Command) => {
       const ctx = startCommand(io, command);
-      const result = await verifyRemoteBackup({ source: await resolveSource(ctx, target), filename: file });
+      const source = await resolveSource(ctx, target);
+      const result = await verifyRemoteBackup({ db: ctx.db, actor: ctx.actor, source, filename: file, targetId: source.targetId });
       if (!result.ok) throw new CliExit(EXIT_FAILURE, `${file} FAILED: ${result.error}`);
       printResult(ctx, `ok: ${file} matches its checksum`, { filename: file, ...result });
     });

@@ -143,7 +143,7 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     const made = await backup();
     await drainOffsiteQueue({ db: app.db, config: app.config });
     const source = await savedSource(app.db, app.config, target.id);
-    expect(await verifyRemoteBackup({ source, filename: made.filename })).toEqual({ ok: true, error: null });
+    expect(await verifyRemoteBackup({ db: app.db, actor, source, filename: made.filename })).toEqual({ ok: true, error: null });
 
     // Same size, same metadata, one byte different: only a hash of the bytes can tell.
     const key = `nas/backups/${made.filename}`;
@@ -154,7 +154,7 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, Metadata: head.Metadata }));
     client.destroy();
 
-    const checked = await verifyRemoteBackup({ source, filename: made.filename });
+    const checked = await verifyRemoteBackup({ db: app.db, actor, source, filename: made.filename });
     expect(checked.ok).toBe(false);
     expect(checked.error).toMatch(/does not match its checksum/);
   });

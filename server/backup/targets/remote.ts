@@ -249,22 +249,40 @@ export async function deleteRemoteBackup(opts: { db: AppDatabase; actor: Actor; 
   }
 }
 
-/** Reads one remote archive back and checks it against its metadata: the "is my offsite copy still good" question. */
-export async function verifyRemoteBackup(opts: { source: RemoteSource; filename: string }): Promise<{ ok: boolean; error: string | null }> {
+/** Reads one remote archive back and checks it against its metadata: the "is my offsite copy still good" question. Audited. */
+export async function verifyRemoteBackup(opts: {
+  db: AppDatabase;
+  actor: Actor;
+  source: RemoteSource;
+  filename: string;
+  targetId?: number;
+}): Promise<{ ok: boolean; error: string | null }> {
   const { source, filename } = opts;
   const client = s3Client(source.target, source.credentials);
   const key = remoteKey(source.target, filename);
+  let result: { ok: boolean; error: string | null };
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: source.target.bucket, Key: key }));
     const meta = fromObjectMetadata(head.Metadata);
-    if (!meta) return { ok: false, error: `${filename} carries no checksum (it was not put there by BaluHost): it cannot be checked.` };
-    await readBackRemote(client, source.target, key, { sha256: meta.sha256, size: meta.size });
-    return { ok: true, error: null };
+    if (!meta) result = { ok: false, error: `${filename} carries no checksum (it was not put there by BaluHost): it cannot be checked.` };
+    else {
+      await readBackRemote(client, source.target, key, { sha256: meta.sha256, size: meta.size });
+      result = { ok: true, error: null };
+    }
   } catch (err) {
-    return { ok: false, error: describeError(asAppError(err, source)) };
+    result = { ok: false, error: describeError(asAppError(err, source)) };
   } finally {
     client.destroy();
   }
+  recordAudit(opts.db, {
+    action: "offsite.remote_verify",
+    actor: opts.actor,
+    resource: opts.targetId !== undefined ? `offsite_target:${opts.targetId}` : null,
+    success: result.ok,
+    errorMessage: result.error,
+    details: { target: source.target.name, filename },
+  });
+  return result;
 }
 
 async function headMeta(client: S3Client, source: RemoteSource, filename: string): Promise<RemoteMeta> {

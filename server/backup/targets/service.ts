@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { AppDatabase } from "@/db/client";
-import { recordAudit, type Actor } from "../../audit";
+import type { Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { restorePartsFor, restoreOutcomeSchema, toBackupRecord, backupRecordSchema } from "../contract";
 import { deleteRemoteBackup, importRemoteBackup, listRemote, restoreRemoteBackup, savedSource, verifyRemoteBackup, type RemoteBackup } from "./remote";
@@ -48,16 +48,7 @@ export async function restoreFromTarget(opts: Ctx & { actor: Actor; input: z.out
 
 export async function verifyOnTarget(opts: Ctx & { actor: Actor; input: RemoteFileInput }) {
   const source = await savedSource(opts.db, opts.config, opts.input.target_id);
-  const result = await verifyRemoteBackup({ source, filename: opts.input.filename });
-  recordAudit(opts.db, {
-    action: "offsite.remote_verify",
-    actor: opts.actor,
-    resource: `offsite_target:${source.targetId}`,
-    success: result.ok,
-    errorMessage: result.error,
-    details: { target: source.target.name, filename: opts.input.filename },
-  });
-  return result;
+  return verifyRemoteBackup({ db: opts.db, actor: opts.actor, source, filename: opts.input.filename, targetId: source.targetId });
 }
 
 export async function deleteFromTarget(opts: Ctx & { actor: Actor; input: RemoteFileInput }): Promise<void> {
