@@ -38,12 +38,12 @@ describe.skipIf(!s3Endpoint)("offsite copies in the Backup tab", () => {
   test("an admin adds a target whose keys never come back, and Test connection says it works", async () => {
     await page.getByRole("button", { name: "Add target" }).first().click();
     const dialog = page.getByRole("dialog", { name: "Add offsite target" });
-    await dialog.getByLabel("Name").fill(TARGET);
-    await dialog.getByLabel("Endpoint URL").fill(s3Endpoint!.endpoint);
-    await dialog.getByLabel("Bucket").fill(bucket);
+    await dialog.getByLabel("Name", { exact: true }).fill(TARGET);
+    await dialog.getByLabel("Endpoint URL", { exact: true }).fill(s3Endpoint!.endpoint);
+    await dialog.getByLabel("Bucket", { exact: true }).fill(bucket);
     await dialog.getByLabel("Path-style URLs").check();
-    await dialog.getByLabel("Access key").fill(s3Endpoint!.accessKeyId);
-    await dialog.getByLabel("Secret key").fill(s3Endpoint!.secretAccessKey);
+    await dialog.getByLabel("Access key", { exact: true }).fill(s3Endpoint!.accessKeyId);
+    await dialog.getByLabel("Secret key", { exact: true }).fill(s3Endpoint!.secretAccessKey);
     await expectNoSeriousA11yViolations(page, "add offsite target dialog", { include: "dialog[open]" });
     await dialog.getByRole("button", { name: "Add target" }).click();
     await dialog.waitFor({ state: "hidden" });
