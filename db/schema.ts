@@ -320,7 +320,8 @@ export const offsiteTargets = sqliteTable("offsite_targets", {
   lastTestError: text("last_test_error"),
 });
 
-export const OFFSITE_COPY_STATUSES = ["queued", "uploading", "verified", "failed"] as const;
+/** removed: the copy was verified, then deleted from the bucket (the target's retention, or an admin); never re-queued by itself. */
+export const OFFSITE_COPY_STATUSES = ["queued", "uploading", "verified", "failed", "removed"] as const;
 export type OffsiteCopyStatus = (typeof OFFSITE_COPY_STATUSES)[number];
 
 /**

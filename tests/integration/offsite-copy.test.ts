@@ -215,6 +215,9 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     requestCopy({ db: app.db, actor, backupId: full2.id });
     await drainOffsiteQueue({ db: app.db, config: app.config });
     expect((await listRemote(source)).map((e) => e.filename)).toEqual([full2.filename]);
+    // The list says so, and nothing re-uploads them by itself.
+    expect([full, inc1, inc2, full2].map((b) => copyRow(b.id)!.status)).toEqual(["removed", "removed", "removed", "verified"]);
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toEqual({ verified: 0, retrying: 0, failed: 0 });
     // Deleting remotely never touched the local catalog.
     expect(fs.existsSync(path.join(app.config.backupPath, full.filename))).toBe(true);
   });

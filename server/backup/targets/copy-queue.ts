@@ -130,7 +130,7 @@ export function requestCopy(opts: { db: AppDatabase; actor: Actor; backupId: num
     queueWithChain(db, row, target.id, now);
     db.update(offsiteCopies)
       .set({ status: "queued", attempts: 0, nextAttemptAt: now, lastError: null, bytesDone: 0, updatedAt: now })
-      .where(and(eq(offsiteCopies.backupId, row.id), eq(offsiteCopies.targetId, target.id), inArray(offsiteCopies.status, ["failed", "verified", "queued"])))
+      .where(and(eq(offsiteCopies.backupId, row.id), eq(offsiteCopies.targetId, target.id), inArray(offsiteCopies.status, ["failed", "verified", "queued", "removed"])))
       .run();
   }
   for (const listener of listeners) listener();

@@ -18,10 +18,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import type { AppDatabase } from "@/db/client";
-import { backups, type Backup } from "@/db/schema";
+import { backups, offsiteCopies, type Backup } from "@/db/schema";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
@@ -183,6 +183,15 @@ async function deleteObjects(client: S3Client, bucket: string, keys: string[]): 
   }
 }
 
+/** The queue rows of copies that are gone from the bucket: shown as removed, and not copied again by themselves. */
+function markRemoved(db: AppDatabase, targetId: number | undefined, entries: RemoteBackup[]): void {
+  if (targetId === undefined || entries.length === 0) return;
+  db.update(offsiteCopies)
+    .set({ status: "removed", updatedAt: new Date() })
+    .where(and(eq(offsiteCopies.targetId, targetId), inArray(offsiteCopies.remoteKey, entries.map((e) => e.key))))
+    .run();
+}
+
 /** Applies a saved target's keep_count / keep_days to what the bucket holds; returns what was removed. */
 export async function applyRemoteRetention(opts: {
   db: AppDatabase;
@@ -202,6 +211,7 @@ export async function applyRemoteRetention(opts: {
   } finally {
     client.destroy();
   }
+  markRemoved(db, target.id, remove);
   for (const e of remove) {
     recordAudit(db, {
       action: "offsite.retention_delete",
@@ -235,6 +245,7 @@ export async function deleteRemoteBackup(opts: { db: AppDatabase; actor: Actor; 
     } finally {
       client.destroy();
     }
+    markRemoved(db, opts.targetId, [entry]);
     recordAudit(db, {
       action: "offsite.remote_delete",
       actor,

@@ -275,6 +275,10 @@ function OffsiteStates({ copies, onRetry, retrying }: { copies: CopyState[] | un
                 {formatBytes(c.bytes_done)} of {formatBytes(c.bytes_total)}
               </span>
             </>
+          ) : c.status === "removed" ? (
+            <Badge tone="neutral" title="Copied and verified, then deleted from the bucket by the target's retention or an admin">
+              Removed from {c.target_name}
+            </Badge>
           ) : c.status === "queued" ? (
             <>
               <Badge tone="neutral">Queued for {c.target_name}</Badge>
