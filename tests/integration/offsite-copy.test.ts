@@ -74,6 +74,10 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     const nothingThere = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { name: "closed", endpoint: "http://127.0.0.1:9" }) });
     expect(await testTargetConnection({ db: app.db, config: app.config, actor, id: nothingThere.id })).toMatchObject({ ok: false, failure_kind: "connection" });
 
+    // https to a plain-http gateway: the TLS handshake fails.
+    const noTls = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { name: "tls", endpoint: s3Endpoint!.endpoint.replace("http:", "https:") }) });
+    expect(await testTargetConnection({ db: app.db, config: app.config, actor, id: noTls.id })).toMatchObject({ ok: false, failure_kind: "tls" });
+
     const noDns = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { name: "dns", endpoint: "http://no-such-host.invalid" }) });
     expect(await testTargetConnection({ db: app.db, config: app.config, actor, id: noDns.id })).toMatchObject({ ok: false, failure_kind: "dns" });
   });
