@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteBucketPolicyCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { notificationDeliveries, offsiteCopies } from "@/db/schema";
@@ -80,6 +80,24 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
 
     const noDns = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket, { name: "dns", endpoint: "http://no-such-host.invalid" }) });
     expect(await testTargetConnection({ db: app.db, config: app.config, actor, id: noDns.id })).toMatchObject({ ok: false, failure_kind: "dns" });
+  });
+
+  it("test connection names a missing permission (a bucket policy that denies writes) and the step it hit", async () => {
+    const client = adminClient();
+    const policy = {
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Deny", Principal: "*", Action: ["s3:PutObject"], Resource: [`arn:aws:s3:::${bucket}/*`] }],
+    };
+    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    try {
+      const target = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket) });
+      const result = await testTargetConnection({ db: app.db, config: app.config, actor, id: target.id });
+      expect(result).toMatchObject({ ok: false, failed_step: "write", failure_kind: "permission" });
+      expect(result.error).toMatch(/Access denied/);
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      client.destroy();
+    }
   });
 
   it("a copy with the wrong secret is retried with backoff, then failed, announced and retried on request", async () => {
