@@ -99,7 +99,7 @@ export function BackupTab() {
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
   const { pending: verifying, track: trackVerify } = usePendingIds();
   const { pending: cancelling, track: trackCancel } = usePendingIds();
-  const { copiesByBackup, onRetryCopy, retrying } = useOffsiteCopies();
+  const { copiesByBackup, onRetryCopy, onCopyOffsite, retrying } = useOffsiteCopies();
 
   const refreshAll = () => {
     void utils.backup.list.invalidate();
@@ -250,6 +250,7 @@ export function BackupTab() {
               cancelling,
               copies: copiesByBackup,
               onRetryCopy,
+              onCopyOffsite,
               retrying,
             }}
           />

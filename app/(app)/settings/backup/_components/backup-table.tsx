@@ -46,6 +46,8 @@ export interface RowActions {
   /** Each backup's offsite copy states (one per target), and Retry for a failed one. */
   copies: ReadonlyMap<number, CopyState[]>;
   onRetryCopy: (copy: CopyState) => void;
+  /** Copy a backup that has no copy yet (made before a target was added, uploaded, imported) to every enabled target. */
+  onCopyOffsite: ((backup: BackupRecord) => void) | null;
   retrying: ReadonlySet<number>;
 }
 
@@ -191,6 +193,18 @@ function BackupRow({
       <td data-label="Verification" data-testid="backup-verification">
         <Verification backup={backup} verifying={verifying} />
         <OffsiteStates copies={actions.copies.get(backup.id)} onRetry={actions.onRetryCopy} retrying={actions.retrying} />
+        {status === "completed" && !actions.copies.has(backup.id) && actions.onCopyOffsite ? (
+          <Button
+            size="sm"
+            variant="ghost"
+            onClick={() => actions.onCopyOffsite?.(backup)}
+            loading={actions.retrying.has(backup.id)}
+            aria-label={`Copy ${name} offsite`}
+            title="Copy this backup to every enabled offsite target"
+          >
+            Copy offsite
+          </Button>
+        ) : null}
       </td>
       <td data-label="" data-wide className="cell-actions">
         <RowButtons backup={backup} status={status} actions={actions} />
