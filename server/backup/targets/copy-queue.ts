@@ -189,11 +189,14 @@ function dueRows(db: AppDatabase, now: Date, limit: number): OffsiteCopy[] {
  * parallel): bandwidth goes to finishing one copy rather than to half of several.
  */
 export async function drainOffsiteQueue(opts: CopyOptions): Promise<DrainResult> {
-  const now = opts.now ?? new Date();
-  queueNewCopies(opts.db, now);
+  // Read the clock per row: a drain can run for hours, and a lease taken with its start time
+  // would already have run out for a row claimed late in it.
+  const clock = () => opts.now ?? new Date();
+  queueNewCopies(opts.db, clock());
   const result: DrainResult = { verified: 0, retrying: 0, failed: 0 };
   const seen = new Set<number>();
   for (;;) {
+    const now = clock();
     const next = dueRows(opts.db, now, 20).find((r) => !seen.has(r.id));
     if (!next) break;
     seen.add(next.id);
