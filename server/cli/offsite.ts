@@ -13,7 +13,7 @@ import { formatBytes } from "@/lib/format";
 import { AppError } from "../errors";
 import { drainOffsiteQueue, requestCopy } from "../backup/targets/copy-queue";
 import { testTargetConnection } from "../backup/targets/connection";
-import { copyStates } from "../backup/targets/copy-states";
+import { allCopyStates, copyStates, type CopyState } from "../backup/targets/copy-states";
 import { deleteRemoteBackup, importRemoteBackup, listRemote, savedSource, sourceFromUrl, verifyRemoteBackup, type RemoteSource } from "../backup/targets/remote";
 import { createTarget, findTarget, listTargets, removeTarget, type TargetRecord } from "../backup/targets/targets";
 import { startupSettled } from "../startup";
@@ -171,6 +171,26 @@ export function registerOffsiteCommands(backup: Command, io: CliIO): void {
       const states = copyStates(ctx.db, id);
       printResult(ctx, states.map((s) => `${s.target_name}: ${s.status}${s.error ? ` (${s.error})` : ""}`).join("\n"), states);
       if (states.some((s) => s.status !== "verified")) throw new CliExit(EXIT_FAILURE, `backup ${id} is not copied everywhere yet`);
+    });
+
+  remote
+    .command("status")
+    .description("each backup's offsite copies: queued, uploading (with progress), verified, failed (with the reason) or removed")
+    .argument("[id]", "only this backup", wholeNumber)
+    .action((id: number | undefined, _options: unknown, command: Command) => {
+      const ctx = startCommand(io, command);
+      const states = id === undefined ? allCopyStates(ctx.db) : copyStates(ctx.db, id);
+      const progress = (s: CopyState) => (s.status === "uploading" && s.bytes_total > 0 ? ` ${Math.floor((100 * s.bytes_done) / s.bytes_total)}%` : "");
+      printResult(
+        ctx,
+        states.length
+          ? formatTable(
+              ["BACKUP", "TARGET", "STATE", "ATTEMPTS", "DETAIL"],
+              states.map((s) => [String(s.backup_id), s.target_name, `${s.status}${progress(s)}`, String(s.attempts), s.error ?? s.verified_at ?? ""]),
+            )
+          : "no offsite copies yet",
+        states,
+      );
     });
 
   remote

@@ -15,6 +15,8 @@ import { POST as createTargetRoute } from "@/app/api/offsite/targets/route";
 import { auditLog, offsiteTargets } from "@/db/schema";
 import { createBackup, deleteBackup } from "@/server/backup/service";
 import { drainOffsiteQueue } from "@/server/backup/targets/copy-queue";
+import { registerBackupCommands } from "@/server/cli/backups";
+import { runCliInProcess } from "../helpers/cli";
 import { writeFiles } from "../helpers/files";
 import { idSegment, noSegment, restRequest, tokenFor } from "../helpers/rest";
 import { dropBucket, freshBucket, s3Endpoint, targetInput } from "../helpers/s3";
@@ -85,6 +87,9 @@ describe.skipIf(!s3Endpoint)("offsite doors (tRPC, REST)", () => {
       [full.id, "verified"],
       [inc.id, "verified"],
     ]);
+
+    const status = await runCliInProcess(["backup", "remote", "status", String(inc.id)], { groups: [registerBackupCommands] });
+    expect(status.stdout).toMatch(new RegExp(`${inc.id}\\s+${target.name}\\s+verified`));
 
     const listed = (await (await remoteListRoute(restRequest(`/api/offsite/targets/${target.id}/backups`, { token }), idSegment(target.id))).json()) as {
       backups: { filename: string; local_backup_id: number | null }[];
