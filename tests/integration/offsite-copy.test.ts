@@ -9,7 +9,7 @@ import path from "node:path";
 import { DeleteBucketPolicyCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { notificationDeliveries, offsiteCopies } from "@/db/schema";
+import { auditLog, notificationDeliveries, offsiteCopies } from "@/db/schema";
 import { createChannel } from "@/server/backup/notify/channels";
 import { createBackup } from "@/server/backup/service";
 import { COPY_MAX_ATTEMPTS, COPY_RETRY_DELAYS_MS, drainOffsiteQueue, queueNewCopies, requestCopy } from "@/server/backup/targets/copy-queue";
@@ -181,12 +181,9 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     expect(checked.error).toMatch(/does not match its checksum/);
   });
 
-  it("a copy whose process was killed mid-upload is restarted cleanly after the lease runs out", async () => {
-    writeRandomFile(path.join(app.config.storagePath, "video.bin"), 16 * MiB);
-    await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket) });
-    const made = await backup();
+  /** Runs the queue in a child process that kills itself (SIGKILL) once the first part is on the server. */
+  async function killedMidUpload(backupId: number): Promise<Date> {
     queueNewCopies(app.db);
-
     const child = spawn(process.execPath, ["--import", "tsx", "tests/fixtures/run-offsite-drain.ts"], {
       env: { ...process.env, ...app.env, BALUHOST_CRASH_AT: "offsite:part-uploaded" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -195,22 +192,47 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     child.stderr.on("data", (d) => (stderr += d));
     const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
     expect(signal, stderr).toBe("SIGKILL");
-    const killed = copyRow(made.id)!;
+    const killed = copyRow(backupId)!;
     expect(killed).toMatchObject({ status: "uploading", attempts: 1 });
+    return new Date(killed.leaseUntil!.getTime() + 1000);
+  }
 
+  const openUploads = async (key: string) => {
     const client = adminClient();
+    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+    client.destroy();
+    return listed.Uploads ?? [];
+  };
+
+  it("a copy whose process was killed mid-upload continues after the lease runs out, keeping the parts already sent", async () => {
+    writeRandomFile(path.join(app.config.storagePath, "video.bin"), 16 * MiB);
+    const target = await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket) });
+    const made = await backup();
     const key = `nas/backups/${made.filename}`;
-    const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-    expect(open.Uploads?.length).toBe(1); // the dead process's unfinished upload
+    const later = await killedMidUpload(made.id);
+    expect(await openUploads(key)).toHaveLength(1); // the dead process's unfinished upload
 
     // Not before its lease runs out: the uploader might still be alive.
     expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toEqual({ verified: 0, retrying: 0, failed: 0 });
-    const later = new Date(killed.leaseUntil!.getTime() + 1000);
     expect(await drainOffsiteQueue({ db: app.db, config: app.config, now: later, partBytes: 5 * MiB })).toMatchObject({ verified: 1 });
     expect(copyRow(made.id)).toMatchObject({ status: "verified", attempts: 2 });
-    const after = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-    expect(after.Uploads ?? []).toEqual([]);
-    client.destroy();
+    expect(await openUploads(key)).toEqual([]);
+    const audit = app.db.select().from(auditLog).all().find((a) => a.action === "offsite.copy" && a.success);
+    expect((audit!.details as { resumed_parts?: number }).resumed_parts).toBeGreaterThanOrEqual(1);
+    expect(await verifyRemoteBackup({ db: app.db, actor, source: await savedSource(app.db, app.config, target.id), filename: made.filename })).toEqual({ ok: true, error: null });
+  });
+
+  it("a killed upload whose parts do not fit (another part size) is started over cleanly", async () => {
+    writeRandomFile(path.join(app.config.storagePath, "video.bin"), 16 * MiB);
+    await createTarget({ db: app.db, config: app.config, actor, input: targetInput(bucket) });
+    const made = await backup();
+    const key = `nas/backups/${made.filename}`;
+    const later = await killedMidUpload(made.id);
+    expect(await drainOffsiteQueue({ db: app.db, config: app.config, now: later, partBytes: 6 * MiB })).toMatchObject({ verified: 1 });
+    expect(copyRow(made.id)).toMatchObject({ status: "verified", attempts: 2 });
+    expect(await openUploads(key)).toEqual([]);
+    const audit = app.db.select().from(auditLog).all().find((a) => a.action === "offsite.copy" && a.success);
+    expect((audit!.details as { resumed_parts?: number }).resumed_parts).toBeUndefined();
   });
 
   it("remote retention keeps its own count and never deletes a full that a kept incremental needs", async () => {

@@ -14,8 +14,9 @@
  *   - One process per row: a row is claimed with a conditional UPDATE that counts the
  *     attempt and sets a lease; the lease is renewed while bytes flow, and a process that
  *     loses it stops. A process killed mid-upload leaves the lease to run out; the next
- *     claim aborts the object's unfinished multipart uploads and sends it again from the
- *     start (a clean restart: lib-storage cannot resume another process's upload).
+ *     claim continues the multipart upload it left open, keeping the parts the server holds
+ *     (multipart-resume.ts), or, when they do not fit (another part size), aborts it and
+ *     sends the object again from the start.
  *   - Uploads only read finished archives, so they take no operation lock and run beside
  *     backups and restores. An archive deleted locally while it uploads is still read to
  *     the end (the open file stays readable); its row goes with the backup's.
@@ -39,6 +40,7 @@ import { crashPoint } from "../failpoints";
 import { announce } from "../notify/announce";
 import { applyRemoteRetention, readBackRemote } from "./remote";
 import { describeS3Error, manifestKey, remoteKey, s3Client, toObjectMetadata } from "./s3";
+import { resumeMultipartUpload } from "./multipart-resume";
 import { hashStream, Sha256Meter } from "./sha256-stream";
 import { getTargetRow, targetCredentials, type S3Credentials } from "./targets";
 
@@ -222,7 +224,7 @@ async function copyClaimed(opts: CopyOptions, copy: OffsiteCopy, now: Date): Pro
   try {
     if (backup.status !== "completed") throw new AppError("CONFLICT", `${backup.filename} is not a completed backup.`);
     credentials = await targetCredentials(config, target);
-    const key = await uploadBackup({ ...opts, copy, target, backup, credentials });
+    const { key, keptParts } = await uploadBackup({ ...opts, copy, target, backup, credentials });
     const done = new Date();
     db.update(offsiteCopies)
       .set({ status: "verified", verifiedAt: done, lastError: null, leaseUntil: null, remoteKey: key, bytesDone: backup.sizeBytes, updatedAt: done })
@@ -233,7 +235,7 @@ async function copyClaimed(opts: CopyOptions, copy: OffsiteCopy, now: Date): Pro
       actor: SYSTEM_ACTOR,
       resource: `backup:${backup.id}`,
       success: true,
-      details: { filename: backup.filename, target: target.name, key, size_bytes: backup.sizeBytes, attempts: copy.attempts },
+      details: { filename: backup.filename, target: target.name, key, size_bytes: backup.sizeBytes, attempts: copy.attempts, resumed_parts: keptParts || undefined },
     });
     // The target's own retention, now that it holds one more copy. A failure here is not the copy's.
     await applyRemoteRetention({ db, config, target, credentials, now: done }).catch((err) =>
@@ -277,89 +279,131 @@ async function copyClaimed(opts: CopyOptions, copy: OffsiteCopy, now: Date): Pro
   }
 }
 
-/** Uploads the archive and its manifest, then reads the archive back; returns its key. */
+/** Keeps a claim alive while bytes flow (on progress, and on a timer for slow parts); aborts `signal` when another process took the row over. */
+function keepLease(db: AppDatabase, copy: OffsiteCopy, size: number) {
+  const controller = new AbortController();
+  let lastRenew = 0;
+  const renew = (progress: { bytesDone?: number; updatedAt?: Date }) => {
+    const renewed = db
+      .update(offsiteCopies)
+      .set({ ...progress, leaseUntil: new Date(Date.now() + UPLOAD_LEASE_MS) })
+      .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts), eq(offsiteCopies.status, "uploading")))
+      .run();
+    if (renewed.changes === 0 && !controller.signal.aborted) controller.abort(new LeaseLost());
+  };
+  const timer = setInterval(() => renew({}), LEASE_RENEW_MS);
+  return {
+    signal: controller.signal,
+    progress(loaded: number) {
+      if (loaded > 0 && loaded < size) crashPoint("offsite:part-uploaded");
+      if (Date.now() - lastRenew < 1000 && loaded < size) return;
+      lastRenew = Date.now();
+      renew({ bytesDone: loaded, updatedAt: new Date() });
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+type Lease = ReturnType<typeof keepLease>;
+
+/** Sends the whole archive with lib-storage (streamed, parts in parallel), hashing it on the way. */
+async function uploadWhole(opts: {
+  client: S3Client;
+  file: string;
+  partBytes: number;
+  parallel: number;
+  lease: Lease;
+  params: { Bucket: string; Key: string; StorageClass?: string; Metadata: Record<string, string> };
+}): Promise<{ sha256: string; bytes: number }> {
+  const hasher = new Sha256Meter();
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const reading = pipeline(fs.createReadStream(opts.file, { highWaterMark: 1024 * 1024 }), hasher, body);
+  const upload = new Upload({
+    client: opts.client,
+    partSize: opts.partBytes,
+    queueSize: opts.parallel,
+    leavePartsOnError: false,
+    params: { ...opts.params, StorageClass: opts.params.StorageClass as never, Body: body, ContentType: "application/octet-stream" },
+  });
+  upload.on("httpUploadProgress", (p) => opts.lease.progress(p.loaded ?? 0));
+  const onLost = () => void upload.abort();
+  opts.lease.signal.addEventListener("abort", onLost);
+  try {
+    await Promise.all([upload.done(), reading]);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  } finally {
+    opts.lease.signal.removeEventListener("abort", onLost);
+  }
+  return { sha256: hasher.hash.digest("hex"), bytes: hasher.bytes };
+}
+
+/**
+ * Uploads the archive and its manifest, then reads the archive back. An unfinished multipart
+ * upload of the same object (a process killed mid-copy) is continued when its parts fit
+ * (multipart-resume.ts), else aborted and the object sent again from the start.
+ */
 async function uploadBackup(
   opts: CopyOptions & { copy: OffsiteCopy; target: OffsiteTarget; backup: Backup; credentials: S3Credentials },
-): Promise<string> {
+): Promise<{ key: string; keptParts: number }> {
   const { db, config, copy, target, backup, credentials } = opts;
   const file = archivePath(config, backup);
   const size = (await fs.promises.stat(file).catch(() => null))?.size;
   if (size === undefined) throw new AppError("ARCHIVE_INVALID", `The archive ${backup.filename} is missing from the backup folder; there is nothing to copy.`);
   const expected = backup.sha256 ?? (await hashStream(fs.createReadStream(file))).sha256;
   const key = remoteKey(target, backup.filename);
+  const partBytes = Math.max(5 * 1024 * 1024, opts.partBytes ?? DEFAULT_PART_BYTES);
+  const parallel = opts.parallelParts ?? DEFAULT_PARALLEL_PARTS;
   const client = s3Client(target, credentials);
+  const lease = keepLease(db, copy, size);
   try {
     db.update(offsiteCopies).set({ remoteKey: key, bytesTotal: size }).where(eq(offsiteCopies.id, copy.id)).run();
-    await abortUnfinishedUploads(client, target.bucket, key);
-
-    const hasher = new Sha256Meter();
-    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const reading = pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), hasher, body);
-    const upload = new Upload({
-      client,
-      partSize: Math.max(5 * 1024 * 1024, opts.partBytes ?? DEFAULT_PART_BYTES),
-      queueSize: opts.parallelParts ?? DEFAULT_PARALLEL_PARTS,
-      leavePartsOnError: false,
-      params: {
-        Bucket: target.bucket,
-        Key: key,
-        Body: body,
-        ContentType: "application/octet-stream",
-        StorageClass: (target.storageClass ?? undefined) as never,
-        Metadata: toObjectMetadata({
-          sha256: expected,
-          size,
-          backupType: backup.backupType,
-          parent: backup.parentId === null ? null : (db.select({ f: backups.filename }).from(backups).where(eq(backups.id, backup.parentId)).get()?.f ?? null),
-          createdAt: backup.createdAt.toISOString(),
-        }),
-      },
-    });
-    let lastRenew = Date.now();
-    let lost = false;
-    upload.on("httpUploadProgress", (p) => {
-      const loaded = p.loaded ?? 0;
-      if (loaded > 0 && loaded < size) crashPoint("offsite:part-uploaded");
-      if (Date.now() - lastRenew < 1000 && loaded < size) return;
-      lastRenew = Date.now();
-      const renewed = db
-        .update(offsiteCopies)
-        .set({ bytesDone: loaded, leaseUntil: new Date(Date.now() + UPLOAD_LEASE_MS), updatedAt: new Date() })
-        .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts), eq(offsiteCopies.status, "uploading")))
-        .run();
-      if (renewed.changes === 0 && !lost) {
-        lost = true;
-        void upload.abort();
-      }
-    });
-    // A slow part must not let the lease lapse while bytes still flow: renew on a timer too.
-    const keepAlive = setInterval(() => {
-      const renewed = db
-        .update(offsiteCopies)
-        .set({ leaseUntil: new Date(Date.now() + UPLOAD_LEASE_MS) })
-        .where(and(eq(offsiteCopies.id, copy.id), eq(offsiteCopies.attempts, copy.attempts), eq(offsiteCopies.status, "uploading")))
-        .run();
-      if (renewed.changes === 0 && !lost) {
-        lost = true;
-        void upload.abort();
-      }
-    }, LEASE_RENEW_MS);
-    try {
-      await Promise.all([upload.done(), reading]);
-    } catch (err) {
-      body.destroy();
-      if (lost) throw new LeaseLost();
-      throw err;
-    } finally {
-      clearInterval(keepAlive);
+    const leftover = await unfinishedUploads(client, target.bucket, key);
+    let keptParts: number | null = null;
+    if (leftover.length === 1) {
+      keptParts = await resumeMultipartUpload({ client, bucket: target.bucket, key, uploadId: leftover[0]!, file, size, partBytes, parallel, signal: lease.signal, onProgress: (n) => lease.progress(n) }).catch(
+        (err: unknown) => {
+          if (lease.signal.aborted) throw new LeaseLost();
+          console.warn(`[offsite] could not continue the upload of ${key}, starting it over:`, describeS3Error(err, target, credentials).message);
+          return null;
+        },
+      );
     }
-    const local = hasher.hash.digest("hex");
-    if (hasher.bytes !== size || local !== expected) {
+    let local: { sha256: string; bytes: number };
+    if (keptParts === null) {
+      await abortUploads(client, target.bucket, key, await unfinishedUploads(client, target.bucket, key));
+      local = await uploadWhole({
+        client,
+        file,
+        partBytes,
+        parallel,
+        lease,
+        params: {
+          Bucket: target.bucket,
+          Key: key,
+          StorageClass: target.storageClass ?? undefined,
+          Metadata: toObjectMetadata({
+            sha256: expected,
+            size,
+            backupType: backup.backupType,
+            parent: backup.parentId === null ? null : (db.select({ f: backups.filename }).from(backups).where(eq(backups.id, backup.parentId)).get()?.f ?? null),
+            createdAt: backup.createdAt.toISOString(),
+          }),
+        },
+      }).catch((err: unknown) => {
+        throw lease.signal.aborted ? new LeaseLost() : err;
+      });
+    } else {
+      // The kept parts were read by the dead process: hash the whole file now.
+      local = await hashStream(fs.createReadStream(file));
+    }
+    if (local.bytes !== size || local.sha256 !== expected) {
       // What went up is not the backup: it must not sit in the bucket looking like one.
       await client.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key })).catch(() => undefined);
       throw new AppError(
         "ARCHIVE_INVALID",
-        `The local archive ${backup.filename} no longer matches its checksum (read ${hasher.bytes} bytes, SHA-256 ${local.slice(0, 12)}…, ` +
+        `The local archive ${backup.filename} no longer matches its checksum (read ${local.bytes} bytes, SHA-256 ${local.sha256.slice(0, 12)}…, ` +
           `catalog says ${expected.slice(0, 12)}…): it is damaged here. Verify it in the backup list; it was not counted as copied.`,
       );
     }
@@ -372,22 +416,21 @@ async function uploadBackup(
     }
     crashPoint("offsite:uploaded");
     await readBackRemote(client, target, key, { sha256: expected, size });
-    return key;
+    return { key, keptParts: keptParts ?? 0 };
   } finally {
+    lease.stop();
     client.destroy();
   }
 }
 
-/** A killed process leaves its multipart upload open (parts billed, invisible): abort it before starting over. */
-async function abortUnfinishedUploads(client: S3Client, bucket: string, key: string): Promise<number> {
+/** The open multipart uploads of exactly this key (a killed process leaves one: parts stored, object invisible). */
+async function unfinishedUploads(client: S3Client, bucket: string, key: string): Promise<string[]> {
   const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-  let aborted = 0;
-  for (const u of listed.Uploads ?? []) {
-    if (u.Key !== key || !u.UploadId) continue;
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: u.UploadId }));
-    aborted += 1;
-  }
-  return aborted;
+  return (listed.Uploads ?? []).filter((u) => u.Key === key && u.UploadId).map((u) => u.UploadId!);
+}
+
+async function abortUploads(client: S3Client, bucket: string, key: string, uploadIds: string[]): Promise<void> {
+  for (const UploadId of uploadIds) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
 }
 
 /**
