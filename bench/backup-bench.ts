@@ -338,7 +338,9 @@ export const COMPARISONS: Comparison[] = [
     ours: "ours: offsite copy",
     baseline: "rclone copyto (S3 multipart)",
     // Ours also reads the whole object back before the copy counts; rclone trusts the part ETags.
-    targets: { timeRatio: 2.2, rssMb: 256 },
+    // Memory: the process plus 4 parts of 16 MiB in flight (measured 239-257 MB for 85 MB and
+    // 2.3 GB archives alike); what the target guards is that it does not grow with the archive.
+    targets: { timeRatio: 2.2, rssMb: 320 },
   },
   {
     label: "incremental backup, nothing changed",
