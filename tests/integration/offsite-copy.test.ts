@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { auditLog, notificationDeliveries, offsiteCopies } from "@/db/schema";
 import { createChannel } from "@/server/backup/notify/channels";
 import { createBackup } from "@/server/backup/service";
-import { COPY_MAX_ATTEMPTS, COPY_RETRY_DELAYS_MS, drainOffsiteQueue, queueNewCopies, requestCopy } from "@/server/backup/targets/copy-queue";
+import { applyRemoteRetentionEverywhere, COPY_MAX_ATTEMPTS, COPY_RETRY_DELAYS_MS, drainOffsiteQueue, queueNewCopies, requestCopy } from "@/server/backup/targets/copy-queue";
 import { testTargetConnection } from "@/server/backup/targets/connection";
 import { listRemote, savedSource, verifyRemoteBackup } from "@/server/backup/targets/remote";
 import { createTarget, updateTarget } from "@/server/backup/targets/targets";
@@ -262,6 +262,13 @@ describe.skipIf(!s3Endpoint)("offsite copies on a real S3 server", () => {
     // The list says so, and nothing re-uploads them by itself.
     expect([full, inc1, inc2, full2].map((b) => copyRow(b.id)!.status)).toEqual(["removed", "removed", "removed", "verified"]);
     expect(await drainOffsiteQueue({ db: app.db, config: app.config })).toEqual({ verified: 0, retrying: 0, failed: 0 });
+    // Age: with keep_days, the hourly pass removes what is older, keeping the newest.
+    await updateTarget({ db: app.db, config: app.config, actor, input: { id: target.id, keep_count: null, keep_days: 1 } });
+    const full3 = await backup("full");
+    await drainOffsiteQueue({ db: app.db, config: app.config });
+    expect((await listRemote(source)).map((e) => e.filename).sort()).toEqual([full2.filename, full3.filename].sort());
+    expect(await applyRemoteRetentionEverywhere({ db: app.db, config: app.config, now: new Date(Date.now() + 2 * 86_400_000) })).toBe(1);
+    expect((await listRemote(source)).map((e) => e.filename)).toEqual([full3.filename]);
     // Deleting remotely never touched the local catalog.
     expect(fs.existsSync(path.join(app.config.backupPath, full.filename))).toBe(true);
   });

@@ -433,17 +433,42 @@ async function abortUploads(client: S3Client, bucket: string, key: string, uploa
   for (const UploadId of uploadIds) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
 }
 
+const REMOTE_RETENTION_INTERVAL_MS = 60 * 60_000;
+
+/** Each enabled target's own retention, on what its bucket holds; a target that fails is logged and the others still run. */
+export async function applyRemoteRetentionEverywhere(opts: { db: AppDatabase; config: AppConfig; now?: Date }): Promise<number> {
+  let removed = 0;
+  const targets = opts.db.select().from(offsiteTargets).where(eq(offsiteTargets.enabled, true)).all();
+  for (const target of targets) {
+    if (target.keepCount === null && target.keepDays === null) continue;
+    let credentials: S3Credentials | null = null;
+    try {
+      credentials = await targetCredentials(opts.config, target);
+      removed += (await applyRemoteRetention({ ...opts, target, credentials })).length;
+    } catch (err) {
+      console.error(`[offsite] retention on target "${target.name}" failed:`, err instanceof AppError ? err.message : describeS3Error(err, target, credentials).message);
+    }
+  }
+  return removed;
+}
+
 /**
  * The web server drains the queue every 15 s (a copy is background work: a backup made by
  * the CLI or a plan is picked up at the next tick), one drain at a time per process.
  */
 export function startOffsiteCopier(opts: { db: () => AppDatabase; config: () => AppConfig; intervalMs?: number }): () => void {
   let running = false;
+  let retentionAt = 0;
   const tick = async () => {
     if (running) return;
     running = true;
     try {
       await drainOffsiteQueue({ db: opts.db(), config: opts.config() });
+      // Hourly too, so keep_days ages copies out of a target that gets no new ones.
+      if (Date.now() - retentionAt >= REMOTE_RETENTION_INTERVAL_MS) {
+        retentionAt = Date.now();
+        await applyRemoteRetentionEverywhere({ db: opts.db(), config: opts.config() });
+      }
     } catch (err) {
       console.error("[offsite] copy queue:", describeError(err));
     } finally {
