@@ -18,5 +18,8 @@ export async function register() {
     ]);
     startNotificationSender({ db: getDb, config: getConfig });
     startAlertMonitor({ db: getDb, config: getConfig });
+    // Offsite copies: drain the copy queue (new backups from anywhere, retries, uploads a killed process left).
+    const { startOffsiteCopier } = await import("./server/backup/targets/copy-queue");
+    startOffsiteCopier({ db: getDb, config: getConfig });
   }
 }

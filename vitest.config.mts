@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // A real S3 endpoint (Ceph radosgw) for the offsite tests; started only when they run.
+    globalSetup: ["tests/support/s3-global-setup.ts"],
   },
 });

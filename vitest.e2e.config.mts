@@ -23,7 +23,8 @@ export default defineConfig({
   test: {
     environment: "node",
     include: ["tests/e2e/**/*.test.ts"],
-    globalSetup: ["tests/e2e/global-setup.ts"],
+    // The offsite test needs a real S3 endpoint (Ceph radosgw), as the integration tests do.
+    globalSetup: ["tests/e2e/global-setup.ts", "tests/support/s3-global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     fileParallelism: false,

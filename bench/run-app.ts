@@ -14,6 +14,10 @@
  *                                                                        newest backup
  * The browse modes build the backup's browse index first if it has none, and report that
  * time apart (indexMs): it is paid once per backup.
+ *   tsx bench/run-app.ts offsite --app DIR --bucket B --part-mb N --parallel N
+ *                                                                        copies the app's newest backup to the
+ *                                                                        bucket on BENCH_S3_ENDPOINT through the
+ *                                                                        copy queue (upload, then read back)
  *
  * `--app DIR` holds the app's database, config and backup folders (the storage is the tree).
  */
@@ -26,7 +30,11 @@ import { listBackupRows } from "../server/backup/catalog";
 import { extractArchive } from "../server/backup/restore/extract";
 import { restoreArchiveFile } from "../server/backup/restore/from-file";
 import { currentRestoreProgress } from "../server/backup/restore/progress";
-import { createBackup } from "../server/backup/service";
+import { createBackup, listBackups } from "../server/backup/service";
+import { drainOffsiteQueue, requestCopy } from "../server/backup/targets/copy-queue";
+import { copyStates } from "../server/backup/targets/copy-states";
+import { savedSource, verifyRemoteBackup } from "../server/backup/targets/remote";
+import { createTarget, listTargets } from "../server/backup/targets/targets";
 import { getConfig } from "../server/config";
 import { ensureStarted, startupSettled } from "../server/startup";
 
@@ -130,6 +138,46 @@ async function browseLs() {
   return { wallMs: performance.now() - t0, entries: page.entries.length, total: page.total, indexMs };
 }
 
+/** The newest backup copied to an S3 bucket through the copy queue, as the web server's copier does it. */
+async function offsite() {
+  const app = arg("app");
+  useAppFolders(path.join(app, "storage"), app);
+  ensureStarted({ announceAdminPassword: false });
+  await startupSettled();
+  const db = getDb();
+  const config = getConfig();
+  const actor = { id: null, username: "bench" };
+  const bucket = arg("bucket");
+  const name = `bench-${bucket}`;
+  const existing = listTargets(db).find((t) => t.name === name);
+  const target =
+    existing ??
+    (await createTarget({
+      db,
+      config,
+      actor,
+      input: {
+        name,
+        endpoint: process.env.BENCH_S3_ENDPOINT!,
+        bucket,
+        force_path_style: true,
+        access_key_id: process.env.BENCH_S3_ACCESS_KEY!,
+        secret_access_key: process.env.BENCH_S3_SECRET_KEY!,
+      },
+    }));
+  const newest = listBackups(db).backups.find((b) => b.status === "completed")!;
+  requestCopy({ db, actor, backupId: newest.id, targetId: target.id });
+  const t0 = performance.now();
+  const result = await drainOffsiteQueue({ db, config, partBytes: Number(arg("part-mb")) * 1024 * 1024, parallelParts: Number(arg("parallel")) });
+  const wallMs = performance.now() - t0;
+  if (result.verified !== 1) throw new Error(`the copy was not verified: ${JSON.stringify(copyStates(db, newest.id))}`);
+  // The read-back alone, to tell the upload's share of the time.
+  const r0 = performance.now();
+  const check = await verifyRemoteBackup({ db, actor, source: await savedSource(db, config, target.id), filename: newest.filename });
+  if (!check.ok) throw new Error(check.error ?? "read-back failed");
+  return { wallMs, sizeBytes: newest.size_bytes, readBackMs: performance.now() - r0, key: copyStates(db, newest.id)[0]?.remote_key };
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
   const cpu0 = process.cpuUsage();
@@ -146,8 +194,10 @@ async function main(): Promise<void> {
               ? await browseCat()
               : mode === "browse-ls"
                 ? await browseLs()
-                : null;
-  if (!result) throw new Error("mode must be full, incremental, restore, restore-file, browse-cat or browse-ls");
+                : mode === "offsite"
+                  ? await offsite()
+                  : null;
+  if (!result) throw new Error("mode must be full, incremental, restore, restore-file, browse-cat, browse-ls or offsite");
   const cpu = process.cpuUsage(cpu0);
   console.log(JSON.stringify({ ...result, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS }));
   process.exit(0);

@@ -3,7 +3,7 @@
  * timestamps are integers (milliseconds) so backups made in the same second still order.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () =>
   integer("created_at", { mode: "timestamp_ms" })
@@ -210,6 +210,7 @@ export const NOTIFY_EVENTS = [
   "retention_deleted",
   "disk_low",
   "no_recent_backup",
+  "offsite_copy_failed",
   "resolved",
   "test",
 ] as const;
@@ -286,6 +287,77 @@ export const settings = sqliteTable("settings", {
   value: text("value").notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+// ---------------------------------------------------------------------------------------
+// Offsite copies (issue 12): S3-compatible targets and the copy queue. Self-contained: two
+// new tables, nothing else changed (besides the "offsite_copy_failed" notify event above).
+// ---------------------------------------------------------------------------------------
+
+/**
+ * An S3-compatible bucket that backups are copied to. The access key and secret key live in
+ * a file under data/secrets (never in this table, so never in a backup); `hasSecret` says
+ * whether it should exist. keep_count / keep_days are the target's own retention (null = no limit).
+ */
+export const offsiteTargets = sqliteTable("offsite_targets", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  /** "" = the provider's default endpoint (AWS S3 in the region). */
+  endpoint: text("endpoint").notNull().default(""),
+  region: text("region").notNull().default("us-east-1"),
+  bucket: text("bucket").notNull(),
+  /** Folder inside the bucket, without leading or trailing slash ("" = the bucket's root). */
+  prefix: text("prefix").notNull().default(""),
+  forcePathStyle: integer("force_path_style", { mode: "boolean" }).notNull().default(false),
+  storageClass: text("storage_class"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  keepCount: integer("keep_count"),
+  keepDays: integer("keep_days"),
+  hasSecret: integer("has_secret", { mode: "boolean" }).notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  lastTestAt: integer("last_test_at", { mode: "timestamp_ms" }),
+  lastTestOk: integer("last_test_ok", { mode: "boolean" }),
+  lastTestError: text("last_test_error"),
+});
+
+/** removed: the copy was verified, then deleted from the bucket (the target's retention, or an admin); never re-queued by itself. */
+export const OFFSITE_COPY_STATUSES = ["queued", "uploading", "verified", "failed", "removed"] as const;
+export type OffsiteCopyStatus = (typeof OFFSITE_COPY_STATUSES)[number];
+
+/**
+ * The copy queue: one row per backup and target. queued → uploading (claimed with a lease
+ * in lease_until) → verified, or back to queued with a later next_attempt_at, or failed after
+ * the last attempt. A process that dies while uploading leaves the lease to run out; the
+ * next drain restarts the object cleanly.
+ */
+export const offsiteCopies = sqliteTable(
+  "offsite_copies",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    backupId: integer("backup_id")
+      .notNull()
+      .references(() => backups.id, { onDelete: "cascade" }),
+    targetId: integer("target_id")
+      .notNull()
+      .references(() => offsiteTargets.id, { onDelete: "cascade" }),
+    status: text("status", { enum: OFFSITE_COPY_STATUSES }).notNull().default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    bytesDone: integer("bytes_done").notNull().default(0),
+    bytesTotal: integer("bytes_total").notNull().default(0),
+    remoteKey: text("remote_key"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [uniqueIndex("offsite_copies_backup_target_idx").on(t.backupId, t.targetId), index("offsite_copies_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+export type OffsiteTarget = typeof offsiteTargets.$inferSelect;
+export type OffsiteCopy = typeof offsiteCopies.$inferSelect;
+// ---------------------------------------------------------------------------------------
 
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;

@@ -53,6 +53,16 @@ const ACTION_LABELS: Record<string, string> = {
   "backup.plan_delete": "Deleted a backup plan",
   "backup.plan_run": "Ran a backup plan now",
   "backup.scheduled_run": "Scheduled backup",
+  "offsite.target_create": "Added an offsite target",
+  "offsite.target_update": "Changed an offsite target",
+  "offsite.target_remove": "Removed an offsite target",
+  "offsite.target_test": "Tested an offsite target",
+  "offsite.copy": "Copied a backup offsite",
+  "offsite.copy_request": "Asked for an offsite copy",
+  "offsite.retention_delete": "Removed from offsite by retention",
+  "offsite.remote_delete": "Deleted an offsite copy",
+  "offsite.remote_verify": "Checked an offsite copy",
+  "offsite.import": "Brought a backup back from offsite",
 };
 
 /** "some_thing.other_part" → "Some thing other part". */
@@ -258,6 +268,36 @@ export function auditSentence(entry: AuditEntryFacts): AuditSentence {
       ].filter(Boolean);
       return entry.success ? ok(`${who} set retention to ${rules.length ? rules.join(", ") : "new values"}`) : failed("Changing retention failed");
     }
+    case "offsite.target_create":
+    case "offsite.target_update":
+    case "offsite.target_remove": {
+      const verb = { "offsite.target_create": "added", "offsite.target_update": "changed", "offsite.target_remove": "removed" }[entry.action];
+      const name = str(d.name);
+      const what = name ? `the offsite target “${name}”` : "an offsite target";
+      return entry.success ? ok(`${who} ${verb} ${what}${extras(str(d.location))}`) : failed(`Saving ${what} failed`);
+    }
+    case "offsite.target_test": {
+      const name = str(d.name) ?? "an offsite target";
+      return entry.success ? ok(`${who} tested “${name}”: it works`) : failed(`Test of “${name}” failed${extras(str(d.failed_step))}`);
+    }
+    case "offsite.copy": {
+      const target = str(d.target) ?? "an offsite target";
+      return entry.success
+        ? ok(`${backup} was copied to “${target}” and verified${extras(size !== null ? formatBytes(size) : null)}`)
+        : failed(`Copying ${backup} to “${target}” failed`);
+    }
+    case "offsite.copy_request":
+      return ok(`${who} asked to copy ${backup} offsite${extras(Array.isArray(d.targets) ? d.targets.map(String).join(", ") : null)}`);
+    case "offsite.retention_delete":
+      return ok(`Offsite retention removed ${backup} from “${str(d.target) ?? "a target"}”`);
+    case "offsite.remote_delete":
+      return entry.success ? ok(`${who} deleted ${backup} from “${str(d.target) ?? "a target"}”`) : failed(`Deleting ${backup} from “${str(d.target) ?? "a target"}” failed`);
+    case "offsite.remote_verify":
+      return entry.success ? ok(`${who} checked ${backup} on “${str(d.target) ?? "a target"}”: intact`) : failed(`${backup} on “${str(d.target) ?? "a target"}” failed its check`);
+    case "offsite.import":
+      return entry.success
+        ? ok(`${who} brought ${backup} back from “${str(d.target) ?? "a target"}”${str(d.imported_as) ? ` as ${str(d.imported_as)}` : ""}`)
+        : failed(`Bringing ${backup} back from “${str(d.target) ?? "a target"}” failed`);
     default: {
       const label = humanizeKey(entry.action);
       const about = resourceLabel(entry.resource);
@@ -276,6 +316,16 @@ export interface AuditField {
 
 const FIELD_LABELS: Record<string, string> = {
   filename: "Archive",
+  target: "Offsite target",
+  targets: "Offsite targets",
+  location: "Where",
+  key: "Object key",
+  imported_as: "Imported as",
+  failed_step: "Failed at",
+  failure_kind: "Cause",
+  keys_changed: "Keys changed",
+  keep_count: "Keep at most",
+  keep_days: "Keep for (days)",
   original_name: "Uploaded file",
   size_bytes: "Size",
   backup_type: "Type",

@@ -6,6 +6,7 @@ import { browseRouter } from "./routers/browse";
 import { drillRouter } from "./routers/drill";
 import { scheduleRouter } from "./routers/schedule";
 import { notifyRouter } from "./routers/notify";
+import { offsiteRouter } from "./routers/offsite";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
@@ -18,6 +19,7 @@ export const appRouter = createTRPCRouter({
   drill: drillRouter,
   schedule: scheduleRouter,
   notify: notifyRouter,
+  offsite: offsiteRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -24,6 +24,8 @@ import { AppError } from "../errors";
 import { startupSettled } from "../startup";
 import { isSelectiveRestore, registerBrowseCommands, runSelectiveRestore, type SelectiveRestoreOptions } from "./browse";
 import { registerDrillCommands } from "./drills";
+import { registerOffsiteCommands } from "./offsite";
+import { restoreRemoteBackup, sourceFromUrl } from "../backup/targets/remote";
 import {
   CliExit,
   EXIT_FAILURE,
@@ -132,7 +134,11 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
       "restore a backup over the current data (a safety backup of the current state is made first); " +
         "<backup> is a backup id, or the path of an archive to import and restore",
     )
-    .argument("<backup>", "backup id (see `backup list`), or path of a .tar.gz archive (./12 for a file named 12)", parseRestoreSource)
+    .argument(
+      "<backup>",
+      "backup id (see `backup list`), path of a .tar.gz archive (./12 for a file named 12), or s3://BUCKET/PREFIX/backup_….tar.gz (keys from AWS_* variables)",
+      parseRestoreSource,
+    )
     .option("--yes", "confirm that the current data is to be overwritten")
     .option("--no-database", "leave the current database as it is")
     .option("--no-files", "leave the current files as they are")
@@ -164,7 +170,12 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
           confirm: true,
         };
         // A file is read once: verified while it is staged, copied into the catalog meanwhile.
-        const restoring = "id" in source ? restoreBackup({ ...common, backupId: source.id }) : restoreFile(ctx, source.file, common);
+        const restoring =
+          "id" in source
+            ? restoreBackup({ ...common, backupId: source.id })
+            : "url" in source
+              ? restoreFromBucket(ctx, source.url, common)
+              : restoreFile(ctx, source.file, common);
         const outcome = await showProgressWhile(io, restoring, currentRestoreProgress, restoreProgressLine);
         printResult(
           ctx,
@@ -177,6 +188,7 @@ export function registerBackupCommands(program: Command, io: CliIO): void {
   registerArchiveCommands(backup, io);
   registerDrillCommands(backup, io, parseBackupId);
   registerBrowseCommands(backup, io, parseBackupId);
+  registerOffsiteCommands(backup, io);
 }
 
 function registerArchiveCommands(backup: Command, io: CliIO): void {
@@ -203,6 +215,7 @@ function registerArchiveCommands(backup: Command, io: CliIO): void {
     .argument("<backup>", "backup id (see `backup list`), or path of a .tar.gz archive", parseRestoreSource)
     .action(async (source: RestoreSource, _options: unknown, command: Command) => {
       const ctx = startCommand(io, command);
+      if ("url" in source) throw new CliExit(EXIT_USAGE, "to check an archive in a bucket, use: backup remote verify s3://BUCKET/PREFIX FILE");
       if ("file" in source) {
         if (!fs.existsSync(source.file)) throw new AppError("NOT_FOUND", `There is no archive at ${source.file}.`);
         const result = await verifyArchive(source.file);
@@ -224,7 +237,7 @@ function registerArchiveCommands(backup: Command, io: CliIO): void {
     });
 }
 
-type RestoreSource = { id: number } | { file: string };
+type RestoreSource = { id: number } | { file: string } | { url: string };
 
 /** Commander's collector for a repeatable option. */
 function collect(value: string, previous: string[] = []): string[] {
@@ -240,9 +253,19 @@ function parseBackupId(value: string): number {
   return id;
 }
 
-/** Digits are a backup id; anything else is the path of an archive to import. */
+/** Digits are a backup id; s3:// an archive in a bucket; anything else is the path of an archive to import. */
 function parseRestoreSource(value: string): RestoreSource {
+  if (value.startsWith("s3://")) return { url: value };
   return /^\d+$/.test(value) ? { id: parseBackupId(value) } : { file: path.resolve(value) };
+}
+
+/** The disaster path without a saved target: keys and endpoint from the environment. */
+async function restoreFromBucket(ctx: CliContext, url: string, common: Omit<RestoreFileOptions, "file">) {
+  const { filename, ...source } = sourceFromUrl(url, ctx.io.env);
+  if (!filename) throw new AppError("BAD_REQUEST", `Name the archive: s3://BUCKET/PREFIX/backup_….tar.gz (see: backup remote list ${url}).`);
+  const outcome = await restoreRemoteBackup({ ...common, source, filename });
+  printHint(ctx.io, `${url} was checked against its SHA-256 and added to the backup list as backup ${outcome.backup_id}`);
+  return outcome;
 }
 
 async function restoreFile(ctx: CliContext, file: string, common: Omit<RestoreFileOptions, "file">) {

@@ -9,6 +9,7 @@ import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans
 import { appVersion } from "../version";
 import { browsePaths, browseSchemas } from "./openapi-browse";
 import { notifyPaths, notifySchemas } from "./openapi-notify";
+import { offsitePaths, offsiteSchemas } from "./openapi-offsite";
 
 const schema = (s: z.ZodType, io: "input" | "output" = "output") => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -86,6 +87,7 @@ export function buildOpenApiDocument() {
         UpdatePlan: schema(planPatch, "input"),
         ...notifySchemas(schema),
         ...browseSchemas(schema),
+        ...offsiteSchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -215,6 +217,7 @@ export function buildOpenApiDocument() {
       },
       ...notifyPaths(errors),
       ...browsePaths(errors),
+      ...offsitePaths(errors),
     },
   };
 }

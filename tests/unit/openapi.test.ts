@@ -33,6 +33,15 @@ describe("the OpenAPI document", () => {
         "/api/notifications/channels",
         "/api/notifications/channels/{id}",
         "/api/notifications/channels/{id}/test",
+        "/api/offsite/targets",
+        "/api/offsite/targets/{id}",
+        "/api/offsite/targets/{id}/test",
+        "/api/offsite/targets/{id}/backups",
+        "/api/offsite/targets/{id}/backups/{filename}",
+        "/api/offsite/targets/{id}/backups/{filename}/import",
+        "/api/offsite/targets/{id}/backups/{filename}/restore",
+        "/api/offsite/targets/{id}/backups/{filename}/verify",
+        "/api/backups/{id}/offsite",
       ].sort(),
     );
   });
@@ -75,5 +84,13 @@ describe("the OpenAPI document", () => {
   it("describes the download link as {url, expires_at}", () => {
     const link = doc.components.schemas.DownloadLink as { required: string[] };
     expect(link.required).toEqual(["url", "expires_at"]);
+  });
+
+  it("takes an offsite target's keys in the create body and never returns them", () => {
+    const create = doc.components.schemas.CreateOffsiteTarget as { properties: Record<string, unknown>; required: string[] };
+    expect(create.required.sort()).toEqual(["access_key_id", "bucket", "name", "secret_access_key"]);
+    const record = doc.components.schemas.OffsiteTarget as { properties: Record<string, unknown> };
+    expect(Object.keys(record.properties)).toContain("has_secret");
+    expect(Object.keys(record.properties).filter((k) => /access_key|secret_access/.test(k))).toEqual([]);
   });
 });

@@ -28,6 +28,8 @@ import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
 import { NotificationsCard } from "./notifications-card";
+import { OffsiteCard } from "./offsite-card";
+import { useOffsiteCopies } from "./use-offsite-copies";
 import { ProtectionStatus } from "./protection-status";
 import { BrowseDialog } from "./browse-dialog";
 import { RestoreDialog } from "./restore-dialog";
@@ -99,6 +101,7 @@ export function BackupTab() {
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
   const { pending: verifying, track: trackVerify } = usePendingIds();
   const { pending: cancelling, track: trackCancel } = usePendingIds();
+  const { copiesByBackup, onRetryCopy, onCopyOffsite, retrying } = useOffsiteCopies();
 
   const refreshAll = () => {
     void utils.backup.list.invalidate();
@@ -248,6 +251,10 @@ export function BackupTab() {
               onToggleProtected: (b) => protect.mutate({ id: b.id, protect: !b.protected }),
               verifying,
               cancelling,
+              copies: copiesByBackup,
+              onRetryCopy,
+              onCopyOffsite,
+              retrying,
             }}
           />
         )}
@@ -258,6 +265,8 @@ export function BackupTab() {
       <SchedulesCard />
 
       <RetentionCard retention={overview.data?.retention} />
+
+      <OffsiteCard />
 
       <NotificationsCard />
 

@@ -28,6 +28,9 @@ import {
 import styles from "./backup.module.css";
 import { ProgressBar } from "./progress-bar";
 import type { RunningBackups } from "./use-running-backups";
+import type { RouterOutputs } from "@/app/_trpc/client";
+
+export type CopyState = RouterOutputs["offsite"]["copies"][number];
 
 export const PAGE = 25;
 
@@ -42,6 +45,12 @@ export interface RowActions {
   /** Ids being verified or cancelled right now (their buttons show a spinner). */
   verifying: ReadonlySet<number>;
   cancelling: ReadonlySet<number>;
+  /** Each backup's offsite copy states (one per target), and Retry for a failed one. */
+  copies: ReadonlyMap<number, CopyState[]>;
+  onRetryCopy: (copy: CopyState) => void;
+  /** Copy a backup that has no copy yet (made before a target was added, uploaded, imported) to every enabled target. */
+  onCopyOffsite: ((backup: BackupRecord) => void) | null;
+  retrying: ReadonlySet<number>;
 }
 
 export function BackupTable({ backups, running, actions }: { backups: BackupRecord[]; running: RunningBackups; actions: RowActions }) {
@@ -185,6 +194,19 @@ function BackupRow({
       </td>
       <td data-label="Verification" data-testid="backup-verification">
         <Verification backup={backup} verifying={verifying} />
+        <OffsiteStates copies={actions.copies.get(backup.id)} onRetry={actions.onRetryCopy} retrying={actions.retrying} />
+        {status === "completed" && !actions.copies.has(backup.id) && actions.onCopyOffsite ? (
+          <Button
+            size="sm"
+            variant="ghost"
+            onClick={() => actions.onCopyOffsite?.(backup)}
+            loading={actions.retrying.has(backup.id)}
+            aria-label={`Copy ${name} offsite`}
+            title="Copy this backup to every enabled offsite target"
+          >
+            Copy offsite
+          </Button>
+        ) : null}
       </td>
       <td data-label="" data-wide className="cell-actions">
         <RowButtons backup={backup} status={status} actions={actions} />
@@ -248,6 +270,49 @@ function Verification({ backup, verifying }: { backup: BackupRecord; verifying: 
     );
   }
   return <span className="muted">Not verified</span>;
+}
+
+/** One line per target: queued, uploading with progress, copied and verified, or failed with the reason and Retry. */
+function OffsiteStates({ copies, onRetry, retrying }: { copies: CopyState[] | undefined; onRetry: (c: CopyState) => void; retrying: ReadonlySet<number> }) {
+  if (!copies?.length) return null;
+  return (
+    <ul className={styles.offsiteStates} aria-label="Offsite copies" data-testid="offsite-states">
+      {copies.map((c) => (
+        <li key={c.target_id} data-status={c.status} data-testid={`offsite-state-${c.target_id}`}>
+          {c.status === "verified" ? (
+            <Badge tone="success" title={c.verified_at ? `Read back and checked ${new Date(c.verified_at).toLocaleString()}` : undefined}>
+              Offsite: {c.target_name} ✓
+            </Badge>
+          ) : c.status === "uploading" ? (
+            <>
+              <Badge tone="accent">Uploading to {c.target_name}</Badge>
+              <span className="cell-sub">
+                {c.bytes_total > 0 ? `${Math.floor((100 * c.bytes_done) / c.bytes_total)}% · ` : ""}
+                {formatBytes(c.bytes_done)} of {formatBytes(c.bytes_total)}
+              </span>
+            </>
+          ) : c.status === "removed" ? (
+            <Badge tone="neutral" title="Copied and verified, then deleted from the bucket by the target's retention or an admin">
+              Removed from {c.target_name}
+            </Badge>
+          ) : c.status === "queued" ? (
+            <>
+              <Badge tone="neutral">Queued for {c.target_name}</Badge>
+              {c.error ? <span className="cell-sub">retrying after: {c.error}</span> : null}
+            </>
+          ) : (
+            <>
+              <Badge tone="danger">Offsite copy to {c.target_name} failed</Badge>
+              {c.error ? <span className={`error-text ${styles.rowError}`}>{c.error}</span> : null}
+              <Button size="sm" onClick={() => onRetry(c)} loading={retrying.has(c.backup_id)} aria-label={`Retry the copy to ${c.target_name}`}>
+                Retry
+              </Button>
+            </>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 function RowButtons({ backup, status, actions }: { backup: BackupRecord; status: BackupRecord["status"]; actions: RowActions }) {

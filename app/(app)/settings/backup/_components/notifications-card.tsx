@@ -7,12 +7,13 @@
  * recent deliveries. Secrets are write-only: the form never receives one, it only says one
  * is saved, and leaving the field empty keeps it.
  */
-import { useId, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Badge, type BadgeTone } from "@/app/_components/badge";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { RelativeTime } from "@/app/_components/date-time";
 import { ConfirmDialog, Dialog } from "@/app/_components/dialog";
+import { FormDialog } from "@/app/_components/form-dialog";
 import { EmptyState } from "@/app/_components/empty-state";
 import { SelectField, TextField } from "@/app/_components/field";
 import { AlertTriangleIcon, PlusIcon, TrashIcon } from "@/app/_components/icons";
@@ -38,6 +39,7 @@ const EVENT_LABELS: Record<string, { label: string; description: string }> = {
   no_recent_backup: { label: "No recent backup", description: "No backup has succeeded for longer than the limit below." },
   disk_low: { label: "Low disk space", description: "The backup volume is below the free-space threshold." },
   retention_deleted: { label: "Retention deleted backups", description: "Old backups were removed by the retention rules." },
+  offsite_copy_failed: { label: "Offsite copy failed", description: "A backup could not be copied to an offsite target after every retry." },
 };
 const EVENTS = Object.keys(EVENT_LABELS);
 const DEFAULT_EVENTS = EVENTS.filter((e) => e !== "retention_deleted");
@@ -299,7 +301,6 @@ function settingsOf(d: Draft) {
 
 function ChannelDialog({ channel, onClose, onSaved }: { channel: Channel | null; onClose: () => void; onSaved: (c: Channel, created: boolean) => void }) {
   const [d, setD] = useState<Draft>(() => draftOf(channel));
-  const formId = useId();
   const create = trpc.notify.createChannel.useMutation({ onSuccess: (c) => onSaved(c, true) });
   const update = trpc.notify.updateChannel.useMutation({ onSuccess: (c) => onSaved(c, false) });
   const saving = create.isPending || update.isPending;
@@ -326,122 +327,102 @@ function ChannelDialog({ channel, onClose, onSaved }: { channel: Channel | null;
   };
 
   return (
-    <Dialog
-      open
-      onOpenChange={(open) => {
-        if (!open) onClose();
-      }}
-      size="md"
-      title={channel ? `Edit “${channel.name}”` : "Add notification channel"}
-      busy={saving}
-      footer={
-        <>
-          <Button onClick={onClose} disabled={saving}>
-            Cancel
-          </Button>
-          <Button type="submit" form={formId} variant="primary" loading={saving}>
-            {channel ? "Save channel" : "Add channel"}
-          </Button>
-        </>
-      }
-    >
-      <form id={formId} onSubmit={onSubmit} noValidate className="stack-sm" style={{ gap: "var(--space-4)" }}>
-        {channel ? null : (
-          <fieldset className={styles.choices}>
-            <legend className="field-label">Kind</legend>
-            {(["webhook", "email"] as const).map((kind) => (
-              <label key={kind} className={styles.choice}>
-                <input type="radio" name="kind" value={kind} checked={d.kind === kind} onChange={() => set("kind", kind)} />
-                <span className={styles.choiceText}>
-                  <span className={styles.choiceLabel}>{kind === "webhook" ? "Webhook" : "E-mail"}</span>
-                  <span className={styles.choiceDescription}>
-                    {kind === "webhook" ? "A JSON POST to a URL: chat, monitoring, your own script." : "A message through your SMTP server."}
-                  </span>
-                </span>
-              </label>
-            ))}
-          </fieldset>
-        )}
-        <TextField label="Name" name="name" value={d.name} onChange={(e) => set("name", e.target.value)} maxLength={100} error={fieldError(error, "name")} autoComplete="off" />
-        {d.kind === "webhook" ? (
-          <>
-            <TextField label="URL" name="url" type="url" value={d.url} onChange={(e) => set("url", e.target.value)} placeholder="https://hooks.example.com/baluhost" autoComplete="off" />
-            <TextField label="Timeout (seconds)" name="timeout" type="number" min={1} max={60} value={d.timeout} onChange={(e) => set("timeout", e.target.value)} hint="1-60; an answer later than this counts as a failure and is retried." />
-          </>
-        ) : (
-          <>
-            <div className="form-row form-row-top">
-              <TextField label="SMTP server" name="host" value={d.host} onChange={(e) => set("host", e.target.value)} placeholder="smtp.example.com" autoComplete="off" />
-              <TextField label="Port" name="port" type="number" min={1} max={65535} value={d.port} onChange={(e) => set("port", e.target.value)} />
-            </div>
-            <SelectField label="Encryption" name="security" value={d.security} onChange={(e) => set("security", e.target.value as Draft["security"])} hint="None is refused with a password unless the server is this machine (localhost).">
-              <option value="starttls">STARTTLS (usually port 587)</option>
-              <option value="tls">TLS (usually port 465)</option>
-              <option value="none">None (a relay on this machine or your own network)</option>
-            </SelectField>
-            {d.security === "none" ? null : (
-              <label className={styles.checkbox}>
-                <input type="checkbox" checked={d.verifyTls} onChange={(e) => set("verifyTls", e.target.checked)} />
-                <span className={styles.choiceText}>
-                  <span className={styles.choiceLabel}>Verify TLS certificate</span>
-                  <span className={styles.choiceDescription}>Switch off only for a relay with a self-signed certificate on your own network.</span>
-                </span>
-              </label>
-            )}
-            <TextField label="User name (optional)" name="user" value={d.user} onChange={(e) => set("user", e.target.value)} autoComplete="off" />
-            <TextField label="From" name="from" type="email" value={d.from} onChange={(e) => set("from", e.target.value)} placeholder="nas@example.com" />
-            <TextField label="To" name="to" value={d.to} onChange={(e) => set("to", e.target.value)} placeholder="admin@example.com, backup@example.com" hint="One or more addresses, separated by commas." />
-          </>
-        )}
-        <TextField
-          label={secretLabel}
-          name="secret"
-          type="password"
-          value={d.secret}
-          onChange={(e) => set("secret", e.target.value)}
-          placeholder={channel?.has_secret ? "saved — leave empty to keep" : undefined}
-          autoComplete="new-password"
-          hint={secretHint}
-          disabled={d.clearSecret}
-        />
-        {channel?.has_secret ? (
-          <label className={styles.checkbox}>
-            <input type="checkbox" checked={d.clearSecret} onChange={(e) => set("clearSecret", e.target.checked)} />
-            <span className={styles.choiceText}>
-              <span className={styles.choiceLabel}>Remove the saved {d.kind === "webhook" ? "secret" : "password"}</span>
-            </span>
-          </label>
-        ) : null}
+    <FormDialog title={channel ? `Edit “${channel.name}”` : "Add notification channel"} submitLabel={channel ? "Save channel" : "Add channel"} busy={saving} onClose={onClose} onSubmit={onSubmit}>
+      {channel ? null : (
         <fieldset className={styles.choices}>
-          <legend className="field-label">Send a message when</legend>
-          {EVENTS.map((event) => (
-            <label key={event} className={styles.checkbox}>
-              <input
-                type="checkbox"
-                checked={d.events.includes(event)}
-                onChange={(e) => set("events", e.target.checked ? [...d.events, event] : d.events.filter((x) => x !== event))}
-              />
+          <legend className="field-label">Kind</legend>
+          {(["webhook", "email"] as const).map((kind) => (
+            <label key={kind} className={styles.choice}>
+              <input type="radio" name="kind" value={kind} checked={d.kind === kind} onChange={() => set("kind", kind)} />
               <span className={styles.choiceText}>
-                <span className={styles.choiceLabel}>{EVENT_LABELS[event]!.label}</span>
-                <span className={styles.choiceDescription}>{EVENT_LABELS[event]!.description}</span>
+                <span className={styles.choiceLabel}>{kind === "webhook" ? "Webhook" : "E-mail"}</span>
+                <span className={styles.choiceDescription}>
+                  {kind === "webhook" ? "A JSON POST to a URL: chat, monitoring, your own script." : "A message through your SMTP server."}
+                </span>
               </span>
             </label>
           ))}
         </fieldset>
+      )}
+      <TextField label="Name" name="name" value={d.name} onChange={(e) => set("name", e.target.value)} maxLength={100} error={fieldError(error, "name")} autoComplete="off" />
+      {d.kind === "webhook" ? (
+        <>
+          <TextField label="URL" name="url" type="url" value={d.url} onChange={(e) => set("url", e.target.value)} placeholder="https://hooks.example.com/baluhost" autoComplete="off" />
+          <TextField label="Timeout (seconds)" name="timeout" type="number" min={1} max={60} value={d.timeout} onChange={(e) => set("timeout", e.target.value)} hint="1-60; an answer later than this counts as a failure and is retried." />
+        </>
+      ) : (
+        <>
+          <div className="form-row form-row-top">
+            <TextField label="SMTP server" name="host" value={d.host} onChange={(e) => set("host", e.target.value)} placeholder="smtp.example.com" autoComplete="off" />
+            <TextField label="Port" name="port" type="number" min={1} max={65535} value={d.port} onChange={(e) => set("port", e.target.value)} />
+          </div>
+          <SelectField label="Encryption" name="security" value={d.security} onChange={(e) => set("security", e.target.value as Draft["security"])} hint="None is refused with a password unless the server is this machine (localhost).">
+            <option value="starttls">STARTTLS (usually port 587)</option>
+            <option value="tls">TLS (usually port 465)</option>
+            <option value="none">None (a relay on this machine or your own network)</option>
+          </SelectField>
+          {d.security === "none" ? null : (
+            <label className={styles.checkbox}>
+              <input type="checkbox" checked={d.verifyTls} onChange={(e) => set("verifyTls", e.target.checked)} />
+              <span className={styles.choiceText}>
+                <span className={styles.choiceLabel}>Verify TLS certificate</span>
+                <span className={styles.choiceDescription}>Switch off only for a relay with a self-signed certificate on your own network.</span>
+              </span>
+            </label>
+          )}
+          <TextField label="User name (optional)" name="user" value={d.user} onChange={(e) => set("user", e.target.value)} autoComplete="off" />
+          <TextField label="From" name="from" type="email" value={d.from} onChange={(e) => set("from", e.target.value)} placeholder="nas@example.com" />
+          <TextField label="To" name="to" value={d.to} onChange={(e) => set("to", e.target.value)} placeholder="admin@example.com, backup@example.com" hint="One or more addresses, separated by commas." />
+        </>
+      )}
+      <TextField
+        label={secretLabel}
+        name="secret"
+        type="password"
+        value={d.secret}
+        onChange={(e) => set("secret", e.target.value)}
+        placeholder={channel?.has_secret ? "saved — leave empty to keep" : undefined}
+        autoComplete="new-password"
+        hint={secretHint}
+        disabled={d.clearSecret}
+      />
+      {channel?.has_secret ? (
         <label className={styles.checkbox}>
-          <input type="checkbox" checked={d.enabled} onChange={(e) => set("enabled", e.target.checked)} />
+          <input type="checkbox" checked={d.clearSecret} onChange={(e) => set("clearSecret", e.target.checked)} />
           <span className={styles.choiceText}>
-            <span className={styles.choiceLabel}>Channel on</span>
-            <span className={styles.choiceDescription}>Off: nothing is sent to it (tests still are).</span>
+            <span className={styles.choiceLabel}>Remove the saved {d.kind === "webhook" ? "secret" : "password"}</span>
           </span>
         </label>
-        {error && !fieldError(error, "name") ? (
-          <Callout tone="danger" title="The channel was not saved">
-            {errorMessage(error)}
-          </Callout>
-        ) : null}
-      </form>
-    </Dialog>
+      ) : null}
+      <fieldset className={styles.choices}>
+        <legend className="field-label">Send a message when</legend>
+        {EVENTS.map((event) => (
+          <label key={event} className={styles.checkbox}>
+            <input
+              type="checkbox"
+              checked={d.events.includes(event)}
+              onChange={(e) => set("events", e.target.checked ? [...d.events, event] : d.events.filter((x) => x !== event))}
+            />
+            <span className={styles.choiceText}>
+              <span className={styles.choiceLabel}>{EVENT_LABELS[event]!.label}</span>
+              <span className={styles.choiceDescription}>{EVENT_LABELS[event]!.description}</span>
+            </span>
+          </label>
+        ))}
+      </fieldset>
+      <label className={styles.checkbox}>
+        <input type="checkbox" checked={d.enabled} onChange={(e) => set("enabled", e.target.checked)} />
+        <span className={styles.choiceText}>
+          <span className={styles.choiceLabel}>Channel on</span>
+          <span className={styles.choiceDescription}>Off: nothing is sent to it (tests still are).</span>
+        </span>
+      </label>
+      {error && !fieldError(error, "name") ? (
+        <Callout tone="danger" title="The channel was not saved">
+          {errorMessage(error)}
+        </Callout>
+      ) : null}
+    </FormDialog>
   );
 }
 
