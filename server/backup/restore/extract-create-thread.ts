@@ -19,7 +19,7 @@ import { Worker } from "node:worker_threads";
 
 const BATCH_BYTES = 2 * 1024 * 1024;
 const BATCH_OPS = 512;
-const BATCHES_IN_FLIGHT = 3;
+const BATCHES_IN_FLIGHT = 2;
 
 const enum Op {
   /** A destination root: made with its parents if missing; must be a folder (it may be a link). */
@@ -227,7 +227,7 @@ export class CreateThread {
     const { createFlags, dirMode, umask } = this.opts;
     const worker = new Worker(CREATE_SOURCE, {
       eval: true,
-      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
       workerData: { createFlags, dirMode, umask, stop: this.stopFlag.buffer },
     });
     worker.unref();
