@@ -33,7 +33,9 @@ import {
   uniqueArchiveName,
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
+import type { AgeTarget } from "./crypto";
 import { resolveBackupDestination } from "./destination";
+import { encryptionColumns, encryptionTarget } from "./encryption";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { announce } from "./notify/announce";
@@ -213,8 +215,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
       );
     }
 
+    // Who it is encrypted to (null: not encrypted), settled before anything is written.
+    const encryptTo = await encryptionTarget(db, config);
     const now = new Date();
-    const filename = uniqueArchiveName(db, config, now, archiveDir);
+    const filename = uniqueArchiveName(db, config, now, archiveDir, encryptTo !== null);
     const row = db
       .insert(backups)
       .values({
@@ -233,6 +237,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
         parentId: parent?.id ?? null,
         planId: opts.scheduledBy?.planId ?? null,
         planName: opts.scheduledBy?.planName ?? null,
+        ...encryptionColumns(encryptTo),
       })
       .returning()
       .get();
@@ -260,6 +265,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
       signal: controller.signal,
       lock: jobLock,
       ownsLock: !opts.heldLock,
+      encryptTo,
     });
     registerJob({ backupId: row.id, progress, controller, done });
     if (input.wait) await done;
@@ -290,6 +296,7 @@ interface JobOptions extends CreateBackupOptions {
   signal: AbortSignal;
   lock: HeldLock;
   ownsLock: boolean;
+  encryptTo: AgeTarget | null;
 }
 
 /** Why a backup failed, as an error code and a text for the admin; internal details stay in the server log. */
@@ -347,6 +354,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       manifestCopyPath: manifestCopy + PARTIAL_SUFFIX,
       signal,
       onProgress: (p) => Object.assign(progress, p),
+      encryptTo: job.encryptTo ?? undefined,
     });
     signal.throwIfAborted();
     progress.phase = "finalizing";
@@ -371,6 +379,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       details: {
         filename: row.filename,
         backup_type: plan.type,
+        encryption: row.encryption,
         size_bytes: written.sizeBytes,
         files: written.manifest.totals.files,
         archived_files: written.manifest.totals.archived_files,

@@ -27,6 +27,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
+import { AgeStreamEncryptor } from "../crypto";
 import { GzipBlockWriter } from "./gzip-blocks";
 import { LineSpool } from "./line-spool";
 import { addToTotals, emptyTotals, MANIFEST_ARCHIVE_PATH, MANIFEST_TAIL, manifestEntryText, manifestHeadText } from "./manifest";
@@ -90,15 +91,20 @@ export async function writeArchiveToHandle(
   opts: WriteArchiveOptions,
   tuning: ArchiveTuning = {},
 ): Promise<WrittenArchive> {
+  const toFile = (chunks: Buffer[]) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks);
+  // Encrypted: the gzip members go through the age encryptor, which hashes what reaches the file.
+  const encryptor = opts.encryptTo ? await AgeStreamEncryptor.create(opts.encryptTo, toFile) : null;
   const sink = new GzipBlockWriter({
-    write: (chunks) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks),
+    write: encryptor ? (chunks) => encryptor.write(chunks) : toFile,
     level: tuning.level,
     blockSize: tuning.blockSize,
     concurrency: tuning.concurrency,
+    hashOutput: !encryptor,
   });
   const builder = new ArchiveBuilder(opts, sink, tuning.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   try {
-    return await builder.run();
+    const written = await builder.run();
+    return encryptor ? { ...written, ...(await encryptor.finish()) } : written;
   } catch (err) {
     await builder.stop();
     await sink.abort();

@@ -180,7 +180,7 @@ export class AgePayloadReader {
     }
     this.size = sealed - this.chunks * TAG;
     this.key = payloadKey(fileKey, nonce);
-    this.copiedUpTo = payloadStart;
+    this.copiedUpTo = payloadStart + NONCE_BYTES;
   }
 
   private copiedUpTo: number;
