@@ -3,6 +3,7 @@ import { accountRouter } from "./routers/account";
 import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
 import { drillRouter } from "./routers/drill";
+import { encryptionRouter } from "./routers/encryption";
 import { scheduleRouter } from "./routers/schedule";
 import { notifyRouter } from "./routers/notify";
 import { tokensRouter } from "./routers/tokens";
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   drill: drillRouter,
   schedule: scheduleRouter,
   notify: notifyRouter,
+  encryption: encryptionRouter,
 });
 
 export type AppRouter = typeof appRouter;

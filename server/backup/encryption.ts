@@ -23,8 +23,9 @@ import { eq, inArray } from "drizzle-orm";
 import type { AppDatabase } from "@/db/client";
 import { settings, type Backup, type BackupEncryption } from "@/db/schema";
 import type { AppConfig } from "../config";
-import { AppError } from "../errors";
-import { AGE_CHUNK, describeLock, fdRead, parseIdentityFile, parseRecipient, readAgeHeader, type AgeKeys, type AgeLock, type AgeTarget } from "./crypto";
+import { recordAudit, type Actor } from "../audit";
+import { AppError, describeError } from "../errors";
+import { AGE_CHUNK, describeLock, fdRead, generateIdentity, parseIdentityFile, parseRecipient, readAgeHeader, type AgeKeys, type AgeLock, type AgeTarget } from "./crypto";
 import { fsyncDir, writeFileAtomic } from "./fs-safe";
 
 export const ENCRYPTION_MODES = ["off", "passphrase", "recipients"] as const;
@@ -258,4 +259,61 @@ export function recoverySheet(opts: { host: string; mode: "passphrase" | "recipi
     "then each incremental) into the same folder; backup/manifest.json of the newest says which files exist.",
   );
   return lines.join("\n") + "\n";
+}
+
+// --- The doors' service functions (audited) ----------------------------------------------------
+
+/** What tRPC, REST and the CLI show of the settings: never a secret. */
+export function encryptionRecord(s: EncryptionSettings) {
+  return {
+    mode: s.mode,
+    recipients: s.recipients,
+    passphrase_kept: s.passphraseKept,
+    identity_kept: s.identityKept,
+    source: s.source,
+    min_passphrase_length: MIN_PASSPHRASE_LENGTH,
+  };
+}
+
+/**
+ * Switches encryption on, changes its key, or switches it off. Switching on (or changing the
+ * key) needs `recoverySheetSaved`: the admin has downloaded or copied the recovery sheet,
+ * because a lost key means lost backups. Audited, without any secret.
+ */
+export async function updateEncryption(opts: {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+  update: EncryptionUpdate;
+  recoverySheetSaved: boolean;
+  forgetPassphrase?: boolean;
+}): Promise<EncryptionSettings> {
+  const { db, config, actor, update } = opts;
+  try {
+    if (update.mode !== "off" && !opts.recoverySheetSaved) {
+      throw new AppError(
+        "BAD_REQUEST",
+        "Save the recovery sheet first (download or copy it, and keep it offline): without the key, encrypted backups cannot be restored by anyone.",
+      );
+    }
+    await saveEncryptionSettings(db, config, update, { forgetPassphrase: opts.forgetPassphrase });
+    const s = getEncryptionSettings(db, config);
+    recordAudit(db, {
+      action: "backup.encryption_settings",
+      actor,
+      success: true,
+      details: { mode: s.mode, recipients: s.recipients.length ? s.recipients : undefined, passphrase_kept: s.passphraseKept },
+    });
+    return s;
+  } catch (err) {
+    recordAudit(db, { action: "backup.encryption_settings", actor, success: false, errorMessage: describeError(err), details: { mode: update.mode } });
+    throw err;
+  }
+}
+
+/** A new age key pair for the admin to keep: the identity is returned once and never stored. */
+export function generateKeyPair(opts: { db: AppDatabase; actor: Actor }): { identity: string; recipient: string } {
+  const pair = generateIdentity();
+  recordAudit(opts.db, { action: "backup.encryption_keygen", actor: opts.actor, success: true, details: { recipient: pair.recipient } });
+  return pair;
 }

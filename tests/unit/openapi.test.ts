@@ -17,6 +17,8 @@ describe("the OpenAPI document", () => {
         "/api/backups/{id}/restore",
         "/api/backups/{id}/verify",
         "/api/backups/upload",
+        "/api/backups/encryption",
+        "/api/backups/encryption/keypair",
         "/api/backups/schedules",
         "/api/backups/schedules/{id}",
         "/api/backups/schedules/{id}/run",
