@@ -123,6 +123,20 @@ describe("encrypted backups", () => {
     expect(safety.filename).toMatch(/\.tar\.gz\.age$/);
   });
 
+  it("an encrypted chain opens with standard tools: age -d | tar xzf, oldest first", async () => {
+    const keyFile = path.join(work, "key.txt");
+    execFileSync("age-keygen", ["-o", keyFile], { stdio: "ignore" });
+    const recipient = execFileSync("age-keygen", ["-y", keyFile]).toString().trim();
+    await saveEncryptionSettings(app.db, app.config, { mode: "recipients", recipients: [recipient] });
+    const full = await backup(app);
+    writeFiles(app.config.storagePath, { "later.txt": "added after the full backup\n", "a.txt": "changed a\n" });
+    const inc = await backup(app, "incremental");
+    const out = path.join(work, "chain");
+    fs.mkdirSync(out);
+    for (const row of [full, inc]) execSync(`age -d -i ${keyFile} ${fileOf(app, row)} | tar xzf - -C ${out}`);
+    expect(hashTree(path.join(out, "backup/files"))).toEqual(hashTree(app.config.storagePath));
+  });
+
   it("a wrong passphrase is refused before anything is touched", async () => {
     await saveEncryptionSettings(app.db, app.config, { mode: "passphrase", passphrase: PASSPHRASE });
     const row = await backup(app);
