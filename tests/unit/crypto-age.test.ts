@@ -25,6 +25,7 @@ import {
   type AgeKeys,
   type AgeTarget,
 } from "@/server/backup/crypto";
+import { AgeWorkerEncryptor } from "@/server/backup/crypto/worker-encryptor";
 
 let dir: string;
 beforeAll(() => {
@@ -195,6 +196,49 @@ describe("interop with the age command line (Debian's age)", () => {
     const file = fs.readFileSync(enc);
     expect(describeLock(parseHeader(file)).mode).toBe("passphrase");
     expectSame(await decrypt(file, { passphrases: ["pw-from-age"] }), data);
+  });
+});
+
+describe("the encryptor's thread (used by the archive writer)", () => {
+  it("writes a file that age -d opens, in the order the data was given, with its size and SHA-256", async () => {
+    const keyFile = path.join(dir, "kw.txt");
+    execFileSync("age-keygen", ["-o", keyFile], { stdio: "ignore" });
+    const recipient = execFileSync("age-keygen", ["-y", keyFile]).toString().trim();
+    const data = crypto.randomBytes(3 * 1024 * 1024 + 77);
+    const p = path.join(dir, "worker.age");
+    const fd = fs.openSync(p, "wx");
+    try {
+      const enc = await AgeWorkerEncryptor.create({ recipients: [recipient] }, fd);
+      // Pieces of odd sizes, and a buffer reused after each write (as the gzip writer does).
+      const scratch = Buffer.alloc(300_001);
+      for (let o = 0; o < data.length; o += scratch.length) {
+        const n = data.copy(scratch, 0, o, Math.min(o + scratch.length, data.length));
+        await enc.write([scratch.subarray(0, n)]);
+        scratch.fill(0xee);
+      }
+      const { sizeBytes, sha256 } = await enc.finish();
+      const file = fs.readFileSync(p);
+      expect(sizeBytes).toBe(file.length);
+      expect(sha256).toBe(crypto.createHash("sha256").update(file).digest("hex"));
+    } finally {
+      fs.closeSync(fd);
+    }
+    expectSame(execFileSync("age", ["-d", "-i", keyFile, p], { maxBuffer: 1 << 26 }), data);
+  });
+
+  it("a full disk fails the write with ENOSPC", async () => {
+    const fd = fs.openSync("/dev/full", "w");
+    try {
+      const enc = await AgeWorkerEncryptor.create({ recipients: [generateIdentity().recipient] }, fd);
+      const err = await (async () => {
+        for (let i = 0; i < 64; i++) await enc.write([crypto.randomBytes(1 << 20)]);
+        await enc.finish();
+      })().then(() => null, (e: unknown) => e);
+      await enc.abort();
+      expect((err as NodeJS.ErrnoException | null)?.code).toBe("ENOSPC");
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 });
 

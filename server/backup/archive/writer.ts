@@ -27,7 +27,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
-import { AgeStreamEncryptor } from "../crypto";
+import { AgeWorkerEncryptor } from "../crypto/worker-encryptor";
 import { GzipBlockWriter } from "./gzip-blocks";
 import { LineSpool } from "./line-spool";
 import { addToTotals, emptyTotals, MANIFEST_ARCHIVE_PATH, MANIFEST_TAIL, manifestEntryText, manifestHeadText } from "./manifest";
@@ -92,8 +92,9 @@ export async function writeArchiveToHandle(
   tuning: ArchiveTuning = {},
 ): Promise<WrittenArchive> {
   const toFile = (chunks: Buffer[]) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks);
-  // Encrypted: the gzip members go through the age encryptor, which hashes what reaches the file.
-  const encryptor = opts.encryptTo ? await AgeStreamEncryptor.create(opts.encryptTo, toFile) : null;
+  // Encrypted: the gzip members go to the age encryptor's thread, which seals, hashes and
+  // writes them to the file (the main thread keeps the tar stream and the files' hashes).
+  const encryptor = opts.encryptTo ? await AgeWorkerEncryptor.create(opts.encryptTo, fh.fd) : null;
   const sink = new GzipBlockWriter({
     write: encryptor ? (chunks) => encryptor.write(chunks) : toFile,
     level: tuning.level,
@@ -108,6 +109,7 @@ export async function writeArchiveToHandle(
   } catch (err) {
     await builder.stop();
     await sink.abort();
+    await encryptor?.abort();
     throw opts.signal?.aborted ? abortError(opts.signal) : err;
   } finally {
     await builder.cleanUp();
