@@ -67,7 +67,7 @@ describe("backup encryption in the Backup tab", () => {
 
     const sheetDialog = dialog("Save the recovery sheet");
     await sheetDialog.waitFor();
-    const sheet = await sheetDialog.getByLabel("Recovery sheet").inputValue();
+    const sheet = await sheetDialog.getByLabel("Recovery sheet", { exact: true }).inputValue();
     identity = sheet.split("\n").map((l) => l.trim()).find((l) => l.startsWith("AGE-SECRET-KEY-1")) ?? "";
     expect(identity).toMatch(/^AGE-SECRET-KEY-1/);
     expect(sheet).toContain("age -d -i key.txt");

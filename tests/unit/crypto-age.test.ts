@@ -136,12 +136,16 @@ describe("round trip through our code", () => {
     fs.writeFileSync(p, file);
     const fd = fs.openSync(p, "r");
     try {
-      const reader = await AgePayloadReader.open(fdRead(fd), file.length, PASS_KEYS);
+      const first = await AgePayloadReader.open(fdRead(fd), file.length, PASS_KEYS);
+      // Opened again with the file key alone: no passphrase, no scrypt.
+      const reader = await AgePayloadReader.withFileKey(fdRead(fd), file.length, first.fileKey);
       for (const [at, len] of [[700_000, 1000], [AGE_CHUNK - 3, 10], [0, 5], [999_990, 10], [123, 400_000]]) {
         const out = Buffer.alloc(len);
         await reader.readPlaintext(out, at);
         expectSame(out, data.subarray(at, at + len));
       }
+      const wrong = await AgePayloadReader.withFileKey(fdRead(fd), file.length, crypto.randomBytes(16)).then(() => null, (e: unknown) => e);
+      expect((wrong as AgeError).code).toBe("HEADER_INVALID");
     } finally {
       fs.closeSync(fd);
     }

@@ -203,7 +203,12 @@ export async function unlockHeader(header: AgeHeader, keys: AgeKeys): Promise<Bu
     }
     if (!fileKey) throw new AgeError("WRONG_IDENTITY", "none of the identities given is a recipient of this archive");
   }
+  checkHeaderMac(header, fileKey);
+  return fileKey;
+}
+
+/** Throws HEADER_INVALID unless `fileKey` is this header's and the header is unmodified. */
+export function checkHeaderMac(header: AgeHeader, fileKey: Buffer): void {
   if (fileKey.length !== FILE_KEY_BYTES) bad("the file key is not 16 bytes");
   if (!crypto.timingSafeEqual(headerMac(fileKey, header.macInput), header.mac)) bad("its MAC does not match: the header was modified");
-  return fileKey;
 }

@@ -17,7 +17,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { AgeError } from "./errors";
-import { isAgeHead, makeHeader, MAX_HEADER_BYTES, parseHeader, unlockHeader, type AgeHeader, type AgeKeys, type AgeTarget } from "./header";
+import { checkHeaderMac, isAgeHead, makeHeader, MAX_HEADER_BYTES, parseHeader, unlockHeader, type AgeHeader, type AgeKeys, type AgeTarget } from "./header";
 
 export const CHUNK = 64 * 1024;
 const TAG = 16;
@@ -166,7 +166,8 @@ export class AgePayloadReader {
     private readonly read: PositionalRead,
     private readonly fileSize: number,
     private readonly payloadStart: number,
-    fileKey: Buffer,
+    /** The file's key: keep it (in memory) to open the file again without a passphrase or scrypt (withFileKey). */
+    readonly fileKey: Buffer,
     nonce: Buffer,
     private readonly onCiphertext?: (bytes: Buffer, at: number) => Promise<void>,
   ) {
@@ -192,9 +193,30 @@ export class AgePayloadReader {
     keys: AgeKeys,
     onCiphertext?: (bytes: Buffer, at: number) => Promise<void>,
   ): Promise<AgePayloadReader> {
+    return AgePayloadReader.openWith(read, fileSize, (header) => unlockHeader(header, keys), onCiphertext);
+  }
+
+  /**
+   * Opens an age file with its file key (from an earlier open: `reader.fileKey`), for random
+   * access to its plaintext (readPlaintext) without the passphrase or scrypt; the header's MAC
+   * is checked with it.
+   */
+  static async withFileKey(read: PositionalRead, fileSize: number, fileKey: Buffer): Promise<AgePayloadReader> {
+    return AgePayloadReader.openWith(read, fileSize, async (header) => {
+      checkHeaderMac(header, fileKey);
+      return fileKey;
+    });
+  }
+
+  private static async openWith(
+    read: PositionalRead,
+    fileSize: number,
+    unlock: (header: AgeHeader) => Promise<Buffer>,
+    onCiphertext?: (bytes: Buffer, at: number) => Promise<void>,
+  ): Promise<AgePayloadReader> {
     const header = await readAgeHeader(read, fileSize);
     if (!header) throw new AgeError("NOT_AGE", "it is not an age-encrypted file");
-    const fileKey = await unlockHeader(header, keys);
+    const fileKey = await unlock(header);
     const nonce = Buffer.alloc(NONCE_BYTES);
     if ((await readExactly(read, nonce, header.length)) < NONCE_BYTES) throw new AgeError("TRUNCATED", "it is truncated: the encrypted payload ends early");
     if (onCiphertext) {
