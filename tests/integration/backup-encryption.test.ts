@@ -13,7 +13,10 @@ import { backups } from "@/db/schema";
 import { archivePath } from "@/server/backup/catalog";
 import { generateIdentity, parseHeader } from "@/server/backup/crypto";
 import { passphrasePath, saveEncryptionSettings } from "@/server/backup/encryption";
+import { runRestoreDrill } from "@/server/backup/drill/drill";
 import { importBackup, verifyBackup } from "@/server/backup/import";
+import { applyRetention } from "@/server/backup/retention";
+import { saveRetentionSettings } from "@/server/backup/settings";
 import { restoreArchiveFile } from "@/server/backup/restore/from-file";
 import { restoreBackup } from "@/server/backup/restore/restore";
 import { createBackup } from "@/server/backup/service";
@@ -225,6 +228,35 @@ describe("encrypted backups", () => {
     const copy = app.db.select().from(backups).where(eq(backups.id, outcome.backup_id)).get()!;
     expect(copy).toMatchObject({ encryption: "passphrase" });
     expect(fs.readFileSync(fileOf(app, copy)).equals(fs.readFileSync(outside))).toBe(true);
+  });
+
+  it("headless: BACKUP_ENCRYPTION_RECIPIENTS alone encrypts new backups", async () => {
+    const { recipient } = generateIdentity();
+    process.env.BACKUP_ENCRYPTION_RECIPIENTS = recipient;
+    try {
+      const row = await backup(app);
+      expect(row).toMatchObject({ encryption: "recipients", encryptionRecipients: [recipient] });
+      expect(row.filename).toMatch(/\.tar\.gz\.age$/);
+    } finally {
+      delete process.env.BACKUP_ENCRYPTION_RECIPIENTS;
+    }
+  });
+
+  it("retention removes an encrypted archive like any other", async () => {
+    await saveEncryptionSettings(app.db, app.config, { mode: "recipients", recipients: [generateIdentity().recipient] });
+    const old = await backup(app);
+    await backup(app);
+    saveRetentionSettings(app.db, { max_count: 1, retention_days: 1 });
+    const result = await applyRetention({ db: app.db, config: app.config, sweep: true, now: Date.now() + 3 * 86_400_000 });
+    expect(result.deleted.map((d) => d.id)).toContain(old.id);
+    expect(fs.existsSync(fileOf(app, old))).toBe(false);
+  });
+
+  it("a restore drill of a passphrase backup passes with the passphrase the server keeps", async () => {
+    await saveEncryptionSettings(app.db, app.config, { mode: "passphrase", passphrase: PASSPHRASE });
+    const row = await backup(app);
+    const drill = await runRestoreDrill({ db: app.db, config: app.config, actor: app.admin, backupId: row.id });
+    expect(drill.status, JSON.stringify(drill.checks)).toBe("passed");
   });
 
   it("an old unencrypted archive still restores after encryption is switched on", async () => {
