@@ -117,7 +117,16 @@ export function UploadDialog({
     xhr.setRequestHeader("Content-Type", "application/gzip");
     xhr.setRequestHeader("X-Filename", encodeURIComponent(file.name));
     const key = archiveKey.trim();
-    if (key) xhr.setRequestHeader(key.startsWith("AGE-SECRET-KEY-1") ? "X-Backup-Identity" : "X-Backup-Passphrase", key);
+    if (key) {
+      try {
+        xhr.setRequestHeader(key.startsWith("AGE-SECRET-KEY-1") ? "X-Backup-Identity" : "X-Backup-Passphrase", key);
+      } catch {
+        // Header values are Latin-1 only.
+        xhrRef.current = null;
+        setState({ phase: "error", file, message: "This key has characters a browser cannot send in a header. Import the file on the server instead: backup import FILE --passphrase-file KEYFILE." });
+        return;
+      }
+    }
     xhr.send(file);
   };
 
