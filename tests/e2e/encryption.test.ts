@@ -91,7 +91,9 @@ describe("backup encryption in the Backup tab", () => {
     await page.getByRole("button", { name: "Create backup" }).first().click();
     const create = dialog("Create backup");
     await create.getByRole("button", { name: "Create backup" }).click();
-    const row = page.locator('tbody tr[data-testid^="backup-row-"]').first();
+    // The new row (the list follows within seconds): the only encrypted one.
+    const row = page.locator('tbody tr[data-testid^="backup-row-"]').filter({ hasText: ".tar.gz.age" }).first();
+    await row.waitFor({ timeout: 60_000 });
     await expect.poll(() => row.getAttribute("data-status"), { timeout: 60_000 }).toBe("completed");
     filename = (await row.locator('td[data-label="Backup"] .mono').first().innerText()).replace(/\s+/g, "");
     expect(filename).toMatch(/\.tar\.gz\.age$/);
