@@ -141,6 +141,11 @@ export const backups = sqliteTable(
     encryption: text("encryption", { enum: BACKUP_ENCRYPTIONS }),
     /** The public keys (age1…) it was encrypted to, when made here in recipients mode; null otherwise. */
     encryptionRecipients: text("encryption_recipients", { mode: "json" }).$type<string[]>(),
+    /**
+     * Which encryption setting made it (a random id per key set in Settings, never derived from
+     * the key): an incremental builds only on a backup of the same key, so a chain has one key.
+     */
+    encryptionKeyId: text("encryption_key_id"),
     /** What the last verification covered: "full" (decrypted and checked) or "structure" (no key: age header, size and SHA-256 only). */
     verifyScope: text("verify_scope", { enum: ["full", "structure"] }),
   },

@@ -31,7 +31,7 @@ import { fsyncDir, writeFileAtomic } from "./fs-safe";
 export const ENCRYPTION_MODES = ["off", "passphrase", "recipients"] as const;
 export type EncryptionMode = (typeof ENCRYPTION_MODES)[number];
 
-const KEYS = { mode: "backup.encryption.mode", recipients: "backup.encryption.recipients" } as const;
+const KEYS = { mode: "backup.encryption.mode", recipients: "backup.encryption.recipients", keyId: "backup.encryption.key_id" } as const;
 /** Passphrases shorter than this are refused: scrypt slows guessing, it cannot save "1234". */
 export const MIN_PASSPHRASE_LENGTH = 12;
 
@@ -44,6 +44,11 @@ export interface EncryptionSettings {
   /** Whether the server may use an identity (BACKUP_ENCRYPTION_IDENTITY_FILE). */
   identityKept: boolean;
   source: "settings" | "environment" | "default";
+  /**
+   * Names the key in effect (a random id made whenever a key is set; for the environment, one
+   * derived from the variables, not from the passphrase); null when encryption is off.
+   */
+  keyId: string | null;
 }
 
 export function passphrasePath(config: AppConfig): string {
@@ -68,12 +73,18 @@ export function getEncryptionSettings(db: AppDatabase, config: AppConfig, env: N
   const mode = saved(db, KEYS.mode) as EncryptionMode | null;
   if (mode && (ENCRYPTION_MODES as readonly string[]).includes(mode)) {
     const recipients = JSON.parse(saved(db, KEYS.recipients) ?? "[]") as string[];
-    return { mode, recipients, passphraseKept, identityKept, source: "settings" };
+    const keyId = mode === "off" ? null : (saved(db, KEYS.keyId) ?? "settings");
+    return { mode, recipients, passphraseKept, identityKept, source: "settings", keyId };
   }
   const recipients = envRecipients(env);
-  if (recipients.length > 0) return { mode: "recipients", recipients, passphraseKept, identityKept, source: "environment" };
-  if (env.BACKUP_ENCRYPTION_PASSPHRASE_FILE) return { mode: "passphrase", recipients: [], passphraseKept, identityKept, source: "environment" };
-  return { mode: "off", recipients: [], passphraseKept, identityKept, source: "default" };
+  if (recipients.length > 0) {
+    const keyId = `env-${crypto.createHash("sha256").update(recipients.join(",")).digest("hex").slice(0, 16)}`;
+    return { mode: "recipients", recipients, passphraseKept, identityKept, source: "environment", keyId };
+  }
+  if (env.BACKUP_ENCRYPTION_PASSPHRASE_FILE) {
+    return { mode: "passphrase", recipients: [], passphraseKept, identityKept, source: "environment", keyId: "env-passphrase" };
+  }
+  return { mode: "off", recipients: [], passphraseKept, identityKept, source: "default", keyId: null };
 }
 
 /** The passphrase the server keeps, or null. */
@@ -95,10 +106,15 @@ export async function keptPassphrase(config: AppConfig, env: NodeJS.ProcessEnv =
  * kept passphrase cannot make a backup (nobody is there to type it): refused before anything
  * is written.
  */
-export async function encryptionTarget(db: AppDatabase, config: AppConfig, env: NodeJS.ProcessEnv = process.env): Promise<AgeTarget | null> {
+export async function encryptionTarget(
+  db: AppDatabase,
+  config: AppConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<(AgeTarget & { keyId: string }) | null> {
   const s = getEncryptionSettings(db, config, env);
   if (s.mode === "off") return null;
-  if (s.mode === "recipients") return { recipients: s.recipients };
+  const keyId = s.keyId ?? "settings";
+  if (s.mode === "recipients") return { recipients: s.recipients, keyId };
   const passphrase = await keptPassphrase(config, env);
   if (!passphrase) {
     throw new AppError(
@@ -107,7 +123,7 @@ export async function encryptionTarget(db: AppDatabase, config: AppConfig, env: 
         "Enter the passphrase again in Settings → Backup → Encryption, or switch to public keys.",
     );
   }
-  return { passphrase };
+  return { passphrase, keyId };
 }
 
 /**
@@ -130,9 +146,15 @@ export async function archiveKeys(config: AppConfig, given?: AgeKeys, env: NodeJ
 }
 
 /** The row's encryption columns for an archive written to `target`. */
-export function encryptionColumns(target: AgeTarget | null): { encryption: BackupEncryption | null; encryptionRecipients: string[] | null } {
-  if (!target) return { encryption: null, encryptionRecipients: null };
-  return "passphrase" in target ? { encryption: "passphrase", encryptionRecipients: null } : { encryption: "recipients", encryptionRecipients: target.recipients };
+export function encryptionColumns(target: (AgeTarget & { keyId: string }) | null): {
+  encryption: BackupEncryption | null;
+  encryptionRecipients: string[] | null;
+  encryptionKeyId: string | null;
+} {
+  if (!target) return { encryption: null, encryptionRecipients: null, encryptionKeyId: null };
+  return "passphrase" in target
+    ? { encryption: "passphrase", encryptionRecipients: null, encryptionKeyId: target.keyId }
+    : { encryption: "recipients", encryptionRecipients: target.recipients, encryptionKeyId: target.keyId };
 }
 
 /** How a file is encrypted (from its age header), or null for a file that is not age. Throws AgeError on a damaged header. */
@@ -223,10 +245,13 @@ export async function saveEncryptionSettings(db: AppDatabase, config: AppConfig,
     await fsyncDir(config.secretsPath).catch(() => undefined);
   }
   const now = new Date();
+  // A new id for every key set: the next incremental then starts a new chain under it.
+  const keyId = crypto.randomBytes(8).toString("hex");
   db.transaction((tx) => {
-    tx.delete(settings).where(inArray(settings.key, [KEYS.mode, KEYS.recipients])).run();
+    tx.delete(settings).where(inArray(settings.key, [KEYS.mode, KEYS.recipients, KEYS.keyId])).run();
     tx.insert(settings).values({ key: KEYS.mode, value: update.mode, updatedAt: now }).run();
     tx.insert(settings).values({ key: KEYS.recipients, value: JSON.stringify(recipients), updatedAt: now }).run();
+    tx.insert(settings).values({ key: KEYS.keyId, value: keyId, updatedAt: now }).run();
   });
 }
 

@@ -127,9 +127,10 @@ export function resolvePlan(input: CreateBackupInput): BackupPlan {
  * The backup an incremental builds on: the newest completed backup holding the complete
  * file list (full, files_only or incremental, with our manifest) whose archive is still on
  * disk and whose last verification did not fail (a damaged parent would make every later
- * incremental unrestorable). None means the incremental starts as a full backup.
+ * incremental unrestorable), made under the encryption key in effect now (so restoring a
+ * chain needs one key). None means the incremental starts as a full backup.
  */
-function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | null {
+function findIncrementalParent(db: AppDatabase, config: AppConfig, keyId: string | null): Backup | null {
   const candidates = db
     .select()
     .from(backups)
@@ -143,7 +144,9 @@ function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | nul
     )
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .all();
-  return candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
+  const newest = candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
+  // Encryption switched on, off or to another key since: start a new chain (a full backup).
+  return newest && (newest.encryptionKeyId ?? null) === keyId ? newest : null;
 }
 
 /** The live database's size on disk: the file and its write-ahead log. */
@@ -188,7 +191,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     const plan = resolvePlan(input);
     const archiveDir = await resolveBackupDestination(config, input.backup_path);
     if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
-    const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
+    // Who it is encrypted to (null: not encrypted), settled before anything is written; an
+    // incremental builds only on a backup made under the same key (one key per chain).
+    const encryptTo = await encryptionTarget(db, config);
+    const parent = plan.type === "incremental" ? findIncrementalParent(db, config, encryptTo?.keyId ?? null) : null;
     if (plan.type === "incremental" && !parent) plan.type = "full";
 
     const dataTrees: Array<{ name: "files" | "config"; root: string }> = [];
@@ -215,8 +221,6 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
       );
     }
 
-    // Who it is encrypted to (null: not encrypted), settled before anything is written.
-    const encryptTo = await encryptionTarget(db, config);
     const now = new Date();
     const filename = uniqueArchiveName(db, config, now, archiveDir, encryptTo !== null);
     const row = db
@@ -296,7 +300,7 @@ interface JobOptions extends CreateBackupOptions {
   signal: AbortSignal;
   lock: HeldLock;
   ownsLock: boolean;
-  encryptTo: AgeTarget | null;
+  encryptTo: (AgeTarget & { keyId: string }) | null;
 }
 
 /** Why a backup failed, as an error code and a text for the admin; internal details stay in the server log. */

@@ -230,6 +230,20 @@ describe("encrypted backups", () => {
     expect(fs.readFileSync(fileOf(app, copy)).equals(fs.readFileSync(outside))).toBe(true);
   });
 
+  it("a chain has one key: after encryption is switched on or the key changes, the next incremental is a full backup", async () => {
+    const plain = await backup(app);
+    await saveEncryptionSettings(app.db, app.config, { mode: "recipients", recipients: [generateIdentity().recipient] });
+    const first = await backup(app, "incremental");
+    expect(first).toMatchObject({ backupType: "full", parentId: null, encryption: "recipients" });
+    const next = await backup(app, "incremental");
+    expect(next).toMatchObject({ backupType: "incremental", parentId: first.id });
+    await saveEncryptionSettings(app.db, app.config, { mode: "passphrase", passphrase: PASSPHRASE });
+    expect(await backup(app, "incremental")).toMatchObject({ backupType: "full", parentId: null, encryption: "passphrase" });
+    await saveEncryptionSettings(app.db, app.config, { mode: "off" });
+    expect(await backup(app, "incremental")).toMatchObject({ backupType: "full", parentId: null, encryption: null });
+    expect(plain.encryptionKeyId).toBeNull();
+  });
+
   it("headless: BACKUP_ENCRYPTION_RECIPIENTS alone encrypts new backups", async () => {
     const { recipient } = generateIdentity();
     process.env.BACKUP_ENCRYPTION_RECIPIENTS = recipient;

@@ -42,6 +42,7 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     planName: null,
     encryption: null,
     encryptionRecipients: null,
+    encryptionKeyId: null,
     verifyScope: null,
     importedAt: null,
     ...extra,
