@@ -398,7 +398,8 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
     try {
       await verifyArchive(file, { keys: await archiveKeys(config, opts.keys) });
     } catch (err) {
-      if (!(err instanceof AppError && err.code === "KEY_REQUIRED" && !opts.keys)) throw err;
+      // No key given and none the server keeps opens it (e.g. made under an earlier passphrase).
+      if (!(err instanceof AppError && (err.code === "KEY_REQUIRED" || err.code === "WRONG_KEY") && !opts.keys)) throw err;
       scope = "structure";
       await checkEncryptedStructure(file, row);
     }

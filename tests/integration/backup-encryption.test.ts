@@ -244,6 +244,16 @@ describe("encrypted backups", () => {
     expect(plain.encryptionKeyId).toBeNull();
   });
 
+  it("verify of a backup made under an earlier passphrase, without a key: checked without decrypting, not marked damaged", async () => {
+    await saveEncryptionSettings(app.db, app.config, { mode: "passphrase", passphrase: PASSPHRASE });
+    const row = await backup(app);
+    await saveEncryptionSettings(app.db, app.config, { mode: "passphrase", passphrase: "another long passphrase" });
+    const verified = await verifyBackup({ db: app.db, config: app.config, actor: app.admin, id: row.id });
+    expect(verified).toMatchObject({ verifyStatus: "ok", verifyScope: "structure" });
+    const full = await verifyBackup({ db: app.db, config: app.config, actor: app.admin, id: row.id, keys: { passphrases: [PASSPHRASE] } });
+    expect(full).toMatchObject({ verifyStatus: "ok", verifyScope: "full" });
+  });
+
   it("headless: BACKUP_ENCRYPTION_RECIPIENTS alone encrypts new backups", async () => {
     const { recipient } = generateIdentity();
     process.env.BACKUP_ENCRYPTION_RECIPIENTS = recipient;
