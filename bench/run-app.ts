@@ -3,8 +3,10 @@
  * process's peak RSS. Prints one line of JSON. Usage:
  *
  *   tsx bench/run-app.ts full        --storage DIR --app DIR             full backup through the service
+ *                                    [--encrypt-to age1…]              ... encrypted to that age public key
  *   tsx bench/run-app.ts incremental --storage DIR --app DIR             incremental (after a full one)
  *   tsx bench/run-app.ts restore     --archive FILE --into DIR           verification + extraction
+ *                                    [--identity AGE-SECRET-KEY-1…]    ... of an encrypted archive
  *   tsx bench/run-app.ts restore-file --archive FILE --app DIR           the disaster path: a fresh app
  *                                                                        restores the file (one read: verify,
  *                                                                        stage, catalog copy, safety backup, swap)
@@ -45,6 +47,11 @@ function arg(name: string): string {
   return value;
 }
 
+function optionalArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 function useAppFolders(storage: string, app: string): void {
   process.env.NAS_STORAGE_PATH = storage;
   process.env.NAS_DATABASE_PATH = path.join(app, "data", "baluhost.db");
@@ -56,6 +63,8 @@ function useAppFolders(storage: string, app: string): void {
 
 async function backup(type: "full" | "incremental") {
   useAppFolders(arg("storage"), arg("app"));
+  const encryptTo = optionalArg("encrypt-to");
+  if (encryptTo) process.env.BACKUP_ENCRYPTION_RECIPIENTS = encryptTo;
   ensureStarted({ announceAdminPassword: false });
   await startupSettled();
   const t0 = performance.now();
@@ -75,7 +84,8 @@ async function restore() {
   const destinations = { database: path.join(into, "database"), files: path.join(into, "files"), config: path.join(into, "config") };
   for (const dir of Object.values(destinations)) fs.mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
-  const result = await extractArchive({ archivePath: arg("archive"), destinations });
+  const identity = optionalArg("identity");
+  const result = await extractArchive({ archivePath: arg("archive"), destinations, keys: identity ? { identities: [identity] } : undefined });
   return { wallMs: performance.now() - t0, files: result.filesWritten, totalBytes: result.totalBytes };
 }
 

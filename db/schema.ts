@@ -77,6 +77,10 @@ export type BackupStatus = (typeof BACKUP_STATUSES)[number];
 export const BACKUP_ORIGINS = ["manual", "scheduled", "safety", "uploaded", "imported"] as const;
 export type BackupOrigin = (typeof BACKUP_ORIGINS)[number];
 
+/** How an archive is encrypted (age): with a passphrase (scrypt) or to public keys (X25519). */
+export const BACKUP_ENCRYPTIONS = ["passphrase", "recipients"] as const;
+export type BackupEncryption = (typeof BACKUP_ENCRYPTIONS)[number];
+
 export const backups = sqliteTable(
   "backups",
   {
@@ -131,6 +135,19 @@ export const backups = sqliteTable(
      */
     planId: integer("plan_id"),
     planName: text("plan_name"),
+
+    // --- Encryption at rest (issue 13) ---------------------------------------------------
+    /** How the archive is encrypted (age, `.tar.gz.age`); null = not encrypted. */
+    encryption: text("encryption", { enum: BACKUP_ENCRYPTIONS }),
+    /** The public keys (age1…) it was encrypted to, when made here in recipients mode; null otherwise. */
+    encryptionRecipients: text("encryption_recipients", { mode: "json" }).$type<string[]>(),
+    /**
+     * Which encryption setting made it (a random id per key set in Settings, never derived from
+     * the key): an incremental builds only on a backup of the same key, so a chain has one key.
+     */
+    encryptionKeyId: text("encryption_key_id"),
+    /** What the last verification covered: "full" (decrypted and checked) or "structure" (no key: age header, size and SHA-256 only). */
+    verifyScope: text("verify_scope", { enum: ["full", "structure"] }),
   },
   (t) => [index("backups_created_idx").on(t.createdAt), index("backups_status_idx").on(t.status)],
 );

@@ -19,6 +19,10 @@ export const APP_ERROR_CODES = {
   RANGE_NOT_SATISFIABLE: { http: 416, trpc: "BAD_REQUEST" },
   ARCHIVE_INVALID: { http: 422, trpc: "UNPROCESSABLE_CONTENT" },
   INCOMPATIBLE_VERSION: { http: 422, trpc: "UNPROCESSABLE_CONTENT" },
+  /** An encrypted archive and no passphrase / identity of the kind it needs. */
+  KEY_REQUIRED: { http: 422, trpc: "UNPROCESSABLE_CONTENT" },
+  /** An encrypted archive that the passphrase / identity given does not open. */
+  WRONG_KEY: { http: 422, trpc: "UNPROCESSABLE_CONTENT" },
   TOO_MANY_REQUESTS: { http: 429, trpc: "TOO_MANY_REQUESTS" },
   INSUFFICIENT_SPACE: { http: 507, trpc: "PRECONDITION_FAILED" },
   /** A backup that was cancelled while it ran (by an admin, or the process stopping). */

@@ -63,6 +63,8 @@ const ACTION_LABELS: Record<string, string> = {
   "offsite.remote_delete": "Deleted an offsite copy",
   "offsite.remote_verify": "Checked an offsite copy",
   "offsite.import": "Brought a backup back from offsite",
+  "backup.encryption_settings": "Changed backup encryption",
+  "backup.encryption_keygen": "Generated an encryption key pair",
 };
 
 /** "some_thing.other_part" → "Some thing other part". */
@@ -99,6 +101,8 @@ export const BACKUP_AUDIT_ACTIONS: Array<{ value: string; label: string }> = [
   "plan_create",
   "plan_update",
   "plan_delete",
+  "encryption_settings",
+  "encryption_keygen",
 ].map((value) => ({ value, label: auditActionLabel(`backup.${value}`) }));
 
 function str(value: unknown): string | null {
@@ -222,7 +226,23 @@ export function auditSentence(entry: AuditEntryFacts): AuditSentence {
       return ok(`${who} ${verb} ${source}${filename && filename !== source ? ` as ${filename}` : ""}`);
     }
     case "backup.verify":
-      return entry.success ? ok(`${who} verified ${backup}: complete and readable`) : failed(`Verification of ${backup} failed`);
+      if (!entry.success) return failed(`Verification of ${backup} failed`);
+      return d.scope === "structure"
+        ? ok(`${who} checked ${backup} without its key: header, size and checksum as made`)
+        : ok(`${who} verified ${backup}: complete and readable`);
+    case "backup.encryption_settings": {
+      if (!entry.success) return failed("Changing backup encryption failed");
+      const mode = str(d.mode);
+      return ok(
+        mode === "off"
+          ? `${who} switched backup encryption off`
+          : mode === "passphrase"
+            ? `${who} set backups to be encrypted with a passphrase`
+            : `${who} set backups to be encrypted to ${Array.isArray(d.recipients) ? d.recipients.length : "the"} public key(s)`,
+      );
+    }
+    case "backup.encryption_keygen":
+      return ok(`${who} generated an encryption key pair${str(d.recipient) ? ` (${str(d.recipient)!.slice(0, 12)}…)` : ""}`);
     case "backup.retention_delete":
       return entry.success ? ok(`Retention removed ${backup}`) : failed(`Retention could not remove ${backup}`);
     case "backup.protect":

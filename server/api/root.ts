@@ -4,6 +4,7 @@ import { auditRouter } from "./routers/audit";
 import { backupRouter } from "./routers/backup";
 import { browseRouter } from "./routers/browse";
 import { drillRouter } from "./routers/drill";
+import { encryptionRouter } from "./routers/encryption";
 import { scheduleRouter } from "./routers/schedule";
 import { notifyRouter } from "./routers/notify";
 import { offsiteRouter } from "./routers/offsite";
@@ -20,6 +21,7 @@ export const appRouter = createTRPCRouter({
   schedule: scheduleRouter,
   notify: notifyRouter,
   offsite: offsiteRouter,
+  encryption: encryptionRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -19,9 +19,16 @@ import { readManifestFromArchive, type BackupManifest } from "./archive";
 import { splitLines, TEXT_CHUNK } from "./archive/line-spool";
 import { manifestAsStream, readManifestStream, serializeManifest, type ManifestStream } from "./archive/manifest";
 import { checkedArchiveDir } from "./destination";
+import { archiveKeys } from "./encryption";
 import { writeFileAtomic } from "./fs-safe";
 
-export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz$/;
+/** `backup_….tar.gz`, or `backup_….tar.gz.age` for an encrypted one (age: `age -d` gives the .tar.gz). */
+export const ARCHIVE_NAME_PATTERN = /^backup_\d{8}_\d{6}(?:_\d{1,4})?\.tar\.gz(?:\.age)?$/;
+export const ENCRYPTED_SUFFIX = ".age";
+
+export function isEncryptedName(filename: string): boolean {
+  return filename.endsWith(".tar.gz" + ENCRYPTED_SUFFIX);
+}
 export const PARTIAL_SUFFIX = ".partial";
 export const STAGING_PREFIX = ".staging-";
 /** Archives being received (uploads, imports) before they are verified and named. */
@@ -32,7 +39,7 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");
 }
 
-/** `backup_YYYYMMDD_HHMMSS.tar.gz` in UTC. */
+/** `backup_YYYYMMDD_HHMMSS` (the stem of the .tar.gz / .tar.gz.age name) in UTC. */
 export function archiveBaseName(date: Date): string {
   return (
     `backup_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}` +
@@ -42,17 +49,21 @@ export function archiveBaseName(date: Date): string {
 
 /**
  * A name no row and no file uses yet: a second backup in the same second gets a suffix.
- * Names are unique across all archive folders (the manifest copies share one folder).
+ * Names are unique across all archive folders (the manifest copies share one folder), and a
+ * stem is used once whether encrypted or not (backup_X.tar.gz and backup_X.tar.gz.age never both).
  */
-export function uniqueArchiveName(db: AppDatabase, config: AppConfig, date: Date, archiveDir = ""): string {
+export function uniqueArchiveName(db: AppDatabase, config: AppConfig, date: Date, archiveDir = "", encrypted = false): string {
   const base = archiveBaseName(date);
   for (let n = 1; n < 10000; n++) {
-    const name = n === 1 ? `${base}.tar.gz` : `${base}_${n}.tar.gz`;
-    const where = (dir: string) => archivePath(config, { filename: name, archiveDir: dir });
-    const taken =
-      db.select({ id: backups.id }).from(backups).where(eq(backups.filename, name)).get() ||
-      [...new Set(["", archiveDir])].some((dir) => fs.existsSync(where(dir)) || fs.existsSync(where(dir) + PARTIAL_SUFFIX));
-    if (!taken) return name;
+    const plain = n === 1 ? `${base}.tar.gz` : `${base}_${n}.tar.gz`;
+    const variants = [plain, plain + ENCRYPTED_SUFFIX];
+    const where = (name: string, dir: string) => archivePath(config, { filename: name, archiveDir: dir });
+    const taken = variants.some(
+      (name) =>
+        db.select({ id: backups.id }).from(backups).where(eq(backups.filename, name)).get() ||
+        [...new Set(["", archiveDir])].some((dir) => fs.existsSync(where(name, dir)) || fs.existsSync(where(name, dir) + PARTIAL_SUFFIX)),
+    );
+    if (!taken) return encrypted ? plain + ENCRYPTED_SUFFIX : plain;
   }
   throw new AppError("CONFLICT", "Too many backups were started in the same second. Wait a moment and try again.");
 }
@@ -108,7 +119,9 @@ async function loadManifest(config: AppConfig, row: Backup): Promise<BackupManif
   try {
     return JSON.parse(await fs.promises.readFile(manifestCopyPath(config, row.filename), "utf8")) as BackupManifest;
   } catch {
-    const manifest = await readManifestFromArchive(archivePath(config, row));
+    // An encrypted archive without its copy opens with the keys the server keeps, if any.
+    const keys = row.encryption ? await archiveKeys(config) : undefined;
+    const manifest = await readManifestFromArchive(archivePath(config, row), keys);
     await saveManifestCopy(config, row.filename, manifest).catch(() => undefined);
     return manifest;
   }

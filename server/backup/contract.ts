@@ -3,7 +3,7 @@
  * shared by tRPC, the REST route handlers and the CLI's --json output.
  */
 import { z } from "zod";
-import { BACKUP_ORIGINS, BACKUP_STATUSES, BACKUP_TYPES, type Backup } from "@/db/schema";
+import { BACKUP_ENCRYPTIONS, BACKUP_ORIGINS, BACKUP_STATUSES, BACKUP_TYPES, type Backup } from "@/db/schema";
 import type { BackupProgress } from "./progress";
 
 export const backupIdSchema = z.coerce
@@ -87,6 +87,12 @@ export const backupRecordSchema = z.object({
   /** Scheduled backups: the plan that made it (its name when it ran). */
   plan_id: z.number().nullable(),
   plan_name: z.string().nullable(),
+  /** Encrypted (age, `.tar.gz.age`): with a passphrase or to public keys; null = not encrypted. */
+  encryption: z.enum(BACKUP_ENCRYPTIONS).nullable(),
+  /** The public keys (age1…) it was encrypted to, when known (made here in recipients mode). */
+  encryption_recipients: z.array(z.string()).nullable(),
+  /** What the last verification covered: "full", or "structure" (encrypted, checked without its key). */
+  verify_scope: z.enum(["full", "structure"]).nullable(),
   progress: progressSchema.nullable(),
 });
 
@@ -152,6 +158,9 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
     database_restorable: row.includesDatabase && !row.foreignDatabase,
     plan_id: row.planId,
     plan_name: row.planName,
+    encryption: row.encryption,
+    encryption_recipients: row.encryptionRecipients,
+    verify_scope: row.verifyScope,
     progress: row.status === "in_progress" ? toProgressRecord(progress) : null,
   };
 }
@@ -161,6 +170,15 @@ export function toBackupRecord(row: Backup, progress: BackupProgress | null = nu
  * unset follows the backup (see restorePartsFor); a part set to true that the backup lacks
  * is refused.
  */
+/**
+ * The key for an encrypted archive, given for one operation (restore, verify, upload) and
+ * never stored: a passphrase, and/or an age identity (the text of key.txt, AGE-SECRET-KEY-1…).
+ */
+export const archiveKeyFields = {
+  passphrase: z.string().min(1).max(1024).optional(),
+  identity: z.string().min(1).max(64 * 1024).optional(),
+};
+
 export const restoreInput = z
   .object({
     backup_id: backupIdSchema,
@@ -168,6 +186,7 @@ export const restoreInput = z
     restore_files: z.boolean().optional(),
     restore_config: z.boolean().optional(),
     confirm: z.boolean().default(false),
+    ...archiveKeyFields,
   })
   .strict();
 

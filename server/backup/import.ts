@@ -30,6 +30,8 @@ import { EntryCursor } from "./archive/item-cursor";
 import { linesOfFile } from "./archive/line-spool";
 import { readManifestStream, type ManifestStream, type ManifestSummary } from "./archive/manifest";
 import { archivePath, getBackupRow, INCOMING_PREFIX, manifestCopyPath, streamManifest, uniqueArchiveName } from "./catalog";
+import type { AgeKeys } from "./crypto";
+import { archiveKeys, archiveLock, checkEncryptedStructure } from "./encryption";
 import { crashPoint } from "./failpoints";
 import { durableRename, freeBytes, fsyncFile, linkIntoPlace } from "./fs-safe";
 import { currentProcessOwner } from "./lock";
@@ -210,6 +212,8 @@ export interface ImportOptions {
   freeSpace?: (dir: string) => Promise<number>;
   /** The type the admin declares (upload `?backup_type=`, CLI `--type`): how an incremental without a manifest is known when its database cannot tell. */
   declaredType?: BackupType;
+  /** Passphrase / identities for an encrypted (age) archive, besides what the server keeps. */
+  keys?: AgeKeys;
 }
 
 export async function importBackup(opts: ImportOptions): Promise<Backup> {
@@ -243,6 +247,7 @@ export async function importBackup(opts: ImportOptions): Promise<Backup> {
     let archivedDatabase: ArchivedDatabase | null = null;
     const verified = await verifyArchive(tmp, {
       manifestCopyPath: incomingManifest,
+      keys: await archiveKeys(config, opts.keys),
       inspectDatabase: (file) => (archivedDatabase = inspectArchivedDatabase(file)),
     }).catch((err: unknown) => {
       // The reader names the file it read: say the name the admin knows, not our temporary one.
@@ -299,6 +304,8 @@ export async function catalogArchive(opts: {
 }): Promise<Backup> {
   const { db, config, actor, described, bytes, sha256 } = opts;
   const tmp = opts.archive;
+  // Read before: an encrypted archive keeps its .age name; its header was checked while it was verified.
+  const lock = await archiveLock(tmp);
   if (!described.includesDatabase && !described.includesFiles && !described.includesConfig) {
     throw new AppError("ARCHIVE_INVALID", "The archive holds neither a database nor files: there is nothing in it to restore.");
   }
@@ -308,14 +315,14 @@ export async function catalogArchive(opts: {
   const now = new Date();
   // Imports run outside the operation lock: claim the name with a link, which fails
   // instead of replacing an archive another import named in the same second.
-  let filename = uniqueArchiveName(db, config, now);
+  let filename = uniqueArchiveName(db, config, now, "", lock !== null);
   for (let attempt = 0; ; attempt++) {
     try {
       await linkIntoPlace(tmp, archivePath(config, { filename }));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 20) throw err;
-      filename = uniqueArchiveName(db, config, now);
+      filename = uniqueArchiveName(db, config, now, "", lock !== null);
     }
   }
   if (opts.manifestCopy) {
@@ -347,6 +354,8 @@ export async function catalogArchive(opts: {
       sha256,
       verifiedAt: now,
       verifyStatus: "ok",
+      verifyScope: "full",
+      encryption: lock?.mode ?? null,
     })
     .returning()
     .get();
@@ -362,30 +371,49 @@ export async function catalogArchive(opts: {
       foreign: !described.fileList,
       foreign_database: described.foreignDatabase,
       backup_type: described.type,
+      encryption: lock?.mode ?? null,
     },
   });
   return row;
 }
 
-/** Checks a catalogued archive end to end without restoring, and records the result on it. */
-export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; actor: Actor; id: number }): Promise<Backup> {
+/**
+ * Checks a catalogued archive end to end without restoring, and records the result on it.
+ * An encrypted archive is decrypted with the keys given and those the server keeps; with no
+ * key for it, only what can be checked without one is (the age header, the size and the
+ * SHA-256 recorded when it was made) and the record says so (verify_scope "structure"). A
+ * wrong key is the caller's mistake, not damage: it is thrown and nothing is recorded.
+ */
+export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; actor: Actor; id: number; keys?: AgeKeys }): Promise<Backup> {
   const { db, config, actor, id } = opts;
   const row = getBackupRow(db, id);
   if (row.status !== "completed") {
     throw new AppError("CONFLICT", `${row.filename} is ${row.status.replace("_", " ")}; only completed backups can be verified.`);
   }
   let problem: string | null = null;
+  let scope: "full" | "structure" = "full";
   try {
     const file = archivePath(config, row);
     if (!fs.existsSync(file)) throw new AppError("ARCHIVE_INVALID", `The archive ${row.filename} is missing from the backup folder.`);
-    await verifyArchive(file);
+    try {
+      await verifyArchive(file, { keys: await archiveKeys(config, opts.keys) });
+    } catch (err) {
+      // No key given and none the server keeps opens it (e.g. made under an earlier passphrase).
+      if (!(err instanceof AppError && (err.code === "KEY_REQUIRED" || err.code === "WRONG_KEY") && !opts.keys)) throw err;
+      scope = "structure";
+      await checkEncryptedStructure(file, row);
+    }
   } catch (err) {
+    if (err instanceof AppError && (err.code === "WRONG_KEY" || err.code === "KEY_REQUIRED")) {
+      recordAudit(db, { action: "backup.verify", actor, resource: `backup:${id}`, success: false, errorMessage: err.message, details: { filename: row.filename } });
+      throw err;
+    }
     if (!(err instanceof AppError)) console.error(`[verify] backup ${id}:`, err);
     problem = err instanceof AppError ? err.message : `The archive could not be read: ${describeError(err)}`;
   }
   const updated = db
     .update(backups)
-    .set({ verifiedAt: new Date(), verifyStatus: problem ? "failed" : "ok", verifyError: problem })
+    .set({ verifiedAt: new Date(), verifyStatus: problem ? "failed" : "ok", verifyError: problem, verifyScope: scope })
     .where(eq(backups.id, id))
     .returning()
     .get();
@@ -395,7 +423,7 @@ export async function verifyBackup(opts: { db: AppDatabase; config: AppConfig; a
     resource: `backup:${id}`,
     success: problem === null,
     errorMessage: problem,
-    details: { filename: row.filename },
+    details: { filename: row.filename, scope },
   });
   if (problem) {
     announce(db, {

@@ -34,7 +34,9 @@ import {
   uniqueArchiveName,
 } from "./catalog";
 import { toBackupRecord, toMb, type BackupList, type BackupRecord, type CreateBackupInput } from "./contract";
+import type { AgeTarget } from "./crypto";
 import { resolveBackupDestination } from "./destination";
+import { encryptionColumns, encryptionTarget } from "./encryption";
 import { durableRename, freeBytes, linkIntoPlace } from "./fs-safe";
 import { acquireOperationLock, readLiveLock, type HeldLock } from "./lock";
 import { announce } from "./notify/announce";
@@ -126,9 +128,10 @@ export function resolvePlan(input: CreateBackupInput): BackupPlan {
  * The backup an incremental builds on: the newest completed backup holding the complete
  * file list (full, files_only or incremental, with our manifest) whose archive is still on
  * disk and whose last verification did not fail (a damaged parent would make every later
- * incremental unrestorable). None means the incremental starts as a full backup.
+ * incremental unrestorable), made under the encryption key in effect now (so restoring a
+ * chain needs one key). None means the incremental starts as a full backup.
  */
-function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | null {
+function findIncrementalParent(db: AppDatabase, config: AppConfig, keyId: string | null): Backup | null {
   const candidates = db
     .select()
     .from(backups)
@@ -142,7 +145,9 @@ function findIncrementalParent(db: AppDatabase, config: AppConfig): Backup | nul
     )
     .orderBy(desc(backups.createdAt), desc(backups.id))
     .all();
-  return candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
+  const newest = candidates.find((row) => row.verifyStatus !== "failed" && fs.existsSync(archivePath(config, row))) ?? null;
+  // Encryption switched on, off or to another key since: start a new chain (a full backup).
+  return newest && (newest.encryptionKeyId ?? null) === keyId ? newest : null;
 }
 
 /** The live database's size on disk: the file and its write-ahead log. */
@@ -187,7 +192,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     const plan = resolvePlan(input);
     const archiveDir = await resolveBackupDestination(config, input.backup_path);
     if (!opts.heldLock) lock = acquireOperationLock(config.backupPath, "backup", `${plan.type} backup by ${actor.username}`);
-    const parent = plan.type === "incremental" ? findIncrementalParent(db, config) : null;
+    // Who it is encrypted to (null: not encrypted), settled before anything is written; an
+    // incremental builds only on a backup made under the same key (one key per chain).
+    const encryptTo = await encryptionTarget(db, config);
+    const parent = plan.type === "incremental" ? findIncrementalParent(db, config, encryptTo?.keyId ?? null) : null;
     if (plan.type === "incremental" && !parent) plan.type = "full";
 
     const dataTrees: Array<{ name: "files" | "config"; root: string }> = [];
@@ -215,7 +223,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
     }
 
     const now = new Date();
-    const filename = uniqueArchiveName(db, config, now, archiveDir);
+    const filename = uniqueArchiveName(db, config, now, archiveDir, encryptTo !== null);
     const row = db
       .insert(backups)
       .values({
@@ -234,6 +242,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
         parentId: parent?.id ?? null,
         planId: opts.scheduledBy?.planId ?? null,
         planName: opts.scheduledBy?.planName ?? null,
+        ...encryptionColumns(encryptTo),
       })
       .returning()
       .get();
@@ -261,6 +270,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<Backup> {
       signal: controller.signal,
       lock: jobLock,
       ownsLock: !opts.heldLock,
+      encryptTo,
     });
     registerJob({ backupId: row.id, progress, controller, done });
     if (input.wait) await done;
@@ -291,6 +301,7 @@ interface JobOptions extends CreateBackupOptions {
   signal: AbortSignal;
   lock: HeldLock;
   ownsLock: boolean;
+  encryptTo: (AgeTarget & { keyId: string }) | null;
 }
 
 /** Why a backup failed, as an error code and a text for the admin; internal details stay in the server log. */
@@ -349,6 +360,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       seekIndexPath: seekIndexPath(config, row.filename) + PARTIAL_SUFFIX,
       signal,
       onProgress: (p) => Object.assign(progress, p),
+      encryptTo: job.encryptTo ?? undefined,
     });
     signal.throwIfAborted();
     progress.phase = "finalizing";
@@ -374,6 +386,7 @@ async function runBackupJob(job: JobOptions): Promise<void> {
       details: {
         filename: row.filename,
         backup_type: plan.type,
+        encryption: row.encryption,
         size_bytes: written.sizeBytes,
         files: written.manifest.totals.files,
         archived_files: written.manifest.totals.archived_files,

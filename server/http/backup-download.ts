@@ -12,6 +12,7 @@ import { recordAudit } from "../audit";
 import { backupIdSchema } from "../backup/contract";
 import { openBackupDownload } from "../backup/service";
 import { getConfig } from "../config";
+import { isEncryptedName } from "../backup/catalog";
 import { serveFile } from "./download";
 import { downloadCredential } from "./download-links";
 import { adminRoute, methodNotAllowed, type RouteTransport } from "./route-handler";
@@ -23,7 +24,9 @@ const download = adminRoute<Params>(
     const id = backupIdSchema.parse(params.id);
     try {
       const file = await openBackupDownload({ db, config: getConfig(), id });
-      const { response, range } = serveFile(req, { ...file, contentType: "application/gzip" });
+      // An encrypted backup (.tar.gz.age) is served as the age file it is, not as gzip.
+      const contentType = isEncryptedName(file.filename) ? "application/octet-stream" : "application/gzip";
+      const { response, range } = serveFile(req, { ...file, contentType });
       // A resumed download sends many range requests: audit the start of a download only.
       if (req.method === "GET" && response.status !== 304 && response.status !== 416 && (!range || range.start === 0)) {
         recordAudit(db, {

@@ -8,6 +8,7 @@ import { drillListSchema, drillRecordSchema } from "../backup/drill/contract";
 import { planInput, planPatch, planRecordSchema } from "../backup/schedule/plans";
 import { appVersion } from "../version";
 import { browsePaths, browseSchemas } from "./openapi-browse";
+import { encryptionPaths, encryptionSchemas } from "./openapi-encryption";
 import { notifyPaths, notifySchemas } from "./openapi-notify";
 import { offsitePaths, offsiteSchemas } from "./openapi-offsite";
 
@@ -88,6 +89,7 @@ export function buildOpenApiDocument() {
         ...notifySchemas(schema),
         ...browseSchemas(schema),
         ...offsiteSchemas(schema),
+        ...encryptionSchemas(schema),
       },
     },
     security: [{ bearer: [] }, { session: [] }],
@@ -148,13 +150,25 @@ export function buildOpenApiDocument() {
         parameters: [idParam],
         post: {
           summary: "Restore a backup (confirm: true required)",
+          description:
+            "An encrypted backup (encryption not null) is opened with `passphrase` or `identity` (the text of an age key file) from the " +
+            "body, used for this restore only, or with the key the server keeps. A missing key is 422 KEY_REQUIRED, a wrong one 422 " +
+            "WRONG_KEY, both before anything is changed; a modified or cut archive is 422 ARCHIVE_INVALID.",
           requestBody: { required: true, content: json("Restore") },
           responses: { 200: { description: "Restored", content: json("RestoreOutcome") }, ...errors(400, 401, 403, 404, 409, 422, 507) },
         },
       },
       "/api/backups/{id}/verify": {
         parameters: [idParam],
-        post: { summary: "Verify an archive without restoring", responses: { 200: { description: "The backup with its verification result", content: json("Backup") }, ...errors(400, 401, 403, 404, 409) } },
+        post: {
+          summary: "Verify an archive without restoring",
+          description:
+            "An encrypted backup is decrypted and checked in full with the key in the optional body or the server's own; without " +
+            "any key only the age header, the size and the SHA-256 recorded when it was made are checked (verify_scope: structure). " +
+            "A wrong key given is 422 WRONG_KEY and is not recorded as damage.",
+          requestBody: { required: false, content: json("ArchiveKey") },
+          responses: { 200: { description: "The backup with its verification result", content: json("Backup") }, ...errors(400, 401, 403, 404, 409, 422) },
+        },
       },
       "/api/backups/{id}/drill": {
         parameters: [idParam],
@@ -181,7 +195,11 @@ export function buildOpenApiDocument() {
       "/api/backups/upload": {
         post: {
           summary: "Upload an archive (the request body is the .tar.gz)",
-          parameters: [{ name: "X-Filename", in: "header", required: false, schema: { type: "string" }, description: "Original file name, URI-encoded" }],
+          parameters: [
+            { name: "X-Filename", in: "header", required: false, schema: { type: "string" }, description: "Original file name, URI-encoded" },
+            { name: "X-Backup-Passphrase", in: "header", required: false, schema: { type: "string" }, description: "Passphrase of an encrypted (.tar.gz.age) archive" },
+            { name: "X-Backup-Identity", in: "header", required: false, schema: { type: "string" }, description: "age identity (AGE-SECRET-KEY-1…) of an encrypted archive" },
+          ],
           requestBody: { required: true, content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
           responses: { 201: { description: "Verified and added", content: json("Backup") }, ...errors(400, 401, 403, 413, 415, 422, 507) },
         },
@@ -218,6 +236,7 @@ export function buildOpenApiDocument() {
       ...notifyPaths(errors),
       ...browsePaths(errors),
       ...offsitePaths(errors),
+      ...encryptionPaths(errors),
     },
   };
 }

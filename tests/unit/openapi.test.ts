@@ -25,6 +25,8 @@ describe("the OpenAPI document", () => {
         "/api/backups/{id}/restore-paths",
         "/api/backups/{id}/restore-paths/plan",
         "/api/backups/upload",
+        "/api/backups/encryption",
+        "/api/backups/encryption/keypair",
         "/api/backups/schedules",
         "/api/backups/schedules/{id}",
         "/api/backups/schedules/{id}/run",

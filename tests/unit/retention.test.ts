@@ -40,6 +40,10 @@ function row(id: number, ageDays: number, extra: Partial<Backup> = {}): Backup {
     isProtected: false,
     planId: null,
     planName: null,
+    encryption: null,
+    encryptionRecipients: null,
+    encryptionKeyId: null,
+    verifyScope: null,
     importedAt: null,
     ...extra,
   };

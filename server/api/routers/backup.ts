@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Backup } from "@/db/schema";
 import { getConfig } from "../../config";
 import {
+  archiveKeyFields,
   backupIdSchema,
   backupListSchema,
   backupRecordSchema,
@@ -34,6 +35,7 @@ import { getRetentionSettings, retentionInput, rulesOf, saveRetentionSettings, t
 import { catalogVersion, getBackupRow } from "../../backup/catalog";
 import { createDownloadLink } from "../../http/download-links";
 import { verifyBackup } from "../../backup/import";
+import { givenKeys } from "../../backup/encryption";
 import { currentRestoreProgress } from "../../backup/restore/progress";
 import { planRestoreSpace } from "../../backup/restore/plan";
 import { resolveChain, restoreBackup, stagedBytes } from "../../backup/restore/restore";
@@ -41,6 +43,8 @@ import { recordAudit } from "../../audit";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
 const byId = z.object({ id: backupIdSchema });
+/** Verify: with a key for an encrypted archive (else the server's, else a check without decrypting). */
+const verifyInput = byId.extend(archiveKeyFields).strict();
 
 const sourceSchema = z.enum(["settings", "environment", "default"]);
 
@@ -175,9 +179,11 @@ export const backupRouter = createTRPCRouter({
 
   /** Reads the whole archive and checks it against its manifest; the result is stored on the backup. */
   verify: adminProcedure
-    .input(byId)
+    .input(verifyInput)
     .output(backupRecordSchema)
-    .mutation(async ({ ctx, input }) => toBackupRecord(await verifyBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id }))),
+    .mutation(async ({ ctx, input }) =>
+      toBackupRecord(await verifyBackup({ db: ctx.db, config: getConfig(), actor: ctx.actor, id: input.id, keys: givenKeys(input) })),
+    ),
 
   /** Restores a backup (after the admin typed RESTORE); resolves when it is done. */
   restore: adminProcedure
@@ -191,6 +197,7 @@ export const backupRouter = createTRPCRouter({
         backupId: input.backup_id,
         parts: restorePartsFor(getBackupRow(ctx.db, input.backup_id), input),
         confirm: input.confirm,
+        keys: givenKeys(input),
       }),
     ),
 
@@ -199,7 +206,7 @@ export const backupRouter = createTRPCRouter({
    * parts) and the free space per volume. The restore dialog shows it before RESTORE is typed.
    */
   restorePlan: adminProcedure
-    .input(restoreInput.omit({ confirm: true }))
+    .input(restoreInput.omit({ confirm: true, passphrase: true, identity: true }))
     .output(
       z.object({
         parts: z.object({ database: z.boolean(), files: z.boolean(), config: z.boolean() }),

@@ -48,6 +48,8 @@ export interface GzipBlockOptions {
   concurrency?: number;
   /** Raw blocks alive at once, being filled, compressed or written (default 4 + 2 × concurrency). */
   maxBlocks?: number;
+  /** Hash the output (default true); off when something downstream (the encryption) hashes what reaches the disk. */
+  hashOutput?: boolean;
 }
 
 export interface BlockStats {
@@ -84,7 +86,7 @@ export class GzipBlockWriter {
   private stopped = false;
 
   private readonly samples: Buffer[] = [];
-  private readonly hash = crypto.createHash("sha256");
+  private readonly hash: crypto.Hash | null;
   private bytesOut = 0;
   readonly stats: BlockStats = { blocks: 0, storedBlocks: 0 };
   /**
@@ -95,6 +97,7 @@ export class GzipBlockWriter {
 
   constructor(opts: GzipBlockOptions) {
     this.write = opts.write;
+    this.hash = opts.hashOutput === false ? null : crypto.createHash("sha256");
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     if (!(this.blockSize > 0 && this.blockSize <= MAX_BLOCK_SIZE)) throw new TypeError(`GzipBlockWriter: blockSize must be 1..${MAX_BLOCK_SIZE}`);
     this.level = opts.level ?? 4;
@@ -203,7 +206,7 @@ export class GzipBlockWriter {
     if (p) await p;
     while (this.writeLoopRunning) await this.writeLoopRunning;
     this.check();
-    return { sizeBytes: this.bytesOut, sha256: this.hash.digest("hex") };
+    return { sizeBytes: this.bytesOut, sha256: this.hash ? this.hash.digest("hex") : "" };
   }
 
   /** Stops writing (after the write in progress, if any) and waits until the output is idle. */
@@ -272,7 +275,7 @@ export class GzipBlockWriter {
       if (this.stopped) return;
       this.memberStarts.push(this.bytesOut);
       for (const c of chunks) {
-        this.hash.update(c);
+        this.hash?.update(c);
         this.bytesOut += c.length;
       }
       await this.write(chunks);

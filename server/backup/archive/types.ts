@@ -2,6 +2,7 @@
  * The shapes the archive engine shares with its callers: what a scan finds, what a
  * manifest lists, what the writer is asked to do and what it reports back. No logic here.
  */
+import type { AgeTarget } from "../crypto";
 import type { BackupType } from "@/db/schema";
 
 export const MANIFEST_FORMAT = "baluhost-backup";
@@ -119,11 +120,16 @@ export interface WriteArchiveOptions {
   signal?: AbortSignal;
   /** Called at most about 10 times a second, plus once at the end. */
   onProgress?: (progress: ArchiveProgress) => void;
+  /**
+   * Encrypt the output (age v1, see server/backup/crypto/): the file is then a .tar.gz.age
+   * whose plaintext is exactly the .tar.gz that would have been written.
+   */
+  encryptTo?: AgeTarget;
 }
 
 export interface WrittenArchive {
   sizeBytes: number;
-  /** Hex SHA-256 of the whole .tar.gz file. */
+  /** Hex SHA-256 of the whole file as written (.tar.gz, or .tar.gz.age when encrypted). */
   sha256: string;
   /** The manifest without its entry list (which can be millions long: read it from the archive or the copy). */
   manifest: Omit<BackupManifest, "entries">;

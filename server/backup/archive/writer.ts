@@ -27,6 +27,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { abortError, errnoCode, sourceChangedError, throwIfAborted } from "./errors";
+import { AgeWorkerEncryptor } from "../crypto/worker-encryptor";
 import { GzipBlockWriter } from "./gzip-blocks";
 import { LineSpool } from "./line-spool";
 import { SeekIndexWriter } from "./seek-index";
@@ -91,18 +92,25 @@ export async function writeArchiveToHandle(
   opts: WriteArchiveOptions,
   tuning: ArchiveTuning = {},
 ): Promise<WrittenArchive> {
+  const toFile = (chunks: Buffer[]) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks);
+  // Encrypted: the gzip members go to the age encryptor's thread, which seals, hashes and
+  // writes them to the file (the main thread keeps the tar stream and the files' hashes).
+  const encryptor = opts.encryptTo ? await AgeWorkerEncryptor.create(opts.encryptTo, fh.fd) : null;
   const sink = new GzipBlockWriter({
-    write: (chunks) => writevAll(async (bufs) => (await fh.writev(bufs)).bytesWritten, chunks),
+    write: encryptor ? (chunks) => encryptor.write(chunks) : toFile,
     level: tuning.level,
     blockSize: tuning.blockSize,
     concurrency: tuning.concurrency,
+    hashOutput: !encryptor,
   });
   const builder = new ArchiveBuilder(opts, sink, tuning.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   try {
-    return await builder.run();
+    const written = await builder.run();
+    return encryptor ? { ...written, ...(await encryptor.finish()) } : written;
   } catch (err) {
     await builder.stop();
     await sink.abort();
+    await encryptor?.abort();
     throw opts.signal?.aborted ? abortError(opts.signal) : err;
   } finally {
     await builder.cleanUp();

@@ -22,15 +22,23 @@
  * The compressed bytes can be copied to a new file as they are read (`copyTo`): a restore from
  * a file puts the archive into the catalog in the same single read that verifies it.
  *
+ * Encrypted archives (age, `.tar.gz.age`, see server/backup/crypto/) are read the same two ways
+ * with the plaintext taken from the age payload: the header is unlocked with `keys` before
+ * anything else happens (a wrong key is an AppError, WRONG_KEY / KEY_REQUIRED, with nothing
+ * written), then every 64 KiB chunk is authenticated as it is read, and a modified, truncated or
+ * extended file is refused ("corrupt"). The copy then receives the encrypted bytes.
+ *
  * Memory stays flat: at most READ_AHEAD members (and about MAX_AHEAD_BYTES of them and their
  * inflated data) are in memory ahead of the reader; the gunzip stream respects
  * back-pressure; copies in flight are bounded.
  */
 import fs from "node:fs";
 import { promisify } from "node:util";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import zlib from "node:zlib";
 import { INDEXED_HEADER_BYTES, MAX_BLOCK_SIZE, indexedMemberLength } from "../archive/gzip-blocks";
+import { AGE_MAGIC, AgePayloadReader, fdRead, isAgeError, isAgeHead, plaintextPieces, type AgeKeys } from "../crypto";
+import { keyError } from "../encryption-errors";
 import { ArchiveRefusal, refuse } from "./extract-errors";
 import { CopyHasher } from "./copy-hasher";
 
@@ -74,30 +82,77 @@ export interface ArchiveSource {
   close(): void;
 }
 
-/** Opens an archive for reading; `copyTo`: a new file (created here, "wx") that receives every compressed byte read. */
-export async function openArchiveSource(archivePath: string, maxRatio: number, copyTo?: string): Promise<ArchiveSource> {
+/**
+ * Opens an archive for reading; `copyTo`: a new file (created here, "wx+") that receives every
+ * byte of the archive file as read (for an encrypted archive, the encrypted bytes).
+ */
+export async function openArchiveSource(archivePath: string, maxRatio: number, copyTo?: string, keys?: AgeKeys): Promise<ArchiveSource> {
   const fd = await fs.promises.open(archivePath, "r");
   let indexed = false;
   let size: number;
+  let age: AgePayloadReader | null = null;
+  let copy: ArchiveCopy | null = null;
   try {
     const st = await fd.stat();
     if (!st.isFile()) refuse("corrupt", "it is not a regular file");
     size = st.size;
     if (size === 0) refuse("corrupt", "the file is empty");
-    const head = Buffer.alloc(INDEXED_HEADER_BYTES);
+    const head = Buffer.alloc(Math.max(INDEXED_HEADER_BYTES, AGE_MAGIC.length));
     const { bytesRead } = await fd.read(head, 0, head.length, 0);
-    if (bytesRead < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
-      refuse("corrupt", "it is not a gzip-compressed tar archive (.tar.gz)");
+    if (isAgeHead(head.subarray(0, bytesRead))) {
+      const cipherCopy = copyTo ? new ArchiveCopy(fs.openSync(copyTo, "wx+", 0o600)) : null;
+      copy = cipherCopy;
+      age = await ageCall(() => AgePayloadReader.open(fdRead(fd.fd), size, keys ?? {}, cipherCopy ? (b, at) => cipherCopy.write(b, at) : undefined));
+      head.fill(0);
+      const n = Math.min(INDEXED_HEADER_BYTES, age.size);
+      await ageCall(() => age!.readPlaintext(head.subarray(0, n), 0));
+      if (n < 2 || head[0] !== 0x1f || head[1] !== 0x8b) refuse("corrupt", "it decrypts, but what it holds is not a gzip-compressed tar archive (.tar.gz)");
+      indexed = zlibCrc32 !== undefined && indexedMemberLength(head.subarray(0, n)) !== null;
+    } else {
+      if (bytesRead < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
+        refuse("corrupt", "it is not a gzip-compressed tar archive (.tar.gz)");
+      }
+      indexed = zlibCrc32 !== undefined && indexedMemberLength(head.subarray(0, Math.min(bytesRead, INDEXED_HEADER_BYTES))) !== null;
     }
-    indexed = zlibCrc32 !== undefined && indexedMemberLength(head.subarray(0, bytesRead)) !== null;
   } catch (err) {
+    copy?.close();
     await fd.close();
     throw err;
   }
+  if (age) {
+    const reader = age;
+    const cipherCopy = copy;
+    const read = (into: Buffer, position: number) => ageCall(() => reader.readPlaintext(into, position));
+    if (indexed) return new MemberSource(read, fd, reader.size, maxRatio, null, cipherCopy, size);
+    const pieces = ageIterable(plaintextPieces(reader));
+    return new StreamSource(Readable.from(pieces, { objectMode: false }), reader.size, maxRatio, null, () => fd.close(), cipherCopy, size);
+  }
   if (!indexed) await fd.close();
-  const copy = copyTo ? new ArchiveCopy(fs.openSync(copyTo, "wx+", 0o600)) : null;
+  copy = copyTo ? new ArchiveCopy(fs.openSync(copyTo, "wx+", 0o600)) : null;
   // The indexed reader keeps the descriptor it checked; the stream opens the path again.
-  return indexed ? new MemberSource(fd.fd, fd, size, maxRatio, copy) : new StreamSource(archivePath, size, maxRatio, copy);
+  const plainFd = fd.fd;
+  return indexed
+    ? new MemberSource((into, position) => readFully(plainFd, into, position), fd, size, maxRatio, copy)
+    : new StreamSource(fs.createReadStream(archivePath, { highWaterMark: 1 << 20 }), size, maxRatio, copy);
+}
+
+/** The age layer's errors in the reader's terms: a wrong or missing key as the app's error, damage as "corrupt". */
+async function ageCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isAgeError(err)) throw err;
+    if (err.code === "KEY_REQUIRED" || err.code === "WRONG_PASSPHRASE" || err.code === "WRONG_IDENTITY") throw keyError(err);
+    return refuse("corrupt", err.message, undefined, err);
+  }
+}
+
+async function* ageIterable(pieces: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  for (;;) {
+    const r = await ageCall(() => pieces.next());
+    if (r.done) return;
+    yield r.value;
+  }
 }
 
 /** The ratio check both readers make after each chunk. */
@@ -171,12 +226,17 @@ class MemberSource implements ArchiveSource {
   private wake: (() => void) | null = null;
 
   constructor(
-    private readonly fd: number,
-    /** Owns fd; closed once no read uses it any more. */
+    /** Reads exactly into.length bytes of the compressed stream at a position (of the plaintext, for an encrypted archive). */
+    private readonly readAt: (into: Buffer, position: number) => Promise<void>,
+    /** Owns the file's descriptor; closed once no read uses it any more. */
     private readonly handle: fs.promises.FileHandle,
     size: number,
     private readonly maxRatio: number,
+    /** The copy of the compressed members (plain archives). */
     private readonly copy: ArchiveCopy | null,
+    /** The copy of an encrypted file, fed by its reader; and that file's size. */
+    private readonly fileCopy: ArchiveCopy | null = null,
+    private readonly fileSize = size,
   ) {
     this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
     this.pump();
@@ -210,6 +270,7 @@ class MemberSource implements ArchiveSource {
   }
 
   async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
+    if (this.fileCopy) return this.fileCopy.finish(this.fileSize);
     return this.copy ? this.copy.finish(this.counters.compressedTotal) : null;
   }
 
@@ -220,6 +281,7 @@ class MemberSource implements ArchiveSource {
     // A read in flight still uses the descriptor: it could otherwise be reused under it.
     void (this.reading ?? Promise.resolve()).finally(() => this.handle.close().catch(() => undefined));
     this.copy?.close();
+    this.fileCopy?.close();
   }
 
   private async nextMember(): Promise<Member | null> {
@@ -258,7 +320,7 @@ class MemberSource implements ArchiveSource {
     let header = this.nextHeader;
     if (!header) {
       header = Buffer.allocUnsafe(INDEXED_HEADER_BYTES);
-      await readFully(this.fd, header, at);
+      await this.readAt(header, at);
     }
     const length = this.checkedLength(header, at);
     const end = at + length;
@@ -269,7 +331,7 @@ class MemberSource implements ArchiveSource {
     header.copy(buf, 0);
     // This member's rest, and as much of the next header as there is.
     const readEnd = Math.min(end + INDEXED_HEADER_BYTES, size);
-    await readFully(this.fd, buf.subarray(INDEXED_HEADER_BYTES, readEnd - at), at + INDEXED_HEADER_BYTES);
+    await this.readAt(buf.subarray(INDEXED_HEADER_BYTES, readEnd - at), at + INDEXED_HEADER_BYTES);
     if (this.closed) return;
 
     const bytes = buf.subarray(0, length);
@@ -401,22 +463,25 @@ function unframeStored(member: Buffer): Buffer[] | null {
 class StreamSource implements ArchiveSource {
   readonly counters: SourceCounters;
   cur: Buffer = EMPTY;
-  private readonly input: fs.ReadStream;
   private readonly gunzip: zlib.Gunzip;
   private readonly iterator: AsyncIterator<Buffer>;
   private bytesFed = 0;
   private ended = false;
 
   constructor(
-    archivePath: string,
+    /** The compressed bytes: the file, or the plaintext of an encrypted one. */
+    private readonly input: Readable,
     size: number,
     private readonly maxRatio: number,
     private readonly copy: ArchiveCopy | null,
+    private readonly onClose: () => Promise<void> = async () => undefined,
+    /** The copy of an encrypted file, fed by its reader; and that file's size. */
+    private readonly fileCopy: ArchiveCopy | null = null,
+    private readonly fileSize = size,
   ) {
     this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
-    this.input = fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
     this.gunzip = zlib.createGunzip({ chunkSize: CHUNK });
-    this.input.on("data", (c) => {
+    this.input.on("data", (c: Buffer) => {
       this.bytesFed += c.length;
     });
     this.input.on("error", (err) => this.gunzip.destroy(err));
@@ -431,6 +496,7 @@ class StreamSource implements ArchiveSource {
   }
 
   async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
+    if (this.fileCopy) return this.fileCopy.finish(this.fileSize);
     return this.copy ? this.copy.finish(this.counters.compressedTotal) : null;
   }
 
@@ -461,6 +527,8 @@ class StreamSource implements ArchiveSource {
     this.input.destroy();
     this.gunzip.destroy();
     this.copy?.close();
+    this.fileCopy?.close();
+    void this.onClose().catch(() => undefined);
   }
 }
 

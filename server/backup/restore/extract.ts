@@ -33,6 +33,7 @@ import { ArchiveRefusal, quoteName, refuse, toInvalidError, type ReadPurpose } f
 import { checkManifest, EntryIndex, StoredLog } from "./extract-manifest";
 import { checkEntryPath, checkLinkTarget, entryKind, placeEntry, type DatabaseName } from "./extract-paths";
 import { openArchiveSource, type ArchiveSource } from "./extract-source";
+import type { AgeKeys } from "../crypto";
 import { TarReader, type TarEntry } from "./extract-tar";
 import { DestinationWriter, SMALL_FILE_MAX } from "./extract-writer";
 import { checkDatabaseIntegrity } from "./verify-database";
@@ -101,6 +102,8 @@ export interface ExtractOptions {
    * fsynced at the end; removed if the archive is refused. One read both verifies and copies.
    */
   copyTo?: string;
+  /** Keys for an encrypted (age) archive; a plain archive ignores them. */
+  keys?: AgeKeys;
 }
 
 export interface WrittenFile {
@@ -140,6 +143,8 @@ export interface VerifyOptions {
    * it) after the integrity check, before the copy is removed: a foreign database is looked at here.
    */
   inspectDatabase?: (file: string) => void;
+  /** Keys for an encrypted (age) archive; a plain archive ignores them. */
+  keys?: AgeKeys;
 }
 
 /** Which parts of the layout an archive has entries in (its folder, or anything below it). */
@@ -184,6 +189,7 @@ export async function verifyArchive(archivePath: string, opts: VerifyOptions = {
         onProgress: opts.onProgress,
         manifestCopyPath: opts.manifestCopyPath,
         workDir: opts.workDir ?? opts.databaseCheckDir,
+        keys: opts.keys,
       },
       "verify",
     );
@@ -226,7 +232,7 @@ async function readArchive(opts: ExtractOptions, purpose: ReadPurpose): Promise<
   let log: StoredLog | undefined;
   try {
     log = await StoredLog.create(path.join(work, "stored.jsonl"));
-    source = await openArchiveSource(opts.archivePath, limits.maxCompressionRatio, opts.copyTo);
+    source = await openArchiveSource(opts.archivePath, limits.maxCompressionRatio, opts.copyTo, opts.keys);
   } catch (err) {
     await log?.remove();
     await fs.promises.rm(work, { recursive: true, force: true }).catch(() => undefined);

@@ -20,6 +20,7 @@ import path from "node:path";
 import type { BackupType } from "@/db/schema";
 import { AppError } from "../../errors";
 import { crashPoint } from "../failpoints";
+import { archiveKeys } from "../encryption";
 import { catalogArchive, describeArchive, incomingBaseName, maxUploadBytes } from "../import";
 import { checkParts, checkSchemaLevel, isRequestedPart, restoreBackup, runRestore, type RestoreOptions, type RestoreOutcome } from "./restore";
 import { extractArchive } from "./extract";
@@ -75,6 +76,7 @@ export async function restoreArchiveFile(opts: RestoreFileOptions): Promise<Rest
           workDir: staging.workDirs[0],
           manifestCopyPath: manifestCopy,
           copyTo: copy,
+          keys: await archiveKeys(config, opts.keys),
           onProgress: (p) => {
             progress.bytesDone = p.compressedBytesRead;
             progress.filesDone = p.entriesDone;

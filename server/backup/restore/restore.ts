@@ -41,6 +41,8 @@ import { AppError, describeError } from "../../errors";
 import { walkTreeBatches } from "../archive";
 import type { ManifestSummary } from "../archive/manifest";
 import { archivePath, getBackupRow, streamManifest } from "../catalog";
+import type { AgeKeys } from "../crypto";
+import { archiveKeys } from "../encryption";
 import { crashPoint } from "../failpoints";
 import { freeBytes, fsyncDir, fsyncFile } from "../fs-safe";
 import { acquireOperationLock, type HeldLock } from "../lock";
@@ -70,6 +72,8 @@ export interface RestoreOptions {
   confirm: boolean;
   /** Free space of a folder's volume; injectable so tests can simulate a full disk. */
   freeSpace?: (dir: string) => Promise<number>;
+  /** Passphrase / identities for encrypted archives, besides what the server keeps (encryption.ts). */
+  keys?: AgeKeys;
 }
 
 export interface RestoreOutcome {
@@ -233,8 +237,11 @@ export async function stageChain(opts: {
   progress: RestoreProgress;
   /** Free bytes of the staging volume: no archive may unpack to more (a decompression bomb). */
   maxTotalBytes: number;
+  /** Keys given for this operation; the server's own are added. */
+  keys?: AgeKeys;
 }): Promise<{ manifest: ManifestSummary | null }> {
   const { config, chain, parts, staging, progress } = opts;
+  const keys = chain.some((b) => b.encryption) ? await archiveKeys(config, opts.keys) : undefined;
   const destinations = { database: staging.database, files: staging.files, config: staging.config };
   const workDir = staging.workDirs[0];
   const targetManifest = path.join(workDir, "target-manifest.json");
@@ -256,6 +263,7 @@ export async function stageChain(opts: {
         workDir,
         manifestCopyPath: index === 0 ? targetManifest : undefined,
         onWritten: pass?.onWritten,
+        keys,
         onProgress: (p) => {
           progress.bytesDone = bytesBefore + p.compressedBytesRead;
           progress.filesDone = p.entriesDone;
@@ -416,7 +424,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreOutcom
       return { staged: await stagedBytes(config, chain, target!), backupFolder: 0 };
     },
     stage: async ({ staging, progress, maxTotalBytes }) => {
-      const { manifest } = await stageChain({ config, chain, target: target!, parts, staging, progress, maxTotalBytes });
+      const { manifest } = await stageChain({ config, chain, target: target!, parts, staging, progress, maxTotalBytes, keys: opts.keys });
       return { target: target!, chain, manifest };
     },
   });

@@ -2,11 +2,14 @@
  * REST: POST /api/backups/upload — the request body is the .tar.gz itself, streamed to
  * disk (never buffered), then verified like any archive from outside. 201 with the new
  * backup on success. `?backup_type=incremental` declares the type of an archive without our
- * manifest whose contents cannot tell it (see restore/foreign.ts).
+ * manifest whose contents cannot tell it (see restore/foreign.ts). An encrypted archive
+ * (.tar.gz.age) is opened with the key in `X-Backup-Passphrase` or `X-Backup-Identity` (headers,
+ * never the URL, so no log keeps them), else with the server's own.
  */
 import { Readable } from "node:stream";
 import { BACKUP_TYPES, type BackupType } from "@/db/schema";
 import { toBackupRecord } from "@/server/backup/contract";
+import { givenKeys } from "@/server/backup/encryption";
 import { importBackup } from "@/server/backup/import";
 import { getConfig } from "@/server/config";
 import { AppError } from "@/server/errors";
@@ -38,6 +41,10 @@ export const POST = adminRoute(async ({ req, db, actor }) => {
     expectedBytes: Number.isFinite(length) && length > 0 ? length : undefined,
     originalName: name ? decodeURIComponent(name).slice(0, 255) : undefined,
     declaredType: (declared as BackupType | null) ?? undefined,
+    keys: givenKeys({
+      passphrase: req.headers.get("x-backup-passphrase") ?? undefined,
+      identity: req.headers.get("x-backup-identity") ?? undefined,
+    }),
   });
   return Response.json(toBackupRecord(row), { status: 201 });
 });

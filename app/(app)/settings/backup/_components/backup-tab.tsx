@@ -27,6 +27,7 @@ import { BackupTable } from "./backup-table";
 import styles from "./backup.module.css";
 import { CreateBackupDialog } from "./create-backup-dialog";
 import { DrillStatus } from "./drill-status";
+import { EncryptionCard } from "./encryption-card";
 import { NotificationsCard } from "./notifications-card";
 import { OffsiteCard } from "./offsite-card";
 import { useOffsiteCopies } from "./use-offsite-copies";
@@ -136,7 +137,11 @@ export function BackupTab() {
     trackVerify(backup.id, verify.mutateAsync({ id: backup.id }))
       .then((updated) => {
         utils.backup.list.setData(undefined, (old) => withRow(old, updated));
-        if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} is complete and readable.` });
+        if (updated.verify_status === "ok" && updated.verify_scope === "structure") {
+          toast.success("Checked without the key", {
+            description: `${updated.filename} is encrypted and the server has no key for it: its age header, size and checksum are as made. Restore or a drill with the key checks the contents.`,
+          });
+        } else if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} is complete and readable.` });
         else toast.error("Verification failed", { description: updated.verify_error ?? updated.filename });
       })
       .catch((err: unknown) => toast.error("The backup could not be verified", { description: errorMessage(err) }))
@@ -267,6 +272,7 @@ export function BackupTab() {
       <RetentionCard retention={overview.data?.retention} />
 
       <OffsiteCard />
+      <EncryptionCard />
 
       <NotificationsCard />
 

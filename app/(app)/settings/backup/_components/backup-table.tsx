@@ -11,7 +11,7 @@ import { BreakableText } from "@/app/_components/breakable-text";
 import { Button, buttonClassName } from "@/app/_components/button";
 import { DateTime, RelativeTime } from "@/app/_components/date-time";
 import { formatBytes, formatCount, formatDuration } from "@/lib/format";
-import { DownloadIcon, FolderIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
+import { DownloadIcon, FolderIcon, LockIcon, PinIcon, RotateCcwIcon, ShieldCheckIcon, StopIcon, TrashIcon } from "@/app/_components/icons";
 import { Spinner } from "@/app/_components/spinner";
 import {
   ARCHIVE_LIMITS,
@@ -132,6 +132,7 @@ function BackupRow({
           {contentsLabel(backup)}
           {backup.file_count !== null ? ` · ${formatCount(backup.file_count)} files` : ""}
         </span>
+        {backup.encryption ? <EncryptedLabel backup={backup} /> : null}
         {status === "in_progress" ? <LiveProgress progress={progress} /> : null}
         {status === "failed" && error ? (
           <span className={`error-text ${styles.rowError}`} data-testid="backup-error">
@@ -238,12 +239,44 @@ function LiveProgress({ progress }: { progress: BackupProgress | null }) {
   );
 }
 
+/** The lock and who can open it: "Encrypted · passphrase" or "Encrypted · age1abc…, age1def…". */
+function EncryptedLabel({ backup }: { backup: BackupRecord }) {
+  const keys = backup.encryption_recipients;
+  const text =
+    backup.encryption === "passphrase"
+      ? "passphrase"
+      : keys?.length
+        ? keys.map((k) => `${k.slice(0, 10)}…${k.slice(-4)}`).join(", ")
+        : "public key (not recorded)";
+  const title =
+    backup.encryption === "passphrase"
+      ? "Encrypted with age and a passphrase (scrypt): age -d asks for it"
+      : `Encrypted with age to ${keys?.length ? keys.join(", ") : "public keys"}: age -d -i key.txt opens it`;
+  return (
+    <span className={`cell-sub ${styles.encrypted}`} data-testid="backup-encrypted" title={title}>
+      <LockIcon size={12} title="Encrypted" /> Encrypted · <span className="mono">{text}</span>
+    </span>
+  );
+}
+
 function Verification({ backup, verifying }: { backup: BackupRecord; verifying: boolean }) {
   if (verifying) {
     return (
       <span className={styles.verifying}>
         <Spinner size={12} /> Verifying…
       </span>
+    );
+  }
+  if (backup.verify_status === "ok" && backup.verified_at && backup.verify_scope === "structure") {
+    return (
+      <>
+        <Badge tone="neutral" title="Encrypted, and no key was at hand: the age header, the size and the SHA-256 recorded when it was made were checked, not the contents">
+          Checked without key
+        </Badge>
+        <span className="cell-sub">
+          structure and checksum, <RelativeTime value={backup.verified_at} />
+        </span>
+      </>
     );
   }
   if (backup.verify_status === "ok" && backup.verified_at) {

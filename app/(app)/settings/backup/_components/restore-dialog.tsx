@@ -113,6 +113,8 @@ export function RestoreDialog({
 }) {
   const [parts, setParts] = useState<Record<Part, boolean>>(() => defaultParts(backup));
   const [typed, setTyped] = useState("");
+  // The key of an encrypted backup, for this restore only (never stored).
+  const [key, setKey] = useState("");
   const restore = trpc.backup.restore.useMutation({ onSuccess: onRestored });
   const progress = trpc.backup.restoreProgress.useQuery(undefined, {
     enabled: restore.isPending,
@@ -148,6 +150,11 @@ export function RestoreDialog({
       restore_files: chosen("files"),
       restore_config: chosen("config"),
       confirm: true,
+      ...(backup.encryption && key.trim()
+        ? backup.encryption === "passphrase"
+          ? { passphrase: key }
+          : { identity: key.trim() }
+        : {}),
     });
   };
 
@@ -253,6 +260,24 @@ export function RestoreDialog({
             </Callout>
           ) : null}
           {nothingChosen ? null : <SafetyPlan plan={plan.data} loading={plan.isPending} error={plan.error} />}
+          {backup.encryption ? (
+            <TextField
+              label={backup.encryption === "passphrase" ? "Passphrase of this backup" : "Private key (AGE-SECRET-KEY-1…)"}
+              name="archive_key"
+              type="password"
+              autoComplete="off"
+              spellCheck={false}
+              value={key}
+              onChange={(e) => setKey(e.target.value)}
+              disabled={running}
+              data-testid="restore-key"
+              hint={
+                backup.encryption === "passphrase"
+                  ? "Leave empty if the server keeps the passphrase. A wrong one is refused before anything is changed."
+                  : "The line starting with AGE-SECRET-KEY-1 in your key file; used for this restore only, never stored."
+              }
+            />
+          ) : null}
           <TextField
             label={
               <>

@@ -8,6 +8,7 @@
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
+import { TextField } from "@/app/_components/field";
 import { cx } from "@/app/_components/class-names";
 import { Dialog } from "@/app/_components/dialog";
 import { formatBytes } from "@/lib/format";
@@ -16,7 +17,7 @@ import { TYPE_LABELS, type BackupRecord } from "./backup-labels";
 import styles from "./backup.module.css";
 import { ProgressBar } from "./progress-bar";
 
-const ACCEPT = ".tar.gz,.tgz,application/gzip";
+const ACCEPT = ".tar.gz,.tgz,.age,application/gzip";
 
 type UploadState =
   | { phase: "idle" }
@@ -26,7 +27,7 @@ type UploadState =
   | { phase: "error"; file: File | null; message: string };
 
 function isArchiveName(name: string): boolean {
-  return /\.(tar\.gz|tgz)$/i.test(name);
+  return /\.(tar\.gz|tgz|tar\.gz\.age|tgz\.age)$/i.test(name);
 }
 
 /** The message of an `{ error: { code, message } }` body, or a fallback for the status. */
@@ -52,6 +53,8 @@ export function UploadDialog({
 }) {
   const [state, setState] = useState<UploadState>({ phase: "idle" });
   const [dragging, setDragging] = useState(false);
+  // The key of an encrypted (.age) archive: sent in a header for this upload only, never stored.
+  const [archiveKey, setArchiveKey] = useState("");
   const inputRef = useRef<HTMLInputElement>(null);
   const xhrRef = useRef<XMLHttpRequest | null>(null);
   const busy = state.phase === "uploading" || state.phase === "verifying";
@@ -72,7 +75,7 @@ export function UploadDialog({
 
   const start = (file: File) => {
     if (!isArchiveName(file.name)) {
-      setState({ phase: "error", file, message: `“${file.name}” is not a backup archive: choose a .tar.gz or .tgz file.` });
+      setState({ phase: "error", file, message: `“${file.name}” is not a backup archive: choose a .tar.gz, .tgz or .tar.gz.age file.` });
       return;
     }
     const xhr = new XMLHttpRequest();
@@ -113,6 +116,17 @@ export function UploadDialog({
     xhr.open("POST", "/api/backups/upload");
     xhr.setRequestHeader("Content-Type", "application/gzip");
     xhr.setRequestHeader("X-Filename", encodeURIComponent(file.name));
+    const key = archiveKey.trim();
+    if (key) {
+      try {
+        xhr.setRequestHeader(key.startsWith("AGE-SECRET-KEY-1") ? "X-Backup-Identity" : "X-Backup-Passphrase", key);
+      } catch {
+        // Header values are Latin-1 only.
+        xhrRef.current = null;
+        setState({ phase: "error", file, message: "This key has characters a browser cannot send in a header. Import the file on the server instead: backup import FILE --passphrase-file KEYFILE." });
+        return;
+      }
+    }
     xhr.send(file);
   };
 
@@ -162,7 +176,7 @@ export function UploadDialog({
           >
             <UploadIcon size={24} className={styles.dropZoneIcon} />
             <p className={styles.choiceLabel}>Drop a backup archive here</p>
-            <p className={styles.choiceDescription}>A .tar.gz or .tgz file made by BaluHost</p>
+            <p className={styles.choiceDescription}>A .tar.gz or .tgz file made by BaluHost, or an encrypted .tar.gz.age</p>
             <input
               ref={inputRef}
               id="backup-upload-input"
@@ -179,6 +193,19 @@ export function UploadDialog({
               Choose file…
             </Button>
           </div>
+        ) : null}
+
+        {state.phase === "idle" || state.phase === "error" ? (
+          <TextField
+            label="Key of an encrypted archive (optional)"
+            type="password"
+            autoComplete="off"
+            spellCheck={false}
+            value={archiveKey}
+            onChange={(e) => setArchiveKey(e.target.value)}
+            hint="For a .age file: its passphrase, or its private key (AGE-SECRET-KEY-1…). Not needed when this server keeps the key. Used for this upload only."
+            data-testid="upload-key"
+          />
         ) : null}
 
         {state.phase === "uploading" || state.phase === "verifying" ? (

@@ -1,6 +1,10 @@
-/** REST: POST /api/backups/{id}/restore with the spec's body; 400 without confirm: true. */
+/**
+ * REST: POST /api/backups/{id}/restore with the spec's body; 400 without confirm: true. An
+ * encrypted backup takes `passphrase` or `identity` in the body (used for this restore only).
+ */
 import { getBackupRow } from "@/server/backup/catalog";
 import { backupIdSchema, restoreInput, restorePartsFor } from "@/server/backup/contract";
+import { givenKeys } from "@/server/backup/encryption";
 import { restoreBackup } from "@/server/backup/restore/restore";
 import { getConfig } from "@/server/config";
 import { AppError } from "@/server/errors";
@@ -24,6 +28,7 @@ export const POST = adminRoute<{ id: string }>(async ({ req, db, actor, params }
     backupId: id,
     parts: restorePartsFor(getBackupRow(db, id), input),
     confirm: input.confirm,
+    keys: givenKeys(input),
   });
   return Response.json(outcome);
 });
