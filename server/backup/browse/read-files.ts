@@ -27,7 +27,7 @@ export class SourceReader {
   ) {}
 
   static async open(config: AppConfig, source: TreeSource): Promise<SourceReader> {
-    const bytes = await openArchiveBytes(archivePath(config, source));
+    const bytes = await openArchiveBytes(config, archivePath(config, source));
     const seek = source.seek ? await SeekIndex.open(seekIndexPath(config, source.filename)) : null;
     const usable = seek && seek.archiveSize === bytes.size ? seek : null;
     if (seek && !usable) await seek.close();

@@ -31,7 +31,7 @@ import type { ManifestFileEntry } from "../archive/types";
 import { SeekIndex } from "../archive/seek-index";
 import { archivePath, seekIndexPath, streamManifest, treeIndexPath } from "../catalog";
 import { resolveChain } from "../restore/restore";
-import { openArchiveBytes } from "./archive-bytes";
+import { archivePlaintextSize, openArchiveBytes } from "./archive-bytes";
 import { TarCursor } from "./tar-cursor";
 
 const INDEX_VERSION = "1";
@@ -330,7 +330,7 @@ class Builder {
   /** The target's manifest (every row) or an older one's (resolving where unchanged files are stored). */
   async addManifest(config: AppConfig, b: Backup, entries: AsyncGenerator<ManifestFileEntry[]>, isTarget: boolean): Promise<void> {
     const seek = await SeekIndex.open(seekIndexPath(config, b.filename));
-    const seekOk = seek !== null && seek.archiveSize === (await fs.promises.stat(archivePath(config, b))).size;
+    const seekOk = seek !== null && seek.archiveSize === (await archivePlaintextSize(archivePath(config, b)));
     const offsets = seekOk ? seek!.entryOffsets() : null;
     let buf: Float64Array = new Float64Array(0);
     let at = 0;
@@ -424,7 +424,7 @@ class Builder {
   }
 
   private async eachHeader(config: AppConfig, b: Backup, onEntry: (name: string, head: import("./tar-cursor").TarHead) => void): Promise<void> {
-    const bytes = await openArchiveBytes(archivePath(config, b));
+    const bytes = await openArchiveBytes(config, archivePath(config, b));
     const cursor = new TarCursor(bytes, null, b.filename);
     const apply = this.sqlite.transaction((items: Array<[string, import("./tar-cursor").TarHead]>) => {
       for (const [name, head] of items) onEntry(name, head);
