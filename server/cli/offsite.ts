@@ -18,6 +18,7 @@ import { deleteRemoteBackup, importRemoteBackup, listRemote, savedSource, source
 import { createTarget, findTarget, listTargets, removeTarget, type TargetRecord } from "../backup/targets/targets";
 import { startupSettled } from "../startup";
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, formatTable, localTime, printResult, startCommand, type CliContext, type CliIO } from "./io";
+import { keysFromOptions, withKeyOptions, type KeyOptions } from "./encryption";
 
 function wholeNumber(value: string): number {
   const n = Number(value);
@@ -206,15 +207,16 @@ export function registerOffsiteCommands(backup: Command, io: CliIO): void {
       printResult(ctx, `ok: ${file} matches its checksum`, { filename: file, ...result });
     });
 
-  remote
-    .command("import")
+  withKeyOptions(remote
+    .command("import"))
     .description("download a remote backup (and the older ones its chain needs) into the backup list, checked and verified")
     .argument("<target>", "target name or id, or s3://BUCKET/PREFIX")
     .argument("<file>", "the backup's file name (see `backup remote list`)")
-    .action(async (target: string, file: string, _options: unknown, command: Command) => {
+    .action(async (target: string, file: string, options: KeyOptions, command: Command) => {
       const ctx = startCommand(io, command);
       await startupSettled();
-      const rows = await importRemoteBackup({ db: ctx.db, config: ctx.config, actor: ctx.actor, source: await resolveSource(ctx, target), filename: file });
+      const source = await resolveSource(ctx, target);
+      const rows = await importRemoteBackup({ db: ctx.db, config: ctx.config, actor: ctx.actor, source, filename: file, keys: keysFromOptions(options) });
       const last = rows[rows.length - 1]!;
       printResult(ctx, `imported ${file} as backup ${last.id} (${last.filename}); restore it with: backup restore ${last.id} --yes`, { ids: rows.map((r) => r.id) });
     });

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { connectionResultSchema } from "../backup/targets/connection";
 import { copyStateSchema } from "../backup/targets/copy-states";
 import { remoteBackupSchema } from "../backup/targets/remote";
-import { remoteImportOutput, remoteRestoreInput, remoteRestoreOutput, remoteVerifyOutput } from "../backup/targets/service";
+import { remoteImportInput, remoteImportOutput, remoteRestoreInput, remoteRestoreOutput, remoteVerifyOutput } from "../backup/targets/service";
 import { createTargetInput, targetRecordSchema, updateTargetInput } from "../backup/targets/targets";
 
 type SchemaOf = (s: z.ZodType, io?: "input" | "output") => Record<string, unknown>;
@@ -27,6 +27,7 @@ export function offsiteSchemas(schema: SchemaOf) {
     OffsiteConnectionResult: schema(connectionResultSchema),
     OffsiteCopyState: schema(copyStateSchema),
     RemoteBackup: schema(remoteBackupSchema),
+    RemoteImport: schema(remoteImportInput.omit({ target_id: true, filename: true }), "input"),
     RemoteImportResult: schema(remoteImportOutput),
     RemoteRestore: schema(remoteRestoreInput.omit({ target_id: true, filename: true }), "input"),
     RemoteRestoreOutcome: schema(remoteRestoreOutput),
@@ -81,7 +82,9 @@ export function offsitePaths(errors: ErrorsOf) {
       parameters: [idParam, fileParam],
       post: {
         summary: "Download a remote backup (and the older ones its chain needs) into the backup list",
-        description: "Streamed to a temporary file, refused unless its size and SHA-256 match the object's metadata, then verified like an upload.",
+        description:
+          "Streamed to a temporary file, refused unless its size and SHA-256 match the object's metadata, then verified like an upload. An encrypted archive (.tar.gz.age) the server has no key for needs {passphrase} or {identity}.",
+        requestBody: { required: false, content: ref("RemoteImport") },
         responses: { 201: { description: "Imported, oldest first", content: ref("RemoteImportResult") }, ...errors(400, 401, 403, 404, 409, 422, 507) },
       },
     },

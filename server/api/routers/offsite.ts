@@ -15,6 +15,7 @@ import {
   importFromTarget,
   listTargetBackups,
   remoteFileInput,
+  remoteImportInput,
   remoteImportOutput,
   remoteRestoreInput,
   remoteRestoreOutput,
@@ -78,7 +79,7 @@ export const offsiteRouter = createTRPCRouter({
 
   /** Downloads (checked against its SHA-256) and imports a remote backup and the older ones its chain needs. */
   remoteImport: adminProcedure
-    .input(remoteFileInput)
+    .input(remoteImportInput)
     .output(remoteImportOutput)
     .mutation(({ ctx, input }) => importFromTarget({ db: ctx.db, config: getConfig(), actor: ctx.actor, input })),
 

@@ -19,6 +19,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { and, eq, inArray } from "drizzle-orm";
+import type { AgeKeys } from "../crypto";
 import { z } from "zod";
 import type { AppDatabase } from "@/db/client";
 import { backups, offsiteCopies, type Backup } from "@/db/schema";
@@ -330,7 +331,15 @@ async function remoteChain(client: S3Client, db: AppDatabase, source: RemoteSour
  * unless size and SHA-256 match its metadata, then imported (verified like an upload).
  * Returns the catalog rows, the requested archive last.
  */
-export async function importRemoteBackup(opts: { db: AppDatabase; config: AppConfig; actor: Actor; source: RemoteSource; filename: string }): Promise<Backup[]> {
+export async function importRemoteBackup(opts: {
+  db: AppDatabase;
+  config: AppConfig;
+  actor: Actor;
+  source: RemoteSource;
+  filename: string;
+  /** For encrypted archives: the key given for this operation (the server's own are tried too). */
+  keys?: AgeKeys;
+}): Promise<Backup[]> {
   const { db, config, actor, source } = opts;
   const client = s3Client(source.target, source.credentials);
   try {
@@ -341,7 +350,7 @@ export async function importRemoteBackup(opts: { db: AppDatabase; config: AppCon
         rows.push(link.local);
         continue;
       }
-      rows.push(await downloadAndImport({ db, config, actor, client, source, ...link }));
+      rows.push(await downloadAndImport({ db, config, actor, client, source, keys: opts.keys, ...link }));
     }
     return rows;
   } catch (err) {
@@ -361,6 +370,7 @@ async function downloadAndImport(opts: {
   source: RemoteSource;
   filename: string;
   meta: RemoteMeta;
+  keys?: AgeKeys;
 }): Promise<Backup> {
   const { db, config, actor, client, source, filename, meta } = opts;
   await fs.promises.mkdir(config.backupPath, { recursive: true });
@@ -378,7 +388,7 @@ async function downloadAndImport(opts: {
     await pipeline(got.Body as NodeJS.ReadableStream, hasher, fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     const sha256 = hasher.hash.digest("hex");
     if (sha256 !== meta.sha256 || hasher.bytes !== meta.size) throw checksumMismatch(`The download of ${url}`, meta, { sha256, bytes: hasher.bytes });
-    const row = await importBackup({ db, config, actor, source: { path: tmp }, origin: "imported", originalName: url });
+    const row = await importBackup({ db, config, actor, source: { path: tmp }, origin: "imported", originalName: url, keys: opts.keys });
     recordAudit(db, {
       action: "offsite.import",
       actor,
@@ -402,12 +412,13 @@ export async function restoreRemoteBackup(opts: {
   /** The parts, or how to choose them once the backup is in the catalog (the API's defaults follow the backup). */
   parts: RestoreParts | ((row: Backup) => RestoreParts);
   confirm: boolean;
+  keys?: AgeKeys;
 }): Promise<RestoreOutcome & { imported: number[] }> {
   if (!opts.confirm) throw new AppError("BAD_REQUEST", "A restore replaces the current data: confirm it (confirm: true, CLI --yes).");
   const rows = await importRemoteBackup(opts);
   const target = rows[rows.length - 1]!;
   const parts = typeof opts.parts === "function" ? opts.parts(target) : opts.parts;
-  const outcome = await restoreBackup({ db: opts.db, config: opts.config, actor: opts.actor, backupId: target.id, parts, confirm: true });
+  const outcome = await restoreBackup({ db: opts.db, config: opts.config, actor: opts.actor, backupId: target.id, parts, confirm: true, keys: opts.keys });
   return { ...outcome, imported: rows.map((r) => r.id) };
 }
 

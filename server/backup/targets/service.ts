@@ -7,17 +7,21 @@ import { z } from "zod";
 import type { AppDatabase } from "@/db/client";
 import type { Actor } from "../../audit";
 import type { AppConfig } from "../../config";
-import { restorePartsFor, restoreOutcomeSchema, toBackupRecord, backupRecordSchema } from "../contract";
+import { archiveKeyFields, restorePartsFor, restoreOutcomeSchema, toBackupRecord, backupRecordSchema } from "../contract";
+import { givenKeys } from "../encryption";
 import { deleteRemoteBackup, importRemoteBackup, listRemote, restoreRemoteBackup, savedSource, verifyRemoteBackup, type RemoteBackup } from "./remote";
 import { REMOTE_ARCHIVE_PATTERN } from "./s3";
 
 export const remoteFileInput = z.object({
   target_id: z.number().int().positive(),
-  filename: z.string().regex(REMOTE_ARCHIVE_PATTERN, "A backup file name: backup_YYYYMMDD_HHMMSS.tar.gz"),
+  filename: z.string().regex(REMOTE_ARCHIVE_PATTERN, "A backup file name: backup_YYYYMMDD_HHMMSS.tar.gz (or .tar.gz.age)"),
 });
 export type RemoteFileInput = z.output<typeof remoteFileInput>;
 
-export const remoteRestoreInput = remoteFileInput.extend({
+/** Bringing a backup back: an encrypted one may need its key (never stored), as an upload does. */
+export const remoteImportInput = remoteFileInput.extend(archiveKeyFields);
+
+export const remoteRestoreInput = remoteImportInput.extend({
   restore_database: z.boolean().optional(),
   restore_files: z.boolean().optional(),
   restore_config: z.boolean().optional(),
@@ -34,16 +38,16 @@ export async function listTargetBackups(opts: Ctx & { targetId: number }): Promi
   return listRemote(await savedSource(opts.db, opts.config, opts.targetId), opts.db);
 }
 
-export async function importFromTarget(opts: Ctx & { actor: Actor; input: RemoteFileInput }) {
+export async function importFromTarget(opts: Ctx & { actor: Actor; input: z.output<typeof remoteImportInput> }) {
   const source = await savedSource(opts.db, opts.config, opts.input.target_id);
-  const rows = await importRemoteBackup({ ...opts, source, filename: opts.input.filename });
+  const rows = await importRemoteBackup({ ...opts, source, filename: opts.input.filename, keys: givenKeys(opts.input) });
   return { backups: rows.map((r) => toBackupRecord(r)) };
 }
 
 export async function restoreFromTarget(opts: Ctx & { actor: Actor; input: z.output<typeof remoteRestoreInput> }) {
   const { input } = opts;
   const source = await savedSource(opts.db, opts.config, input.target_id);
-  return restoreRemoteBackup({ ...opts, source, filename: input.filename, parts: (row) => restorePartsFor(row, input), confirm: input.confirm });
+  return restoreRemoteBackup({ ...opts, source, filename: input.filename, parts: (row) => restorePartsFor(row, input), confirm: input.confirm, keys: givenKeys(input) });
 }
 
 export async function verifyOnTarget(opts: Ctx & { actor: Actor; input: RemoteFileInput }) {
