@@ -424,18 +424,29 @@ export const COMPARISONS: Comparison[] = [
 ];
 
 /**
- * Not timed: writes and deletes `bytes` of zeros, then syncs. On a virtual machine the host
- * backs guest memory lazily (and takes freed pages back), so the first write into a page of
- * the page cache costs about 1 ms per MB here (2 GB: 2.3 s of system time) and later ones
- * 0.2 ms (0.37 s). Without this, whichever scenario needs more fresh pages than the one before
- * it freed pays for the virtual machine, not for its own work; a bare-metal NAS has no such
- * cost. Both sides get the same warm-up before every run.
+ * Not timed: the same start for every run. Dirty pages are flushed (or the previous
+ * scenario's write-back lands in this one's time), then the page cache is emptied and only the
+ * inputs (the tree, the archives) are read back into it. Measured on this virtual machine: GNU
+ * `tar xzf` of the bench archive took 6.0-6.5 s on a freshly emptied cache and 11-24 s (system
+ * time 9-21 s) right after another run had filled the cache and deleted its 1.25 GB output, and
+ * our restore swung the same way; which side ran second decided the ratio. Emptying the cache
+ * needs root (/proc/sys/vm/drop_caches); without it the bench says so and the runs are noisier.
  */
-function warmPageCache(dir: string, bytes: number): void {
-  const file = path.join(dir, `baluhost-bench-warm-${process.pid}`);
-  const mib = Math.ceil(bytes / (1024 * 1024));
-  spawnSync("sh", ["-c", `dd if=/dev/zero of=${q(file)} bs=1M count=${mib} status=none; rm -f ${q(file)}; sync`]);
+function settleMachine(inputs: string[]): void {
+  spawnSync("sync");
+  try {
+    fs.writeFileSync("/proc/sys/vm/drop_caches", "3");
+  } catch {
+    if (!dropCachesWarned) log("note: cannot empty the page cache (needs root); runs influence each other more");
+    dropCachesWarned = true;
+  }
+  for (const input of inputs) {
+    if (!fs.existsSync(input)) continue;
+    const read = fs.statSync(input).isDirectory() ? `tar cf - -C ${q(input)} . | cat > /dev/null` : `cat ${q(input)} > /dev/null`;
+    spawnSync("sh", ["-c", read]);
+  }
 }
+let dropCachesWarned = false;
 
 /** Not timed: the first archive of each run set must be one GNU tar reads to the end. */
 function verifyWithGnuTar(archive: string): void {
@@ -618,9 +629,7 @@ async function main(): Promise<void> {
     const order = run % 2 ? [...scenarios].reverse() : scenarios;
     for (const s of order) {
       const workDir = fs.mkdtempSync(path.join(path.dirname(opts.dir), "baluhost-bench-out-"));
-      // Untimed: flush the previous scenario's dirty pages, or its write-back lands in this one's time.
-      spawnSync("sync");
-      warmPageCache(path.dirname(opts.dir), treeBytes * 2.5);
+      settleMachine([opts.dir, prepared.archive, ...(prepared.encrypted ? [prepared.encrypted.archive] : [])]);
       try {
         const m = await s.run({ opts, treeDir: opts.dir, workDir, run, treeBytes, prepared, oneFile });
         results.get(s.name)!.push(m);

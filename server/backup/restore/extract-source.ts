@@ -50,8 +50,8 @@ export const MAX_MEMBER_OUTPUT = MAX_BLOCK_SIZE;
 /** Largest indexed member accepted: a block, plus what stored framing or deflate can add to it. */
 export const MAX_MEMBER_BYTES = MAX_BLOCK_SIZE + MAX_BLOCK_SIZE / 64 + 1024;
 /** Members read ahead of the one being parsed, and the bytes they may hold, compressed and not. */
-const READ_AHEAD = 8;
-const MAX_AHEAD_BYTES = 24 * 1024 * 1024;
+const READ_AHEAD = 4;
+const MAX_AHEAD_BYTES = 8 * 1024 * 1024;
 const SLAB_BYTES = (1 << 20) + 64 * 1024;
 const GZIP_TRAILER = 8;
 
