@@ -72,8 +72,10 @@ async function openCompressed(archivePath: string, keys: AgeKeys | undefined): P
       return fs.createReadStream(archivePath, { highWaterMark: 1 << 20 });
     }
     const reader = await AgePayloadReader.open(fdRead(fh.fd), (await fh.stat()).size, keys ?? {});
-    const stream = Readable.from(plaintextPieces(reader), { objectMode: false });
-    stream.on("close", () => void fh.close().catch(() => undefined));
+    // Read once, front to back: the chunks are opened ahead on a thread of their own.
+    const ahead = reader.readAhead(fh.fd);
+    const stream = Readable.from(plaintextPieces(ahead), { objectMode: false });
+    stream.on("close", () => void ahead.close().finally(() => fh.close().catch(() => undefined)));
     return stream;
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -30,3 +30,18 @@ export class AgeError extends Error {
 export function isAgeError(err: unknown): err is AgeError {
   return err instanceof AgeError;
 }
+
+/** A payload chunk that fails authentication (index counted from 0). */
+export function damagedChunk(index: number, chunks: number): AgeError {
+  return new AgeError("PAYLOAD_DAMAGED", `it was modified or is damaged: encrypted chunk ${index + 1} of ${chunks} fails authentication`);
+}
+
+/** The last chunk opens only as a middle one: the file was cut at a chunk boundary. */
+export function unmarkedLastChunk(): AgeError {
+  return new AgeError("TRUNCATED", "it is truncated: its last encrypted chunk is not marked as the last one");
+}
+
+/** A read returned less than the file's size promised. */
+export function shrankWhileRead(): AgeError {
+  return new AgeError("TRUNCATED", "it is truncated: the file got shorter while it was read");
+}

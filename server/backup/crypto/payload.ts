@@ -12,11 +12,15 @@
  * - AgePayloadReader: random access to the plaintext of an encrypted file, given its file key:
  *   read(into, position) reads and authenticates only the chunks that cover the range (each
  *   chunk is independently authenticated, so seeking is safe). Sequential readers pay one
- *   decryption per chunk (the last chunk decrypted is cached).
+ *   decryption per chunk (the last chunk decrypted is cached); a reader that goes through the
+ *   whole file once (a restore, a verification) takes readAhead() instead, which opens the
+ *   chunks ahead on a thread of its own (decrypt-ahead.ts).
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { AgeError } from "./errors";
+import { AgeError, damagedChunk, shrankWhileRead, unmarkedLastChunk } from "./errors";
+import { chunkNonce } from "./chunk-nonce";
+import { PlaintextAhead } from "./decrypt-ahead";
 import { checkHeaderMac, isAgeHead, makeHeader, MAX_HEADER_BYTES, parseHeader, unlockHeader, type AgeHeader, type AgeKeys, type AgeTarget } from "./header";
 
 export const CHUNK = 64 * 1024;
@@ -26,13 +30,6 @@ export const NONCE_BYTES = 16;
 
 function payloadKey(fileKey: Buffer, nonce: Buffer): Buffer {
   return Buffer.from(crypto.hkdfSync("sha256", fileKey, nonce, "payload", 32));
-}
-
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6); // 48 bits of the 88-bit counter: 2^48 chunks is 16 EiB
-  n[11] = last ? 1 : 0;
-  return n;
 }
 
 /** The sealed sizes of a plaintext: everything the payload adds is 16 bytes per chunk. */
@@ -244,6 +241,24 @@ export class AgePayloadReader {
     }
   }
 
+  /**
+   * The same plaintext read front to back with the chunks opened ahead on a thread of their own
+   * (decrypt-ahead.ts): for a reader that goes through the whole file once. `fd`: this file's
+   * descriptor, open until the returned reader's close() has settled. Not for a reader that
+   * copies the ciphertext (onCiphertext).
+   */
+  readAhead(fd: number): PlaintextAhead {
+    if (this.onCiphertext) throw new Error("readAhead does not feed onCiphertext");
+    return new PlaintextAhead({
+      fd,
+      fileSize: this.fileSize,
+      dataStart: this.payloadStart + NONCE_BYTES,
+      chunks: this.chunks,
+      key: this.key,
+      size: this.size,
+    });
+  }
+
   /** An empty plaintext has nothing to read: its one (empty, last) chunk is authenticated here. */
   async checkEmpty(): Promise<void> {
     if (this.size === 0 && this.cachedIndex !== 0) await this.load(0, 0);
@@ -256,7 +271,7 @@ export class AgePayloadReader {
     const to = Math.min(this.payloadStart + NONCE_BYTES + (last + 1) * SEALED_CHUNK, this.fileSize);
     if (this.scratch.length < to - from) this.scratch = Buffer.allocUnsafe(Math.max(to - from, 2 * SEALED_CHUNK));
     const sealed = this.scratch.subarray(0, to - from);
-    if ((await readExactly(this.read, sealed, from)) < sealed.length) throw new AgeError("TRUNCATED", "it is truncated: the file got shorter while it was read");
+    if ((await readExactly(this.read, sealed, from)) < sealed.length) throw shrankWhileRead();
     if (this.onCiphertext && from <= this.copiedUpTo && to > this.copiedUpTo) {
       await this.onCiphertext(Buffer.from(sealed.subarray(this.copiedUpTo - from)), this.copiedUpTo);
       this.copiedUpTo = to;
@@ -275,10 +290,8 @@ export class AgePayloadReader {
     const isLast = index === this.chunks - 1;
     const plain = tryOpen(this.key, index, isLast, sealed);
     if (plain) return plain;
-    if (isLast && sealed.length === SEALED_CHUNK && tryOpen(this.key, index, false, sealed)) {
-      throw new AgeError("TRUNCATED", "it is truncated: its last encrypted chunk is not marked as the last one");
-    }
-    throw new AgeError("PAYLOAD_DAMAGED", `it was modified or is damaged: encrypted chunk ${index + 1} of ${this.chunks} fails authentication`);
+    if (isLast && sealed.length === SEALED_CHUNK && tryOpen(this.key, index, false, sealed)) throw unmarkedLastChunk();
+    throw damagedChunk(index, this.chunks);
   }
 }
 
@@ -298,7 +311,7 @@ function tryOpen(key: Buffer, index: number, last: boolean, sealed: Buffer): Buf
  * The plaintext as a stream of pieces of up to `pieceBytes`, in order (for readers that want a
  * stream: Node's gunzip, npm tar's parser). Pieces are fresh buffers.
  */
-export async function* plaintextPieces(reader: AgePayloadReader, pieceBytes = 1 << 20): AsyncGenerator<Buffer> {
+export async function* plaintextPieces(reader: Pick<AgePayloadReader, "size" | "readPlaintext" | "checkEmpty">, pieceBytes = 1 << 20): AsyncGenerator<Buffer> {
   if (reader.size === 0) await reader.checkEmpty();
   for (let at = 0; at < reader.size; at += pieceBytes) {
     const piece = Buffer.allocUnsafe(Math.min(pieceBytes, reader.size - at));

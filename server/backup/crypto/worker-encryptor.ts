@@ -12,6 +12,8 @@
 import crypto from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { makeHeader, type AgeTarget } from "./header";
+import { CHUNK_NONCE_SOURCE } from "./chunk-nonce";
+import { exposeGcToWorkers, WORKER_GARBAGE_SOURCE } from "./worker-garbage";
 
 const MAX_IN_FLIGHT = 8 * 1024 * 1024;
 
@@ -20,6 +22,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
+${WORKER_GARBAGE_SOURCE}
 const CHUNK = 65536;
 const { fd, key, head } = workerData;
 const payloadKey = Buffer.from(key);
@@ -30,17 +33,13 @@ let counter = 0;
 let bytes = 0;
 let failed = false;
 
-function nonceOf(i, last) {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(i, 5, 6);
-  n[11] = last ? 1 : 0;
-  return n;
-}
+${CHUNK_NONCE_SOURCE}
 function seal(plain, last, out) {
   const c = crypto.createCipheriv("chacha20-poly1305", payloadKey, nonceOf(counter++, last), { authTagLength: 16 });
   out.push(c.update(plain));
   c.final();
   out.push(c.getAuthTag());
+  collectChunkGarbage(plain.length);
 }
 function writeOut(bufs) {
   for (const b of bufs) { hash.update(b); bytes += b.length; }
@@ -110,6 +109,7 @@ export class AgeWorkerEncryptor {
     const nonce = crypto.randomBytes(16);
     const key = Buffer.from(crypto.hkdfSync("sha256", fileKey, nonce, "payload", 32));
     const head = Buffer.concat([header, nonce]);
+    exposeGcToWorkers();
     return new AgeWorkerEncryptor(new Worker(WORKER_SOURCE, { eval: true, workerData: { fd, key, head } }));
   }
 
