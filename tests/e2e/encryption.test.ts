@@ -106,6 +106,29 @@ describe("backup encryption in the Backup tab", () => {
     expect(execFileSync("head", ["-c", "21", path.join(e2e().backupPath, filename)]).toString()).toBe("age-encryption.org/v1");
   });
 
+  test("Verify without the key checks the structure and says so; Verify with key checks the contents", async () => {
+    const row = rowNamed(filename);
+    await row.getByRole("button", { name: `Verify ${filename}`, exact: true }).click();
+    await expect.poll(() => row.getByTestId("backup-verification").innerText(), { timeout: 60_000 }).toMatch(/Checked without key/);
+
+    await row.getByTestId("verify-with-key").click();
+    const withKey = dialog(`Verify ${filename} with its key`);
+    await withKey.waitFor();
+    await expectNoSeriousA11yViolations(page, "verify-key-dialog");
+    const other = execFileSync("age-keygen").toString().split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
+    await withKey.getByTestId("verify-key").fill(other);
+    await withKey.getByTestId("verify-key-submit").click();
+    await withKey.getByText("Not verified").waitFor({ timeout: 30_000 });
+    await screenshot(page, "encryption-verify-with-key-wrong", { fullPage: false });
+    expect(await withKey.innerText()).toMatch(/key/i);
+
+    await withKey.getByTestId("verify-key").fill(identity);
+    await withKey.getByTestId("verify-key-submit").click();
+    await withKey.waitFor({ state: "detached", timeout: 60_000 });
+    await expect.poll(() => row.getByTestId("backup-verification").innerText(), { timeout: 30_000 }).toMatch(/Verified/);
+    expect(await row.getByTestId("verify-with-key").count()).toBe(0);
+  });
+
   test("a restore without the key is refused; with the private key it puts the files back", async () => {
     const notes = path.join(e2e().storagePath, "documents/notes.txt");
     const before = fs.readFileSync(notes, "utf8");

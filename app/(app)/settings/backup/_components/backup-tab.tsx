@@ -34,6 +34,7 @@ import { useOffsiteCopies } from "./use-offsite-copies";
 import { ProtectionStatus } from "./protection-status";
 import { BrowseDialog } from "./browse-dialog";
 import { RestoreDialog } from "./restore-dialog";
+import { VerifyKeyDialog } from "./verify-key-dialog";
 import { RetentionCard } from "./retention-card";
 import { SchedulesCard } from "./schedules-card";
 import { UploadDialog } from "./upload-dialog";
@@ -100,6 +101,7 @@ export function BackupTab() {
   const [toRestore, setToRestore] = useState<BackupRecord | null>(null);
   const [toBrowse, setToBrowse] = useState<BackupRecord | null>(null);
   const [toDelete, setToDelete] = useState<BackupRecord | null>(null);
+  const [toVerifyWithKey, setToVerifyWithKey] = useState<BackupRecord | null>(null);
   const { pending: verifying, track: trackVerify } = usePendingIds();
   const { pending: cancelling, track: trackCancel } = usePendingIds();
   const { copiesByBackup, onRetryCopy, onCopyOffsite, retrying } = useOffsiteCopies();
@@ -139,7 +141,7 @@ export function BackupTab() {
         utils.backup.list.setData(undefined, (old) => withRow(old, updated));
         if (updated.verify_status === "ok" && updated.verify_scope === "structure") {
           toast.success("Checked without the key", {
-            description: `${updated.filename} is encrypted and the server has no key for it: its age header, size and checksum are as made. Restore or a drill with the key checks the contents.`,
+            description: `${updated.filename} is encrypted and the server has no key for it: its age header, size and checksum are as made. "Verify with key" on its row checks the contents.`,
           });
         } else if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} is complete and readable.` });
         else toast.error("Verification failed", { description: updated.verify_error ?? updated.filename });
@@ -246,6 +248,7 @@ export function BackupTab() {
             running={running}
             actions={{
               onVerify,
+              onVerifyWithKey: setToVerifyWithKey,
               onRestore: setToRestore,
               onBrowse: setToBrowse,
               onDelete: (b) => {
@@ -306,6 +309,21 @@ export function BackupTab() {
           onClose={() => setToBrowse(null)}
           onRestored={() => {
             toast.success("Selected files restored");
+            void utils.audit.list.invalidate();
+          }}
+        />
+      ) : null}
+
+      {toVerifyWithKey ? (
+        <VerifyKeyDialog
+          key={toVerifyWithKey.id}
+          backup={toVerifyWithKey}
+          onClose={() => setToVerifyWithKey(null)}
+          onVerified={(updated) => {
+            setToVerifyWithKey(null);
+            utils.backup.list.setData(undefined, (old) => withRow(old, updated));
+            if (updated.verify_status === "ok") toast.success("Backup verified", { description: `${updated.filename} decrypts, and every file in it is complete and readable.` });
+            else toast.error("Verification failed", { description: updated.verify_error ?? updated.filename });
             void utils.audit.list.invalidate();
           }}
         />

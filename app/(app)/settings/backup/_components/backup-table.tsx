@@ -36,6 +36,8 @@ export const PAGE = 25;
 
 export interface RowActions {
   onVerify: (backup: BackupRecord) => void;
+  /** Opens the key dialog for a full check of an encrypted backup checked without its key. */
+  onVerifyWithKey: (backup: BackupRecord) => void;
   onRestore: (backup: BackupRecord) => void;
   /** Opens the backup's file tree (browse, download, restore selected paths). */
   onBrowse: (backup: BackupRecord) => void;
@@ -195,6 +197,18 @@ function BackupRow({
       </td>
       <td data-label="Verification" data-testid="backup-verification">
         <Verification backup={backup} verifying={verifying} />
+        {!verifying && backup.verify_status === "ok" && backup.verify_scope === "structure" ? (
+          <Button
+            size="sm"
+            variant="ghost"
+            onClick={() => actions.onVerifyWithKey(backup)}
+            aria-label={`Verify ${name} with its key`}
+            title="Decrypt and check the contents with the passphrase or private key"
+            data-testid="verify-with-key"
+          >
+            Verify with key
+          </Button>
+        ) : null}
         <OffsiteStates copies={actions.copies.get(backup.id)} onRetry={actions.onRetryCopy} retrying={actions.retrying} />
         {status === "completed" && !actions.copies.has(backup.id) && actions.onCopyOffsite ? (
           <Button

@@ -309,10 +309,16 @@ function RemoteContents({ target, onClose }: { target: Target; onClose: () => vo
   const contents = trpc.offsite.remoteList.useQuery({ id: target.id });
   const { pending: importing, track } = usePendingIds();
   const importOne = trpc.offsite.remoteImport.useMutation();
+  // For encrypted backups the server holds no key for (public-key mode, or an earlier
+  // passphrase): used for the one request, never stored.
+  const [archiveKey, setArchiveKey] = useState("");
+  const anyEncrypted = contents.data?.some((b) => b.filename.endsWith(".age")) ?? false;
   const onImport = (filename: string, key: number) => {
+    const given = archiveKey.trim();
+    const keyFields = !filename.endsWith(".age") || !given ? {} : given.startsWith("AGE-SECRET-KEY-1") ? { identity: given } : { passphrase: archiveKey };
     track(
       key,
-      importOne.mutateAsync({ target_id: target.id, filename }).then(({ backups }) => {
+      importOne.mutateAsync({ target_id: target.id, filename, ...keyFields }).then(({ backups }) => {
         const last = backups[backups.length - 1];
         toast.success("Backup brought back", { description: `${filename} is in the list as ${last?.filename ?? "a new backup"}; restore it from there.` });
         void utils.backup.list.invalidate();
@@ -340,6 +346,20 @@ function RemoteContents({ target, onClose }: { target: Target; onClose: () => vo
       ) : contents.data.length === 0 ? (
         <p className="muted">The target holds no backups yet.</p>
       ) : (
+        <div className="stack-sm" style={{ gap: "var(--space-4)" }}>
+        {anyEncrypted ? (
+          <TextField
+            label="Key for encrypted backups (optional)"
+            name="archive_key"
+            type="password"
+            autoComplete="off"
+            spellCheck={false}
+            value={archiveKey}
+            onChange={(e) => setArchiveKey(e.target.value)}
+            data-testid="offsite-import-key"
+            hint="Only for a .age backup the server has no key for: its passphrase, or the private key line (AGE-SECRET-KEY-1…). Used to check it as it comes back, never stored."
+          />
+        ) : null}
         <div className="table-wrap">
           <table className="table table-stacked" data-testid="offsite-contents">
             <caption className="visually-hidden">Backups on {target.name}</caption>
@@ -380,6 +400,7 @@ function RemoteContents({ target, onClose }: { target: Target; onClose: () => vo
               ))}
             </tbody>
           </table>
+        </div>
         </div>
       )}
     </Dialog>
