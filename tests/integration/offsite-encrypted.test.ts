@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { saveEncryptionSettings } from "@/server/backup/encryption";
 import { createBackup } from "@/server/backup/service";
@@ -50,9 +50,18 @@ describe.skipIf(!s3Endpoint)("offsite copies of encrypted backups", () => {
     const client = adminClient();
     const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `nas/backups/${row.filename}` }));
     const body = Buffer.from(await object.Body!.transformToByteArray());
-    client.destroy();
     expect(body.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
     expect(body.includes(Buffer.from("only the owner"))).toBe(false);
+    // Nothing in the bucket names a file: no manifest in clear beside the encrypted archive.
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys).toContain(`nas/backups/${row.filename}`);
+    for (const key of keys) {
+      expect(key).not.toMatch(/manifest/);
+      const other = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(Buffer.from(await other.Body!.transformToByteArray()).includes(Buffer.from("secret.txt"))).toBe(false);
+    }
+    client.destroy();
     await old.cleanup();
 
     fresh = createTestApp();

@@ -35,7 +35,7 @@ import { backups, offsiteCopies, offsiteTargets, type Backup, type OffsiteCopy, 
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "../../audit";
 import type { AppConfig } from "../../config";
 import { AppError, describeError } from "../../errors";
-import { archivePath, getBackupRow, manifestCopyPath } from "../catalog";
+import { archivePath, getBackupRow, isEncryptedName, manifestCopyPath } from "../catalog";
 import { crashPoint } from "../failpoints";
 import { announce } from "../notify/announce";
 import { applyRemoteRetention, readBackRemote } from "./remote";
@@ -407,8 +407,10 @@ async function uploadBackup(
           `catalog says ${expected.slice(0, 12)}…): it is damaged here. Verify it in the backup list; it was not counted as copied.`,
       );
     }
+    // The manifest lists every file's name, size and hash in clear: it goes beside a plain
+    // archive only. An encrypted one goes alone, so the bucket reveals nothing of it.
     const manifest = manifestCopyPath(config, backup.filename);
-    const manifestSize = (await fs.promises.stat(manifest).catch(() => null))?.size;
+    const manifestSize = isEncryptedName(backup.filename) ? undefined : (await fs.promises.stat(manifest).catch(() => null))?.size;
     if (manifestSize !== undefined) {
       await client.send(
         new PutObjectCommand({ Bucket: target.bucket, Key: manifestKey(key), Body: fs.createReadStream(manifest), ContentLength: manifestSize, ContentType: "application/json" }),
