@@ -18,12 +18,10 @@
  * or later (the indexed reader re-reads nothing; a gzip stream reads straight on).
  */
 import { Worker } from "node:worker_threads";
-import { CHUNK_NONCE_SOURCE } from "./chunk-nonce";
+import { CHUNK, CHUNK_SOURCE, SEALED_CHUNK, type ChunkFailure } from "./chunk";
 import { damagedChunk, shrankWhileRead, unmarkedLastChunk } from "./errors";
 import { exposeGcToWorkers, WORKER_GARBAGE_SOURCE } from "./worker-garbage";
 
-const CHUNK = 64 * 1024;
-const SEALED_CHUNK = CHUNK + 16;
 const BLOCK_CHUNKS = 16;
 const BLOCK_BYTES = BLOCK_CHUNKS * CHUNK;
 /**
@@ -46,7 +44,7 @@ export interface SealedPayload {
   size: number;
 }
 
-type Failure = { kind: "damaged"; chunk: number } | { kind: "unmarked-last" } | { kind: "shrank" } | { kind: "io"; message: string; code?: string };
+type Failure = { kind: ChunkFailure; chunk: number } | { kind: "shrank" } | { kind: "io"; message: string; code?: string };
 
 // Plain CommonJS run with eval: the app is bundled by Next and run by tsx, and this needs neither.
 const WORKER_SOURCE = `
@@ -63,14 +61,7 @@ let credits = workerData.credits;
 let next = 0;
 let stopped = false;
 
-${CHUNK_NONCE_SOURCE}
-function tryOpen(i, last, sealed) {
-  const d = crypto.createDecipheriv("chacha20-poly1305", key, nonceOf(i, last), { authTagLength: 16 });
-  d.setAuthTag(sealed.subarray(sealed.length - 16));
-  const plain = d.update(sealed.subarray(0, sealed.length - 16));
-  try { d.final(); } catch { return null; }
-  return plain;
-}
+${CHUNK_SOURCE}
 function fail(failure) {
   stopped = true;
   parentPort.postMessage({ type: "error", failure });
@@ -100,12 +91,8 @@ function produce() {
     for (let i = first; i <= last; i++) {
       const off = (i - first) * SEALED;
       const sealed = sealedBuf.subarray(off, Math.min(off + SEALED, length));
-      const isLast = i === chunks - 1;
-      const plain = tryOpen(i, isLast, sealed);
-      if (!plain) {
-        if (isLast && sealed.length === SEALED && tryOpen(i, false, sealed)) return fail({ kind: "unmarked-last" });
-        return fail({ kind: "damaged", chunk: i });
-      }
+      const plain = openChunk(key, i, chunks, sealed);
+      if (typeof plain === "string") return fail({ kind: plain, chunk: i });
       out += plain.copy(block, out);
       collectChunkGarbage(plain.length);
     }

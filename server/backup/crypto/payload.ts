@@ -19,13 +19,11 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { AgeError, damagedChunk, shrankWhileRead, unmarkedLastChunk } from "./errors";
-import { chunkNonce } from "./chunk-nonce";
+import { CHUNK, chunkNonce, openChunk, SEALED_CHUNK, TAG } from "./chunk";
 import { PlaintextAhead } from "./decrypt-ahead";
 import { checkHeaderMac, isAgeHead, makeHeader, MAX_HEADER_BYTES, parseHeader, unlockHeader, type AgeHeader, type AgeKeys, type AgeTarget } from "./header";
 
-export const CHUNK = 64 * 1024;
-const TAG = 16;
-export const SEALED_CHUNK = CHUNK + TAG;
+export { CHUNK };
 export const NONCE_BYTES = 16;
 
 function payloadKey(fileKey: Buffer, nonce: Buffer): Buffer {
@@ -287,25 +285,12 @@ export class AgePayloadReader {
   }
 
   private open(index: number, sealed: Buffer): Buffer {
-    const isLast = index === this.chunks - 1;
-    const plain = tryOpen(this.key, index, isLast, sealed);
-    if (plain) return plain;
-    if (isLast && sealed.length === SEALED_CHUNK && tryOpen(this.key, index, false, sealed)) throw unmarkedLastChunk();
-    throw damagedChunk(index, this.chunks);
+    const opened = openChunk(this.key, index, this.chunks, sealed);
+    if (typeof opened !== "string") return opened;
+    throw opened === "unmarked-last" ? unmarkedLastChunk() : damagedChunk(index, this.chunks);
   }
 }
 
-function tryOpen(key: Buffer, index: number, last: boolean, sealed: Buffer): Buffer | null {
-  const d = crypto.createDecipheriv("chacha20-poly1305", key, chunkNonce(index, last), { authTagLength: TAG });
-  d.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const plain = d.update(sealed.subarray(0, sealed.length - TAG));
-  try {
-    d.final();
-  } catch {
-    return null;
-  }
-  return plain;
-}
 
 /**
  * The plaintext as a stream of pieces of up to `pieceBytes`, in order (for readers that want a

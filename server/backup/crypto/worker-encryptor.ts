@@ -12,7 +12,7 @@
 import crypto from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { makeHeader, type AgeTarget } from "./header";
-import { CHUNK_NONCE_SOURCE } from "./chunk-nonce";
+import { CHUNK_SOURCE } from "./chunk";
 import { exposeGcToWorkers, WORKER_GARBAGE_SOURCE } from "./worker-garbage";
 
 const MAX_IN_FLIGHT = 8 * 1024 * 1024;
@@ -33,7 +33,7 @@ let counter = 0;
 let bytes = 0;
 let failed = false;
 
-${CHUNK_NONCE_SOURCE}
+${CHUNK_SOURCE}
 function seal(plain, last, out) {
   const c = crypto.createCipheriv("chacha20-poly1305", payloadKey, nonceOf(counter++, last), { authTagLength: 16 });
   out.push(c.update(plain));

@@ -137,7 +137,14 @@ export async function openArchiveSource(archivePath: string, maxRatio: number, c
     const reader = ahead ?? age;
     const stopAhead = async () => void (await ahead?.close());
     const read = (into: Buffer, position: number) => ageCall(() => reader.readPlaintext(into, position));
-    if (indexed) return new MemberSource(read, fd, reader.size, maxRatio, null, cipherCopy, size, stopAhead, ahead ? READ_AHEAD_DECRYPTED : READ_AHEAD);
+    if (indexed) {
+      return new MemberSource(read, fd, reader.size, maxRatio, null, {
+        fileCopy: cipherCopy,
+        fileSize: size,
+        stopReaders: stopAhead,
+        readAhead: ahead ? READ_AHEAD_DECRYPTED : READ_AHEAD,
+      });
+    }
     const pieces = ageIterable(plaintextPieces(reader));
     return new StreamSource(Readable.from(pieces, { objectMode: false }), reader.size, maxRatio, null, () => stopAhead().then(() => fd.close()), cipherCopy, size);
   }
@@ -221,6 +228,7 @@ interface Member {
 
 class MemberSource implements ArchiveSource {
   readonly counters: SourceCounters;
+  private readonly readAhead: ReadAhead;
   cur: Buffer = EMPTY;
   private pieces: Buffer[] = [];
   private piece = 0;
@@ -248,14 +256,18 @@ class MemberSource implements ArchiveSource {
     private readonly maxRatio: number,
     /** The copy of the compressed members (plain archives). */
     private readonly copy: ArchiveCopy | null,
-    /** The copy of an encrypted file, fed by its reader; and that file's size. */
-    private readonly fileCopy: ArchiveCopy | null = null,
-    private readonly fileSize = size,
-    /** Stops whatever else reads the descriptor (settles once it no longer does). */
-    private readonly stopReaders: () => Promise<void> = async () => undefined,
-    private readonly readAhead: ReadAhead = READ_AHEAD,
+    /** Reading an encrypted file's plaintext (absent for a plain archive). */
+    private readonly encrypted?: {
+      /** The copy of the encrypted file, fed by its reader; and that file's size. */
+      fileCopy: ArchiveCopy | null;
+      fileSize: number;
+      /** Stops the decryption thread that reads the descriptor (settles once it no longer does). */
+      stopReaders: () => Promise<void>;
+      readAhead: ReadAhead;
+    },
   ) {
     this.counters = { compressedRead: 0, compressedTotal: size, decompressed: 0 };
+    this.readAhead = encrypted?.readAhead ?? READ_AHEAD;
     this.pump();
   }
 
@@ -287,7 +299,7 @@ class MemberSource implements ArchiveSource {
   }
 
   async finishCopy(): Promise<{ bytes: number; sha256: string } | null> {
-    if (this.fileCopy) return this.fileCopy.finish(this.fileSize);
+    if (this.encrypted?.fileCopy) return this.encrypted.fileCopy.finish(this.encrypted.fileSize);
     return this.copy ? this.copy.finish(this.counters.compressedTotal) : null;
   }
 
@@ -296,10 +308,10 @@ class MemberSource implements ArchiveSource {
     this.closed = true;
     this.wake?.();
     // A read in flight still uses the descriptor: it could otherwise be reused under it.
-    const stopped = this.stopReaders().catch(() => undefined);
+    const stopped = this.encrypted?.stopReaders().catch(() => undefined);
     void Promise.all([this.reading, stopped]).finally(() => this.handle.close().catch(() => undefined));
     this.copy?.close();
-    this.fileCopy?.close();
+    this.encrypted?.fileCopy?.close();
   }
 
   private async nextMember(): Promise<Member | null> {

@@ -24,6 +24,7 @@ import { toast } from "@/app/_components/toaster";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage, fieldError } from "@/app/_trpc/errors";
 import { formatBytes } from "@/lib/format";
+import { archiveKeyFields } from "./archive-key";
 import styles from "./backup.module.css";
 
 type Target = RouterOutputs["offsite"]["targets"][number];
@@ -314,8 +315,7 @@ function RemoteContents({ target, onClose }: { target: Target; onClose: () => vo
   const [archiveKey, setArchiveKey] = useState("");
   const anyEncrypted = contents.data?.some((b) => b.filename.endsWith(".age")) ?? false;
   const onImport = (filename: string, key: number) => {
-    const given = archiveKey.trim();
-    const keyFields = !filename.endsWith(".age") || !given ? {} : given.startsWith("AGE-SECRET-KEY-1") ? { identity: given } : { passphrase: archiveKey };
+    const keyFields = filename.endsWith(".age") ? archiveKeyFields(archiveKey) : {};
     track(
       key,
       importOne.mutateAsync({ target_id: target.id, filename, ...keyFields }).then(({ backups }) => {
@@ -347,60 +347,60 @@ function RemoteContents({ target, onClose }: { target: Target; onClose: () => vo
         <p className="muted">The target holds no backups yet.</p>
       ) : (
         <div className="stack-sm" style={{ gap: "var(--space-4)" }}>
-        {anyEncrypted ? (
-          <TextField
-            label="Key for encrypted backups (optional)"
-            name="archive_key"
-            type="password"
-            autoComplete="off"
-            spellCheck={false}
-            value={archiveKey}
-            onChange={(e) => setArchiveKey(e.target.value)}
-            data-testid="offsite-import-key"
-            hint="Only for a .age backup the server has no key for: its passphrase, or the private key line (AGE-SECRET-KEY-1…). Used to check it as it comes back, never stored."
-          />
-        ) : null}
-        <div className="table-wrap">
-          <table className="table table-stacked" data-testid="offsite-contents">
-            <caption className="visually-hidden">Backups on {target.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Backup</th>
-                <th scope="col">Made</th>
-                <th scope="col">Size</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {contents.data.map((b, i) => (
-                <tr key={b.key}>
-                  <td data-label="Backup">
-                    <span className="mono">{b.filename}</span>
-                    <span className="cell-sub">
-                      {b.backup_type ?? "not made by BaluHost"}
-                      {b.parent ? ` · builds on ${b.parent}` : ""}
-                    </span>
-                  </td>
-                  <td data-label="Made">{b.created_at ? <DateTime value={b.created_at} relative stacked /> : <span className="muted">–</span>}</td>
-                  <td data-label="Size" className="nowrap">
-                    {formatBytes(b.size_bytes)}
-                  </td>
-                  <td data-label="" className="cell-actions">
-                    {b.local_backup_id !== null ? (
-                      <Badge tone="neutral">In the list</Badge>
-                    ) : (
-                      <Button size="sm" onClick={() => onImport(b.filename, i)} loading={importing.has(i)} disabled={b.sha256 === null} aria-label={`Bring back ${b.filename}`}>
-                        Bring back
-                      </Button>
-                    )}
-                  </td>
+          {anyEncrypted ? (
+            <TextField
+              label="Key for encrypted backups (optional)"
+              name="archive_key"
+              type="password"
+              autoComplete="off"
+              spellCheck={false}
+              value={archiveKey}
+              onChange={(e) => setArchiveKey(e.target.value)}
+              data-testid="offsite-import-key"
+              hint="Only for a .age backup the server has no key for: its passphrase, or the private key line (AGE-SECRET-KEY-1…). Used to check it as it comes back, never stored."
+            />
+          ) : null}
+          <div className="table-wrap">
+            <table className="table table-stacked" data-testid="offsite-contents">
+              <caption className="visually-hidden">Backups on {target.name}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Backup</th>
+                  <th scope="col">Made</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {contents.data.map((b, i) => (
+                  <tr key={b.key}>
+                    <td data-label="Backup">
+                      <span className="mono">{b.filename}</span>
+                      <span className="cell-sub">
+                        {b.backup_type ?? "not made by BaluHost"}
+                        {b.parent ? ` · builds on ${b.parent}` : ""}
+                      </span>
+                    </td>
+                    <td data-label="Made">{b.created_at ? <DateTime value={b.created_at} relative stacked /> : <span className="muted">–</span>}</td>
+                    <td data-label="Size" className="nowrap">
+                      {formatBytes(b.size_bytes)}
+                    </td>
+                    <td data-label="" className="cell-actions">
+                      {b.local_backup_id !== null ? (
+                        <Badge tone="neutral">In the list</Badge>
+                      ) : (
+                        <Button size="sm" onClick={() => onImport(b.filename, i)} loading={importing.has(i)} disabled={b.sha256 === null} aria-label={`Bring back ${b.filename}`}>
+                          Bring back
+                        </Button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </div>
       )}
     </Dialog>

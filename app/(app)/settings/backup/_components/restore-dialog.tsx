@@ -19,6 +19,7 @@ import { formatBytes, formatDate, formatDuration } from "@/lib/format";
 import { DatabaseIcon, FolderIcon, RefreshIcon, RotateCcwIcon, SettingsIcon } from "@/app/_components/icons";
 import { trpc, type RouterOutputs } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";
+import { ArchiveKeyField, archiveKeyFields } from "./archive-key";
 import { ARCHIVE_LIMITS, TYPE_LABELS, type BackupRecord } from "./backup-labels";
 import styles from "./backup.module.css";
 import { ProgressBar } from "./progress-bar";
@@ -150,11 +151,7 @@ export function RestoreDialog({
       restore_files: chosen("files"),
       restore_config: chosen("config"),
       confirm: true,
-      ...(backup.encryption && key.trim()
-        ? backup.encryption === "passphrase"
-          ? { passphrase: key }
-          : { identity: key.trim() }
-        : {}),
+      ...(backup.encryption ? archiveKeyFields(key, backup.encryption) : {}),
     });
   };
 
@@ -261,16 +258,12 @@ export function RestoreDialog({
           ) : null}
           {nothingChosen ? null : <SafetyPlan plan={plan.data} loading={plan.isPending} error={plan.error} />}
           {backup.encryption ? (
-            <TextField
-              label={backup.encryption === "passphrase" ? "Passphrase of this backup" : "Private key (AGE-SECRET-KEY-1…)"}
-              name="archive_key"
-              type="password"
-              autoComplete="off"
-              spellCheck={false}
+            <ArchiveKeyField
+              encryption={backup.encryption}
               value={key}
-              onChange={(e) => setKey(e.target.value)}
+              onChange={setKey}
               disabled={running}
-              data-testid="restore-key"
+              testId="restore-key"
               hint={
                 backup.encryption === "passphrase"
                   ? "Leave empty if the server keeps the passphrase. A wrong one is refused before anything is changed."

@@ -14,6 +14,7 @@ import { Dialog } from "@/app/_components/dialog";
 import { formatBytes } from "@/lib/format";
 import { UploadIcon } from "@/app/_components/icons";
 import { TYPE_LABELS, type BackupRecord } from "./backup-labels";
+import { isIdentityLine } from "./archive-key";
 import styles from "./backup.module.css";
 import { ProgressBar } from "./progress-bar";
 
@@ -119,7 +120,7 @@ export function UploadDialog({
     const key = archiveKey.trim();
     if (key) {
       try {
-        xhr.setRequestHeader(key.startsWith("AGE-SECRET-KEY-1") ? "X-Backup-Identity" : "X-Backup-Passphrase", key);
+        xhr.setRequestHeader(isIdentityLine(key) ? "X-Backup-Identity" : "X-Backup-Passphrase", key);
       } catch {
         // Header values are Latin-1 only.
         xhrRef.current = null;

@@ -10,9 +10,9 @@ import { useState, type FormEvent } from "react";
 import { Button } from "@/app/_components/button";
 import { Callout } from "@/app/_components/callout";
 import { Dialog } from "@/app/_components/dialog";
-import { TextField } from "@/app/_components/field";
 import { trpc } from "@/app/_trpc/client";
 import { errorMessage } from "@/app/_trpc/errors";
+import { ArchiveKeyField, archiveKeyFields } from "./archive-key";
 import type { BackupRecord } from "./backup-labels";
 
 export function VerifyKeyDialog({
@@ -26,13 +26,12 @@ export function VerifyKeyDialog({
 }) {
   const [key, setKey] = useState("");
   const verify = trpc.backup.verify.useMutation({ onSuccess: onVerified });
-  const passphrase = backup.encryption === "passphrase";
   const running = verify.isPending;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     if (!key.trim() || running) return;
-    verify.mutate({ id: backup.id, ...(passphrase ? { passphrase: key } : { identity: key.trim() }) });
+    verify.mutate({ id: backup.id, ...archiveKeyFields(key, backup.encryption) });
   };
 
   return (
@@ -55,18 +54,14 @@ export function VerifyKeyDialog({
       }
     >
       <form id="verify-key-form" onSubmit={onSubmit} className="stack-sm" style={{ gap: "var(--space-4)" }}>
-        <TextField
-          label={passphrase ? "Passphrase of this backup" : "Private key (AGE-SECRET-KEY-1…)"}
-          name="archive_key"
-          type="password"
-          autoComplete="off"
-          spellCheck={false}
-          autoFocus
+        <ArchiveKeyField
+          encryption={backup.encryption ?? "passphrase"}
           value={key}
-          onChange={(e) => setKey(e.target.value)}
+          onChange={setKey}
           disabled={running}
-          data-testid="verify-key"
-          hint={passphrase ? "The passphrase this backup was made with." : "The line starting with AGE-SECRET-KEY-1 in your key file."}
+          autoFocus
+          testId="verify-key"
+          hint={backup.encryption === "passphrase" ? "The passphrase this backup was made with." : "The line starting with AGE-SECRET-KEY-1 in your key file."}
         />
         {verify.error ? (
           <Callout tone="danger" title="Not verified">
