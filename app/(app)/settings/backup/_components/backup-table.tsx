@@ -202,7 +202,7 @@ function BackupRow({
             size="sm"
             variant="ghost"
             onClick={() => actions.onVerifyWithKey(backup)}
-            aria-label={`Verify ${name} with its key`}
+            aria-label={`Verify with key: ${name}`}
             title="Decrypt and check the contents with the passphrase or private key"
             data-testid="verify-with-key"
           >
@@ -216,7 +216,7 @@ function BackupRow({
             variant="ghost"
             onClick={() => actions.onCopyOffsite?.(backup)}
             loading={actions.retrying.has(backup.id)}
-            aria-label={`Copy ${name} offsite`}
+            aria-label={`Copy offsite: ${name}`}
             title="Copy this backup to every enabled offsite target"
           >
             Copy offsite
